@@ -1,0 +1,1 @@
+"""Playback transport, mixer, take swapping, export and loudness. No Qt, no torch."""

@@ -1,0 +1,1 @@
+"""The melodex command line."""

@@ -1,0 +1,1 @@
+"""One generation task per module: plan, render, decode."""

@@ -1,0 +1,1 @@
+"""Time and theory: the tempo grid, keys, scales, chords, meters and plan tokens. Pure Python."""

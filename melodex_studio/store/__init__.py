@@ -1,0 +1,1 @@
+"""The .mlx project file: SQLite schema, save/open, migrations, autosave journal, recovery."""

@@ -1,0 +1,1 @@
+"""Corpus generation, datasets, training loops and evaluation that write models/."""

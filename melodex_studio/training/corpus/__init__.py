@@ -1,0 +1,1 @@
+"""The procedural composer and sample-based renderer that make training data."""

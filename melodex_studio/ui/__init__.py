@@ -1,0 +1,1 @@
+"""Everything PySide6: the studio window and its parts."""

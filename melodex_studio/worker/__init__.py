@@ -1,0 +1,1 @@
+"""The process boundary between the studio and the models: protocol, client, server."""
