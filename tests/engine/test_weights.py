@@ -1,0 +1,105 @@
+"""Weights load from models/<name>/ with sha256 checks and one-line ModelLoadErrors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from melodex_studio.engine.codec import AE_FILE, VOCODER_FILE, Codec
+from melodex_studio.engine.weights import (
+    ModelLoadError,
+    file_sha256,
+    load_verified_tensors,
+    merge_component_config,
+)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "melodex-tiny"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"renderer": {"keep": True}, "name": "x"}))
+    codec = Codec.tiny_random(4)
+    codec.set_latent_statistics(torch.linspace(-1, 1, 16), torch.linspace(0.5, 1.5, 16))
+    codec.save_pretrained(folder)
+    return folder
+
+
+def _one_line_error(excinfo: pytest.ExceptionInfo[ModelLoadError]) -> str:
+    message = str(excinfo.value)
+    assert "\n" not in message
+    return message
+
+
+def test_round_trip_through_a_model_dir(model_dir: Path) -> None:
+    original = Codec.tiny_random(4)
+    original.set_latent_statistics(torch.linspace(-1, 1, 16), torch.linspace(0.5, 1.5, 16))
+    loaded = Codec.from_pretrained(model_dir)
+    audio = torch.randn(4096, generator=torch.Generator().manual_seed(0)) * 0.1
+    assert torch.equal(loaded.encode(audio), original.encode(audio))
+    latents = original.encode(audio)
+    assert torch.equal(loaded.decode(latents), original.decode(latents))
+    assert torch.equal(loaded.latent_std, original.latent_std)
+
+
+def test_config_is_merged_not_clobbered(model_dir: Path) -> None:
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["renderer"] == {"keep": True} and config["name"] == "x"
+    codec = config["codec"]
+    assert codec["samples_per_latent_frame"] == 1024
+    assert codec["latent_channels"] == 16 and len(codec["latent_mean"]) == 16
+    for name in (AE_FILE, VOCODER_FILE):
+        assert codec["files"][name]["sha256"] == file_sha256(model_dir / name)
+    merge_component_config(model_dir, "structure", {"files": {}})
+    config = json.loads((model_dir / "config.json").read_text())
+    assert set(config) == {"renderer", "name", "codec", "structure"}
+
+
+def test_corrupt_file_raises_clear_error(model_dir: Path) -> None:
+    path = model_dir / VOCODER_FILE
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError) as excinfo:
+        Codec.from_pretrained(model_dir)
+    message = _one_line_error(excinfo)
+    assert "corrupt" in message and VOCODER_FILE in message
+
+
+def test_missing_file_raises_clear_error(model_dir: Path) -> None:
+    (model_dir / AE_FILE).unlink()
+    with pytest.raises(ModelLoadError) as excinfo:
+        Codec.from_pretrained(model_dir)
+    message = _one_line_error(excinfo)
+    assert "missing" in message and AE_FILE in message
+
+
+def test_missing_or_broken_config(tmp_path: Path, model_dir: Path) -> None:
+    with pytest.raises(ModelLoadError, match="config missing"):
+        Codec.from_pretrained(tmp_path / "nowhere")
+    (model_dir / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="unreadable") as excinfo:
+        Codec.from_pretrained(model_dir)
+    _one_line_error(excinfo)
+    (model_dir / "config.json").write_text(json.dumps({"renderer": {}}))
+    with pytest.raises(ModelLoadError, match="no 'codec' section"):
+        Codec.from_pretrained(model_dir)
+
+
+def test_weights_of_another_shape_are_refused(model_dir: Path) -> None:
+    config = json.loads((model_dir / "config.json").read_text())
+    config["codec"]["vocoder"]["dim"] = 32
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="do not fit") as excinfo:
+        Codec.from_pretrained(model_dir)
+    _one_line_error(excinfo)
+
+
+def test_not_safetensors_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(b"\x80\x04this is a pickle, not safetensors")
+    with pytest.raises(ModelLoadError, match="unreadable"):
+        load_verified_tensors(tmp_path, "bad.safetensors", file_sha256(path))
