@@ -7,7 +7,8 @@ import sys
 
 def main() -> int:
     """Start the studio window, or run the command line when arguments are given."""
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    if first and not first.startswith("-") and not first.endswith(".mlx"):
         from melodex_studio.cli.main import main as cli_main
 
         return cli_main()

@@ -18,8 +18,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "new": ("melodex_studio.cli.project_commands", "create a new .mlx project"),
     "info": ("melodex_studio.cli.project_commands", "show a project's sections, takes and sizes"),
     "check": ("melodex_studio.cli.project_commands", "validate a .mlx file (exit 2 if invalid)"),
+    "generate": ("melodex_studio.cli.render_commands", "generate a song from a prompt"),
+    "render": ("melodex_studio.cli.render_commands", "render a new take of one section"),
     "train": ("melodex_studio.cli.train_commands", "train a part of the built-in model"),
-    "eval": ("melodex_studio.cli.train_commands", "evaluate a part of the built-in model"),
 }
 
 

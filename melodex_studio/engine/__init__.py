@@ -1,1 +1,1 @@
-"""Inference with torch only: networks, pipelines, samplers, backends. Never touches project files."""
+"""Inference with torch only: networks, pipelines, samplers, backends; no project files."""

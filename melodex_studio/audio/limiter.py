@@ -1,0 +1,148 @@
+"""A lookahead true-peak limiter, vectorised with numpy (whole-file, offline: for export only).
+
+Why our own rather than pedalboard.Limiter: JUCE's limiter has no lookahead, so fast peaks
+overshoot the threshold, and it works on sample peaks, not true (inter-sample) peaks. Ours:
+1. needed gain r[k] = min(1, ceiling / p[k]) per block of 16 samples, where p[k] is the block's
+   true peak (the 4x-oversampled signal's largest magnitude), each block also honouring its
+   neighbours (so interpolating the block gains to samples keeps the bound);
+2. m = running minimum of r over [n - hold, n + attack + release] (lookahead);
+3. gain = moving average of m over `attack`, then over `release` (trailing), interpolated.
+Each average at n only mixes values of m at n - attack - release .. n, and every one of those
+windows contains n, so gain[n] <= r[n]: the limited peak is at or under the ceiling (up to the
+inter-sample behaviour of a gain that changes; `loudness.normalize_loudness` measures again and
+tightens until the 4x true peak is under the ceiling). The gain ramps over the attack + release
+time instead of jumping, so limiting does not click.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from melodex_studio.audio.resample import oversample
+
+TRUE_PEAK_OVERSAMPLING = 4
+#: The gain curve is computed per block of this many samples and interpolated: 0.3 ms at
+#: 48 kHz is far finer than the 2 ms attack, and makes the limiter 16x cheaper.
+GAIN_BLOCK = 16
+DEFAULT_ATTACK_SECONDS = 0.002
+DEFAULT_HOLD_SECONDS = 0.010
+DEFAULT_RELEASE_SECONDS = 0.030
+
+
+def block_true_peaks(audio: np.ndarray, sample_rate: int, block: int = GAIN_BLOCK) -> np.ndarray:
+    """True-peak magnitude per block of `block` samples (float32): the largest value of the
+    4x-oversampled signal between the block's first sample and the next block's first sample,
+    and of the samples themselves."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.float32)
+    n_blocks = -(-len(x) // block)
+    factor = TRUE_PEAK_OVERSAMPLING
+    up = oversample(x, sample_rate, factor)
+    # One extra oversampled point per block reaches the next block's first sample.
+    padded = np.zeros(n_blocks * block * factor + 1, dtype=np.float32)
+    usable = min(len(up), len(padded))
+    padded[:usable] = up[:usable]
+    np.abs(padded, out=padded)
+    peaks = padded[:-1].reshape(n_blocks, block * factor).max(axis=1)
+    np.maximum(peaks, padded[block * factor :: block * factor][:n_blocks], out=peaks)
+    samples = np.zeros(n_blocks * block, dtype=np.float32)
+    samples[: len(x)] = np.abs(x)
+    np.maximum(peaks, samples.reshape(n_blocks, block).max(axis=1), out=peaks)
+    return peaks
+
+
+def running_min(values: np.ndarray, width: int) -> np.ndarray:
+    """min(values[n : n + width]) for every n (van Herk / Gil-Werman: O(n), vectorised).
+    Past the end the window holds only what is left."""
+    n = len(values)
+    if width <= 1 or n == 0:
+        return values.copy()
+    blocks = -(-(n + width - 1) // width)
+    padded = np.full(blocks * width, np.inf, dtype=values.dtype)
+    padded[:n] = values
+    shaped = padded.reshape(blocks, width)
+    prefix = np.minimum.accumulate(shaped, axis=1).reshape(-1)
+    suffix = np.minimum.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].reshape(-1)
+    return np.minimum(suffix[:n], prefix[width - 1 : width - 1 + n])
+
+
+def trailing_mean(values: np.ndarray, width: int, before: float = 1.0) -> np.ndarray:
+    """mean(values[n - width + 1 : n + 1]), with `before` standing in for samples before 0."""
+    if width <= 1:
+        return values.astype(np.float64)
+    padded = np.concatenate([np.full(width, before), values.astype(np.float64)])
+    sums = np.cumsum(padded)
+    return (sums[width:] - sums[:-width]) / width
+
+
+def limiter_gain(
+    peaks: np.ndarray,
+    ceiling: float,
+    sample_rate: int,
+    n_samples: int,
+    block: int = GAIN_BLOCK,
+    attack_seconds: float = DEFAULT_ATTACK_SECONDS,
+    hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    release_seconds: float = DEFAULT_RELEASE_SECONDS,
+) -> np.ndarray:
+    """The smooth per-sample gain (float32, <= 1) that keeps the true peak under `ceiling`,
+    from the per-block true peaks of `block_true_peaks`."""
+    if ceiling <= 0.0:
+        raise ValueError(f"the limiter ceiling must be positive, got {ceiling}")
+    if len(peaks) == 0:
+        return np.ones(n_samples, dtype=np.float32)
+    needed = np.minimum(1.0, ceiling / np.maximum(peaks.astype(np.float64), 1e-12))
+    # Each block must also respect its neighbours' needs: then interpolating between two
+    # block centres never exceeds what any sample between them allows.
+    widened = needed.copy()
+    widened[1:] = np.minimum(widened[1:], needed[:-1])
+    widened[:-1] = np.minimum(widened[:-1], needed[1:])
+    block_rate = sample_rate / block
+    attack = max(1, round(attack_seconds * block_rate))
+    hold = max(0, round(hold_seconds * block_rate))
+    release = max(1, round(release_seconds * block_rate))
+    lookahead = attack + release - 2  # the two averages reach back this far in total
+    # Window [k - hold, k + lookahead]: a forward running min shifted back by `hold`.
+    forward = running_min(np.concatenate([np.ones(hold), widened]), hold + lookahead + 1)
+    held = forward[: len(widened)]
+    # Before block 0 the ramp must already be down for peaks in the first blocks: stand in
+    # held[0] (the minimum over the first lookahead window), not unity gain.
+    first = float(held[0])
+    coarse = trailing_mean(trailing_mean(held, attack, first), release, first)
+    return interpolate_block_centres(coarse.astype(np.float32), block, n_samples)
+
+
+def interpolate_block_centres(values: np.ndarray, block: int, n_samples: int) -> np.ndarray:
+    """Per-sample linear interpolation of one value per block, each value sitting at its
+    block's centre (held flat before the first centre and after the last): what np.interp
+    would give, computed block-wise because it is 10x faster on long songs."""
+    out = np.empty(n_samples, dtype=np.float32)
+    half = block // 2  # samples before the first centre ((block - 1) / 2)
+    head = min(half, n_samples)
+    out[:head] = values[0]
+    if len(values) > 1 and n_samples > half:
+        fractions = (np.arange(block, dtype=np.float32) + (0.5 if block % 2 == 0 else 0.0)) / block
+        steps = np.diff(values)
+        ramps = (values[:-1, None] + steps[:, None] * fractions[None, :]).reshape(-1)
+        stop = min(n_samples, half + len(ramps))
+        out[half:stop] = ramps[: stop - half]
+        out[stop:] = values[-1]
+    else:
+        out[head:] = values[-1]
+    return out
+
+
+def limit(
+    audio: np.ndarray,
+    sample_rate: int,
+    ceiling: float,
+    peaks: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """`audio` limited to `ceiling` (linear true peak), and the largest gain reduction in dB.
+    `peaks` are `block_true_peaks(audio)` if the caller already has them."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    block_peaks = block_true_peaks(x, sample_rate) if peaks is None else peaks
+    gain = limiter_gain(block_peaks, ceiling, sample_rate, len(x))
+    reduction_db = float(-20.0 * np.log10(max(float(gain.min()), 1e-12))) if len(gain) else 0.0
+    return x * gain, reduction_db

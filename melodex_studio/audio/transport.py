@@ -1,0 +1,290 @@
+"""The transport: play, pause, stop, seek, loop and bar-synced swaps over an output backend.
+
+Threading: every method is for the UI thread (one thread). The audio thread only runs
+`PlaybackEngine.render`; the transport talks to it through the engine's request slots while the
+stream runs and applies changes directly while it is stopped. Nothing is ever called from the
+audio thread into the UI: the UI polls `playhead` (a number) or `poll()` at screen rate.
+
+Sample rates: the transport plays at the backend's rate (`output_rate`). Buffers given at
+another rate are resampled once, here, when they are loaded or swapped in (render the mixer at
+`output_rate` to skip that). Positions (`playhead`, seek, loop) are samples at `output_rate`;
+`grid` (the project's tempo grid at that rate) converts them to bars and seconds.
+
+Stop vs pause: pause keeps the playhead where it is; stop returns it to where play started
+(so pressing play again re-auditions the same passage). At the end of the song (no loop)
+playback stops by itself at the end; play from there starts over from 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from melodex_studio.audio.backends import OutputBackend
+from melodex_studio.audio.engine import LoopRange, PlaybackEngine
+from melodex_studio.audio.errors import AudioDeviceError
+from melodex_studio.audio.fades import DEFAULT_CROSSFADE_SECONDS, seconds_to_samples
+from melodex_studio.audio.resample import resample
+from melodex_studio.audio.swap import (
+    SwapRequest,
+    bar_line_samples,
+    build_swap_request,
+    landing_sample,
+)
+from melodex_studio.music.meter import Meter
+from melodex_studio.music.tempo import TempoGrid
+
+
+class TransportState(StrEnum):
+    STOPPED = "stopped"
+    PLAYING = "playing"
+    PAUSED = "paused"
+    #: The device failed (none, or lost while playing); `last_error` says what to do.
+    DEVICE_ERROR = "device_error"
+
+
+@dataclass(frozen=True)
+class TransportStatus:
+    """A snapshot for the UI's screen-rate timer."""
+
+    state: TransportState
+    position: int
+    seconds: float
+    bar: float
+    length: int
+    loop: tuple[int, int] | None
+    swap_pending: bool
+    last_error: str | None
+    underruns: int
+
+
+class Transport:
+    """Playback control over one backend. See the module docstring for the rules."""
+
+    def __init__(
+        self,
+        backend: OutputBackend,
+        grid: TempoGrid | None = None,
+        crossfade_seconds: float = DEFAULT_CROSSFADE_SECONDS,
+    ) -> None:
+        self.backend = backend
+        self.engine = PlaybackEngine()
+        self.crossfade_seconds = crossfade_seconds
+        self._grid = (grid or TempoGrid(120.0, Meter(4, 4), backend.sample_rate)).with_sample_rate(
+            backend.sample_rate
+        )
+        self._state = TransportState.STOPPED
+        self._last_error: str | None = None
+        self._device_failure: str | None = None  # written by the backend's thread
+        self._play_start = 0
+        self._bar_lines: tuple[int, ...] = ()
+        self._source: tuple[np.ndarray, int] | None = None
+
+    # --- properties the UI reads ---------------------------------------------------------------
+
+    @property
+    def output_rate(self) -> int:
+        return self.backend.sample_rate
+
+    @property
+    def grid(self) -> TempoGrid:
+        return self._grid
+
+    @property
+    def playhead(self) -> int:
+        """The playback position in samples at `output_rate` (cheap: one array read)."""
+        return int(self.engine.playhead[0])
+
+    @property
+    def length(self) -> int:
+        return len(self.engine.buffer)
+
+    @property
+    def state(self) -> TransportState:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def crossfade_samples(self) -> int:
+        return seconds_to_samples(self.crossfade_seconds, self.output_rate)
+
+    @property
+    def guard_samples(self) -> int:
+        """How far ahead of the playhead a bar line must be for a swap to land on it."""
+        return self.crossfade_samples + self.backend.block_frames
+
+    def poll(self) -> TransportStatus:
+        """Housekeeping plus a snapshot; call it from the UI timer (e.g. every 16-33 ms)."""
+        failure = self._device_failure
+        if failure is not None:
+            self._device_failure = None
+            self.backend.stop()
+            self.engine.apply_requests_now()
+            self._last_error = failure
+            self._state = TransportState.DEVICE_ERROR
+        elif self._state is TransportState.PLAYING and self.engine.reached_end:
+            self.backend.stop()
+            self.engine.apply_requests_now()
+            self._state = TransportState.STOPPED
+        position = self.playhead
+        loop = self.engine.loop
+        return TransportStatus(
+            state=self._state,
+            position=position,
+            seconds=self._grid.sample_to_seconds(position),
+            bar=self._grid.sample_to_bar(position),
+            length=self.length,
+            loop=None if loop is None else (loop.start, loop.end),
+            swap_pending=self.engine.swap_pending,
+            last_error=self._last_error,
+            underruns=self.backend.stats.underruns,
+        )
+
+    # --- content --------------------------------------------------------------------------------
+
+    def set_grid(self, grid: TempoGrid) -> None:
+        """The project's tempo grid (any rate; kept at `output_rate`)."""
+        self._grid = grid.with_sample_rate(self.output_rate)
+        self._bar_lines = ()
+
+    def _prepare(self, buffer: np.ndarray, sample_rate: int) -> np.ndarray:
+        data = np.asarray(buffer, dtype=np.float32)
+        if data.ndim != 1:
+            raise ValueError(f"playback buffers are mono (1-D), got shape {data.shape}")
+        self._source = (data, sample_rate)
+        return resample(data, sample_rate, self.output_rate)
+
+    def _bar_lines_for(self, length: int) -> tuple[int, ...]:
+        if not self._bar_lines or self._bar_lines[-1] < length:
+            self._bar_lines = bar_line_samples(self._grid, length)
+        return self._bar_lines
+
+    def load(self, buffer: np.ndarray, sample_rate: int | None = None) -> None:
+        """Play `buffer` from now on: at once when stopped, with a short crossfade when playing.
+        The playhead keeps its position (clamped to the new length)."""
+        data = self._prepare(buffer, sample_rate or self.output_rate)
+        request = build_swap_request(
+            data, 0, self.crossfade_samples, self._bar_lines_for(len(data)), immediate=True
+        )
+        self._submit(request)
+        if not self.backend.running:
+            self.seek(min(self.playhead, len(data)))
+
+    def swap_at_next_bar(self, buffer: np.ndarray, sample_rate: int | None = None) -> int:
+        """Switch to `buffer` at the next bar line (see `audio.swap` for the rule) and return the
+        sample where the crossfade will start. When stopped the switch is immediate."""
+        data = self._prepare(buffer, sample_rate or self.output_rate)
+        position = self.playhead
+        loop = self.engine.loop
+        switch = landing_sample(
+            self._grid,
+            position,
+            self.guard_samples,
+            None if loop is None else (loop.start, loop.end),
+        )
+        request = build_swap_request(
+            data, switch, self.crossfade_samples, self._bar_lines_for(len(data))
+        )
+        self._submit(request)
+        return switch if self.backend.running else position
+
+    def _submit(self, request: SwapRequest) -> None:
+        self.engine.request_swap(request)
+        if not self.backend.running:
+            self.engine.apply_requests_now()
+
+    # --- transport controls ---------------------------------------------------------------------
+
+    def play(self) -> bool:
+        """Start playing from the playhead. False (and `last_error` set) if the device fails."""
+        if self._state is TransportState.PLAYING and self.backend.running:
+            return True
+        self.engine.apply_requests_now()
+        if self.playhead >= self.length:
+            self.seek(0)
+        self._play_start = self.playhead
+        self._device_failure = None
+        try:
+            self.backend.start(self.engine.render, self._on_backend_finished)
+        except AudioDeviceError as error:
+            self._last_error = str(error)
+            self._state = TransportState.DEVICE_ERROR
+            return False
+        self._last_error = None
+        self._state = TransportState.PLAYING
+        return True
+
+    def _on_backend_finished(self, message: str | None) -> None:
+        # Backend thread: store only; `poll()` turns it into a state on the UI thread.
+        self._device_failure = message or "Playback stopped unexpectedly."
+
+    def pause(self) -> None:
+        self.backend.stop()
+        self.engine.apply_requests_now()
+        if self._state is TransportState.PLAYING:
+            self._state = TransportState.PAUSED
+
+    def stop(self) -> None:
+        """Stop and return the playhead to where play started."""
+        was_running = self._state in (TransportState.PLAYING, TransportState.PAUSED)
+        self.backend.stop()
+        self.engine.apply_requests_now()
+        if was_running:
+            self.seek(self._play_start)
+        if self._state is not TransportState.DEVICE_ERROR:
+            self._state = TransportState.STOPPED
+
+    def seek(self, sample: int) -> None:
+        """Move the playhead (clamped to the buffer); exact to the sample, also while playing."""
+        target = max(0, min(int(sample), self.length))
+        self.engine.request_seek(target)
+        if not self.backend.running:
+            self.engine.apply_requests_now()
+
+    def seek_bar(self, bar: float) -> None:
+        self.seek(self._grid.bar_to_sample(bar))
+
+    def set_loop(self, start: int, end: int) -> None:
+        """Loop samples [start, end); wraps on the exact sample inside the callback."""
+        start = max(0, int(start))
+        end = min(int(end), self.length) if self.length else int(end)
+        self.engine.loop = LoopRange(start, end)
+
+    def set_loop_bars(self, start_bar: int, n_bars: int) -> None:
+        self.set_loop(*self._grid.bar_span_samples(start_bar, n_bars))
+
+    def clear_loop(self) -> None:
+        self.engine.loop = None
+
+    def set_backend(self, backend: OutputBackend) -> None:
+        """Switch output device; the loaded buffer is re-prepared at the new rate."""
+        was_playing = self._state is TransportState.PLAYING
+        position_seconds = self._grid.sample_to_seconds(self.playhead)
+        loop = self.engine.loop
+        self.backend.stop()
+        self.backend.close()
+        self.engine.apply_requests_now()
+        old_rate = self.output_rate
+        self.backend = backend
+        self._grid = self._grid.with_sample_rate(backend.sample_rate)
+        self._bar_lines = ()
+        self._state = TransportState.STOPPED
+        if self._source is not None:
+            source, rate = self._source
+            self.load(source, rate)
+        self.seek(self._grid.seconds_to_sample(position_seconds))
+        if loop is not None:
+            scale = backend.sample_rate / old_rate
+            self.set_loop(round(loop.start * scale), round(loop.end * scale))
+        if was_playing:
+            self.play()
+
+    def close(self) -> None:
+        self.backend.stop()
+        self.backend.close()
+        self._state = TransportState.STOPPED

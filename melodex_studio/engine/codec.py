@@ -1,0 +1,256 @@
+"""The audio codec of ``melodex-tiny``: audio <-> 16-channel latents at 23.4375 frames/s.
+
+Pipeline: audio -> log-mel (hop 256) -> mel autoencoder (x4 in time) -> latent; back through the
+autoencoder decoder to log-mel and the Vocos-style vocoder to audio.
+
+Length convention: one latent frame is exactly ``hop * 4 = 1024`` samples. ``encode`` right-pads
+the audio with zeros to the next multiple of 1024, so ``n`` samples give ``T = ceil(n / 1024)``
+frames, and ``decode`` returns exactly ``T * 1024`` samples (trim to ``n`` if you need the original
+length). Latent frame ``t`` covers samples ``[t * 1024, (t + 1) * 1024)``.
+
+Latents are normalised per channel with statistics measured on the training corpus
+(``latent_mean``/``latent_std`` in config.json), so the renderer sees roughly unit variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from melodex_studio.engine.mel import LogMel, MelConfig, as_batch
+from melodex_studio.engine.networks.mel_autoencoder import MelAutoencoder, MelAutoencoderConfig
+from melodex_studio.engine.networks.vocoder import Vocoder, VocoderConfig
+from melodex_studio.engine.weights import (
+    ModelLoadError,
+    load_component_weights,
+    load_state_strict,
+    merge_component_config,
+    read_component_config,
+    save_tensors_atomic,
+    state_dict_fp32,
+)
+
+COMPONENT = "codec"
+AE_FILE = "codec_ae.safetensors"
+VOCODER_FILE = "vocoder.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    mel: MelConfig = field(default_factory=MelConfig)
+    autoencoder: MelAutoencoderConfig = field(default_factory=MelAutoencoderConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+
+    @property
+    def samples_per_latent_frame(self) -> int:
+        return self.mel.hop * self.autoencoder.time_downsampling
+
+    @property
+    def latent_frame_rate(self) -> float:
+        return self.mel.sample_rate / self.samples_per_latent_frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mel": self.mel.to_dict(),
+            "autoencoder": self.autoencoder.to_dict(),
+            "vocoder": self.vocoder.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CodecConfig:
+        return cls(
+            mel=MelConfig.from_dict(data["mel"]),
+            autoencoder=MelAutoencoderConfig.from_dict(data["autoencoder"]),
+            vocoder=VocoderConfig.from_dict(data["vocoder"]),
+        )
+
+    @classmethod
+    def tiny(cls) -> CodecConfig:
+        """A few-thousand-parameter config for tests; same time grid as the real codec."""
+        return cls(
+            mel=MelConfig(n_mels=32),
+            autoencoder=MelAutoencoderConfig(
+                latent_channels=16,
+                encoder_dims=(16, 16, 24),
+                encoder_blocks=(1, 1, 1),
+                decoder_dims=(16, 16, 24),
+                decoder_blocks=(1, 1, 1),
+                hidden_ratio=2,
+            ),
+            vocoder=VocoderConfig(dim=24, hidden=48, num_blocks=2),
+        )
+
+
+class Codec(nn.Module):
+    """Inference API: ``mel``, ``encode``, ``decode``, ``decode_mel``, ``decode_window``."""
+
+    latent_mean: Tensor
+    latent_std: Tensor
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.mel_frontend = LogMel(config.mel)
+        self.autoencoder = MelAutoencoder(config.autoencoder, config.mel.n_mels)
+        self.vocoder = Vocoder(config.vocoder, config.mel)
+        channels = config.autoencoder.latent_channels
+        self.register_buffer("latent_mean", torch.zeros(channels), persistent=False)
+        self.register_buffer("latent_std", torch.ones(channels), persistent=False)
+        self.eval()
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def tiny_random(cls, seed: int = 0) -> Codec:
+        """Randomly initialised tiny codec for tests: same seed, same weights."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(CodecConfig.tiny())
+
+    @classmethod
+    def from_pretrained(cls, model_dir: Path | str, device: str | torch.device = "cpu") -> Codec:
+        model_dir = Path(model_dir)
+        fragment = read_component_config(model_dir, COMPONENT)
+        try:
+            config = CodecConfig.from_dict(fragment)
+            mean = torch.tensor(fragment["latent_mean"], dtype=torch.float32)
+            std = torch.tensor(fragment["latent_std"], dtype=torch.float32)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(
+                f"'codec' section of {model_dir}/config.json is invalid: {exc!r}"
+            ) from exc
+        weights = load_component_weights(model_dir, COMPONENT)
+        for name in (AE_FILE, VOCODER_FILE):
+            if name not in weights:
+                raise ModelLoadError(f"'codec' section of {model_dir}/config.json lacks {name}")
+        codec = cls(config)
+        load_state_strict(codec.autoencoder, weights[AE_FILE], str(model_dir / AE_FILE))
+        load_state_strict(codec.vocoder, weights[VOCODER_FILE], str(model_dir / VOCODER_FILE))
+        codec.set_latent_statistics(mean, std)
+        return codec.to(device)
+
+    def save_pretrained(self, model_dir: Path | str, extra: dict[str, Any] | None = None) -> dict:
+        """Write both weight files and merge the ``codec`` section into config.json."""
+        model_dir = Path(model_dir)
+        files = {}
+        for name, module in ((AE_FILE, self.autoencoder), (VOCODER_FILE, self.vocoder)):
+            sha = save_tensors_atomic(model_dir / name, state_dict_fp32(module))
+            files[name] = {"sha256": sha, "bytes": (model_dir / name).stat().st_size}
+        fragment = {
+            "format": FORMAT_VERSION,
+            **self.config.to_dict(),
+            "sample_rate": self.config.mel.sample_rate,
+            "samples_per_latent_frame": self.samples_per_latent_frame,
+            "latent_frame_rate": self.config.latent_frame_rate,
+            "latent_channels": self.config.autoencoder.latent_channels,
+            "latent_mean": [float(v) for v in self.latent_mean.cpu()],
+            "latent_std": [float(v) for v in self.latent_std.cpu()],
+            "files": files,
+            **(extra or {}),
+        }
+        merge_component_config(model_dir, COMPONENT, fragment)
+        return fragment
+
+    def set_latent_statistics(self, mean: Tensor, std: Tensor) -> None:
+        channels = self.config.autoencoder.latent_channels
+        if mean.shape != (channels,) or std.shape != (channels,) or bool((std <= 0).any()):
+            raise ValueError("latent statistics must be positive-std vectors of latent_channels")
+        self.latent_mean.copy_(mean)
+        self.latent_std.copy_(std)
+
+    # ---- geometry ------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.config.mel.sample_rate
+
+    @property
+    def samples_per_latent_frame(self) -> int:
+        return self.config.samples_per_latent_frame
+
+    @property
+    def context_frames(self) -> int:
+        """Latent frames of context each side that make ``decode_window`` match a full decode."""
+        down = self.config.autoencoder.time_downsampling
+        vocoder_frames = -(-self.vocoder.receptive_field_frames // down)
+        return self.autoencoder.decoder.receptive_field_latent_frames + vocoder_frames + 1
+
+    def latent_frames_for(self, num_samples: int) -> int:
+        return -(-num_samples // self.samples_per_latent_frame)
+
+    def _device(self) -> torch.device:
+        return self.latent_mean.device
+
+    # ---- inference -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def mel(self, audio: Tensor) -> Tensor:
+        """Log-mel [b, n_mels, ceil(n / hop)] of mono audio [n] or [b, n]."""
+        return self.mel_frontend(as_batch(audio).to(self._device()))
+
+    @torch.inference_mode()
+    def encode(self, audio: Tensor, normalize: bool = True) -> Tensor:
+        """Audio [n] or [b, n] at 24 kHz -> latents [b, C, ceil(n / 1024)] (posterior mean)."""
+        audio = as_batch(audio).to(self._device())
+        frames = self.latent_frames_for(audio.shape[-1])
+        audio = F.pad(audio, (0, frames * self.samples_per_latent_frame - audio.shape[-1]))
+        mean, _ = self.autoencoder.encoder(self.mel_frontend(audio))
+        if normalize:
+            mean = (mean - self.latent_mean[:, None]) / self.latent_std[:, None]
+        return mean
+
+    @torch.inference_mode()
+    def decode_to_mel(self, latents: Tensor, normalize: bool = True) -> Tensor:
+        """Latents [b, C, T] -> log-mel [b, n_mels, 4T]."""
+        latents = self._check_latents(latents)
+        if normalize:
+            latents = latents * self.latent_std[:, None] + self.latent_mean[:, None]
+        return self.autoencoder.decoder(latents)
+
+    @torch.inference_mode()
+    def decode_mel(self, mel: Tensor) -> Tensor:
+        """Log-mel [b, n_mels, F] (or [n_mels, F]) -> audio [b, F * hop]."""
+        if mel.dim() == 2:
+            mel = mel.unsqueeze(0)
+        return self.vocoder(mel.to(self._device(), torch.float32))
+
+    @torch.inference_mode()
+    def decode(self, latents: Tensor, normalize: bool = True) -> Tensor:
+        """Latents [b, C, T] -> audio [b, T * 1024]."""
+        return self.decode_mel(self.decode_to_mel(latents, normalize=normalize))
+
+    @torch.inference_mode()
+    def decode_window(
+        self,
+        latents: Tensor,
+        start_frame: int,
+        end_frame: int,
+        overlap_frames: int | None = None,
+        normalize: bool = True,
+    ) -> Tensor:
+        """Audio of latent frames ``[start_frame, end_frame)``: [b, (end - start) * 1024].
+
+        The window is decoded with ``overlap_frames`` of real neighbouring latents on each side
+        (default ``context_frames``, enough for every layer's receptive field) and then cropped,
+        so consecutive windows concatenate to a full decode up to float rounding.
+        """
+        latents = self._check_latents(latents)
+        total = latents.shape[-1]
+        if not 0 <= start_frame < end_frame <= total:
+            raise ValueError(f"window [{start_frame}, {end_frame}) outside 0..{total} frames")
+        overlap = self.context_frames if overlap_frames is None else max(0, overlap_frames)
+        lo, hi = max(0, start_frame - overlap), min(total, end_frame + overlap)
+        audio = self.decode(latents[..., lo:hi], normalize=normalize)
+        spf = self.samples_per_latent_frame
+        return audio[..., (start_frame - lo) * spf : (end_frame - lo) * spf]
+
+    def _check_latents(self, latents: Tensor) -> Tensor:
+        if latents.dim() == 2:
+            latents = latents.unsqueeze(0)
+        channels = self.config.autoencoder.latent_channels
+        if latents.dim() != 3 or latents.shape[1] != channels:
+            raise ValueError(f"expected latents [b, {channels}, T], got {tuple(latents.shape)}")
+        return latents.to(self._device(), torch.float32)

@@ -1,0 +1,473 @@
+"""The structure transformer of ``melodex-tiny``: a small decoder-only model that writes a
+section's plan as tokens (`engine.plan_tokens`), bar by bar.
+
+Sequence: 8 prefix vectors (text, style, key, meter, tempo bucket, section kind, energy level,
+length in bars), the previous section's last bars as context groups, a START position, then the
+section's groups. One position holds one *group* of 4 tokens (a bar header: chord, slash bass,
+energy, density; or a 16th step: two drum tokens, bass, melody), so a 16-bar 4/4 section is 272
+positions, not 1,100 tokens: sampling is four times fewer transformer steps. Inside a group the
+tokens are still predicted one after another by a small chained head (each slot sees the tokens
+already chosen in its group), so the factorisation stays exactly autoregressive.
+
+`forward` gives teacher-forced logits for training; `generate` samples with a KV cache under the
+plan grammar, with per-position restrictions that teacher-force locked bars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from melodex_studio.engine.networks.layers import (
+    CausalSelfAttention,
+    FeedForward,
+    KVCache,
+    rope_tables,
+)
+from melodex_studio.engine.plan_tokens import (
+    GROUP_SIZE,
+    LEVELS,
+    N_METER_IDS,
+    SECTION_KINDS,
+    TEMPO_BUCKETS,
+    TYPE_OFFSETS,
+    TYPE_SIZES,
+    VOCAB_SIZE,
+    PlanGrammar,
+    Restrictions,
+    TokenGroups,
+    group_kind_count,
+)
+from melodex_studio.engine.weights import (
+    load_component_weights,
+    load_state_strict,
+    merge_component_config,
+    read_component_config,
+    save_tensors_atomic,
+    state_dict_fp32,
+)
+
+COMPONENT = "structure"
+WEIGHTS_FILE = "structure.safetensors"
+PREFIX_LENGTH = 8
+N_KEYS = 24
+MAX_STEPS_PER_BAR = 32
+SEGMENT_CONTEXT, SEGMENT_SECTION = 0, 1
+
+
+@dataclass(frozen=True)
+class StructureConfig:
+    d_model: int = 192
+    n_layers: int = 4
+    n_heads: int = 3
+    mlp_ratio: int = 4
+    text_dim: int = 384
+    styles: tuple[str, ...] = ()  # style names the model was trained on; id 0 = unspecified
+    context_bars: int = 4  # bars of the previous section fed as context
+    max_bars: int = 64  # bar-position embeddings; later bars share the last one
+    rope_base: float = 10_000.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["styles"] = list(self.styles)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StructureConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["styles"] = tuple(known.get("styles", ()))
+        return cls(**known)
+
+    @classmethod
+    def tiny(cls) -> StructureConfig:
+        """A few-ten-thousand-parameter config for tests."""
+        return cls(d_model=32, n_layers=2, n_heads=2, mlp_ratio=2, styles=("lofi", "house"))
+
+    def style_id(self, style: str | int | None) -> int:
+        """1 + index of a known style name; unknown or missing styles are 0."""
+        if isinstance(style, int):
+            return style if 0 <= style <= len(self.styles) else 0
+        if style is None:
+            return 0
+        text = style.strip().lower()
+        names = [name.lower() for name in self.styles]
+        return 1 + names.index(text) if text in names else 0
+
+
+@dataclass(frozen=True)
+class StructureConditioning:
+    """The prefix of a batch of sections: text embedding [B, text_dim] and ids [B] (int64)."""
+
+    text: Tensor
+    style: Tensor
+    key: Tensor
+    meter: Tensor
+    tempo: Tensor
+    section: Tensor
+    energy: Tensor
+    n_bars: Tensor
+
+    @classmethod
+    def single(
+        cls,
+        text: Tensor,
+        style: int,
+        key: int,
+        meter: int,
+        tempo: int,
+        section: int,
+        energy: int,
+        n_bars: int,
+    ) -> StructureConditioning:
+        ids = [torch.tensor([value], dtype=torch.long) for value in (style, key, meter, tempo)]
+        rest = [torch.tensor([value], dtype=torch.long) for value in (section, energy, n_bars)]
+        return cls(text.reshape(1, -1).to(torch.float32), *ids, *rest)
+
+    def to(self, device: torch.device | str) -> StructureConditioning:
+        return StructureConditioning(**{k: v.to(device) for k, v in self.__dict__.items()})
+
+
+@dataclass(frozen=True)
+class TokenSampling:
+    """temperature 0 is greedy; top_k 0 and top_p 1.0 switch those filters off."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0 or self.top_k < 0 or not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"invalid token sampling settings {self}")
+
+
+@dataclass
+class GroupBatch:
+    """Groups of a batch for teacher forcing: tokens [B, G, 4], kinds/bars [B, G], valid [B, G]
+    (False marks padding, which no position attends to)."""
+
+    tokens: Tensor
+    kinds: Tensor
+    bars: Tensor
+    valid: Tensor | None = None
+
+    def valid_mask(self) -> Tensor:
+        if self.valid is None:
+            return torch.ones(self.kinds.shape, dtype=torch.bool, device=self.kinds.device)
+        return self.valid
+
+    @classmethod
+    def from_groups(cls, groups: TokenGroups, device: torch.device | str = "cpu") -> GroupBatch:
+        return cls(
+            torch.as_tensor(groups.tokens, device=device)[None],
+            torch.as_tensor(groups.kinds, device=device)[None],
+            torch.as_tensor(groups.bars, device=device)[None],
+        )
+
+
+class _Block(nn.Module):
+    def __init__(self, config: StructureConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.d_model)
+        self.attn = CausalSelfAttention(config.d_model, config.n_heads)
+        self.norm2 = nn.LayerNorm(config.d_model)
+        self.ff = FeedForward(config.d_model, config.mlp_ratio * config.d_model)
+
+    def forward(
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        cache: KVCache | None,
+        layer: int,
+        mask: Tensor | None,
+    ) -> Tensor:
+        x = x + self.attn(self.norm1(x), cos, sin, cache, layer, mask)
+        return x + self.ff(self.norm2(x))
+
+
+class StructureTransformer(nn.Module):
+    def __init__(self, config: StructureConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.text_proj = nn.Linear(config.text_dim, d)
+        self.prefix_tables = nn.ModuleList(
+            nn.Embedding(size, d)
+            for size in (
+                1 + len(config.styles),
+                N_KEYS,
+                N_METER_IDS,
+                TEMPO_BUCKETS,
+                len(SECTION_KINDS),
+                LEVELS,
+                config.max_bars + 1,
+            )
+        )
+        self.prefix_slot = nn.Parameter(torch.randn(PREFIX_LENGTH, d) * 0.02)
+        self.start_kind = group_kind_count(MAX_STEPS_PER_BAR)
+        self.token_emb = nn.Embedding(VOCAB_SIZE, d)
+        self.kind_emb = nn.Embedding(self.start_kind + 1, d)
+        self.bar_emb = nn.Embedding(config.max_bars, d)
+        self.bars_left_emb = nn.Embedding(config.max_bars, d)
+        self.segment_emb = nn.Embedding(2, d)
+        self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
+        self.final_norm = nn.LayerNorm(d)
+        # The chained group head: slot j sees the trunk state, the group kind and tokens < j.
+        self.head_kind = nn.Embedding(self.start_kind, d)
+        self.head_slot = nn.Parameter(torch.randn(GROUP_SIZE, d) * 0.02)
+        self.head_token = nn.Embedding(VOCAB_SIZE, d)
+        self.head_norm = nn.LayerNorm(d)
+        self.head_ff = FeedForward(d, 2 * d)
+        self.out_norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, VOCAB_SIZE)
+        self.apply(_init_weights)
+
+    # --- embeddings ------------------------------------------------------------------------
+
+    def embed_prefix(self, cond: StructureConditioning) -> Tensor:
+        """[B, 8, d]: one vector per conditioning field."""
+        n_bars = cond.n_bars.clamp(0, self.config.max_bars)
+        ids = (cond.style, cond.key, cond.meter, cond.tempo, cond.section, cond.energy, n_bars)
+        fields = [self.text_proj(cond.text)]
+        fields += [table(values) for table, values in zip(self.prefix_tables, ids, strict=True)]
+        return torch.stack(fields, dim=1) + self.prefix_slot
+
+    def embed_groups(self, groups: GroupBatch, segment: int, n_bars: Tensor) -> Tensor:
+        """[B, G, d]: sum of the group's token embeddings plus kind, bar and segment."""
+        last = self.config.max_bars - 1
+        bars_left = (n_bars[:, None] - 1 - groups.bars).clamp(0, last)
+        x = self.token_emb(groups.tokens).sum(dim=2) + self.kind_emb(groups.kinds)
+        x = x + self.bar_emb(groups.bars.clamp(0, last)) + self.bars_left_emb(bars_left)
+        return x + self.segment_emb.weight[segment]
+
+    def embed_start(self, batch: int) -> Tensor:
+        start = self.kind_emb.weight[self.start_kind] + self.segment_emb.weight[SEGMENT_SECTION]
+        return start.expand(batch, 1, -1)
+
+    # --- trunk and head ----------------------------------------------------------------------
+
+    def rope(self, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """Rotary tables [*positions.shape, head_dim / 2]."""
+        head_dim = self.config.d_model // self.config.n_heads
+        cos, sin = rope_tables(positions.reshape(-1), head_dim, self.config.rope_base)
+        return cos.view(*positions.shape, -1), sin.view(*positions.shape, -1)
+
+    def trunk(
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor],
+        cache: KVCache | None = None,
+        mask: Tensor | None = None,
+    ) -> Tensor:
+        """Run the blocks on x [B, L, d]; `rope` holds the tables of x's positions, [L, h] or
+        [B, 1, L, h] (per sequence, when padding must not count as a position)."""
+        cos, sin = rope
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer, mask)
+        return self.final_norm(x)
+
+    def head_logits(self, state: Tensor, slot: int, lo: int = 0, hi: int = VOCAB_SIZE) -> Tensor:
+        """Logits of vocabulary ids lo..hi-1 for `slot`; sampling asks only for the slice of
+        the token type the grammar expects, which makes the output layer ~15x cheaper."""
+        x = state + self.head_slot[slot]
+        x = self.out_norm(x + self.head_ff(self.head_norm(x)))
+        return F.linear(x, self.out.weight[lo:hi], self.out.bias[lo:hi])
+
+    def forward(
+        self,
+        cond: StructureConditioning,
+        target: GroupBatch,
+        context: GroupBatch | None = None,
+    ) -> Tensor:
+        """Teacher-forced logits [B, G, 4, V] for every token of the target groups."""
+        batch = cond.text.shape[0]
+        parts = [self.embed_prefix(cond)]
+        valid = [torch.ones(batch, PREFIX_LENGTH, dtype=torch.bool, device=cond.text.device)]
+        if context is not None:
+            context_bars = context.bars.amax(dim=1) + 1
+            parts.append(self.embed_groups(context, SEGMENT_CONTEXT, context_bars))
+            valid.append(context.valid_mask())
+        parts += [self.embed_start(batch), self.embed_groups(target, SEGMENT_SECTION, cond.n_bars)]
+        valid += [valid[0][:, :1], target.valid_mask()]
+        x = torch.cat(parts, dim=1)
+        keys = torch.cat(valid, dim=1)
+        causal = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).tril()
+        mask = causal[None, None] & keys[:, None, None, :]
+        mask = mask | torch.eye(x.shape[1], dtype=torch.bool, device=x.device)  # no empty rows
+        # Padding takes no position, so a padded batch computes what each sequence alone would.
+        positions = (keys.long().cumsum(dim=1) - 1).clamp_min(0)
+        cos, sin = self.rope(positions)
+        rope = (cos[:, None], sin[:, None])
+        groups = target.tokens.shape[1]
+        hidden = self.trunk(x, rope, mask=mask)[:, -groups - 1 : -1]  # before each group
+        state = hidden + self.head_kind(target.kinds)
+        token_states = self.head_token(target.tokens)
+        previous = torch.cumsum(token_states, dim=2) - token_states  # tokens before each slot
+        return torch.stack(
+            [self.head_logits(state + previous[:, :, slot], slot) for slot in range(GROUP_SIZE)],
+            dim=2,
+        )
+
+    # --- sampling ------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        cond: StructureConditioning,
+        steps_per_bar: int,
+        n_bars: int,
+        generator: torch.Generator,
+        sampling: TokenSampling = TokenSampling(),
+        context: TokenGroups | None = None,
+        restrictions: Restrictions | None = None,
+        bar_callback: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Sample one section's flat token sequence (BAR markers included) for batch-1 `cond`.
+
+        Every token obeys `PlanGrammar`, so the result always decodes to a valid plan; where
+        `restrictions` name one token it is fed without sampling (teacher forcing), where they
+        name several the sample is drawn among those. `bar_callback(bar)` runs after each bar
+        (it may raise to stop). Randomness comes only from `generator`.
+        """
+        device = cond.text.device
+        cache = KVCache(self.config.n_layers)
+        parts = [self.embed_prefix(cond)]
+        if context is not None and len(context.kinds):
+            context_batch = GroupBatch.from_groups(context, device)
+            n_context = torch.tensor([int(context.bars.max()) + 1], device=device)
+            parts.append(self.embed_groups(context_batch, SEGMENT_CONTEXT, n_context))
+        parts.append(self.embed_start(1))
+        prefill = torch.cat(parts, dim=1)
+        cos, sin = self.rope(torch.arange(prefill.shape[1] + n_bars * (steps_per_bar + 1)))
+        cos, sin = cos.to(device), sin.to(device)
+        state = self.trunk(prefill, (cos[: prefill.shape[1]], sin[: prefill.shape[1]]), cache)
+        state = state[:, -1]
+        grammar = PlanGrammar(steps_per_bar)
+        tokens: list[int] = []
+
+        def choose(group_state: Tensor | None, slot: int) -> int:
+            kind = grammar.expected_type()
+            lo, hi = TYPE_OFFSETS[kind], TYPE_OFFSETS[kind] + TYPE_SIZES[kind]
+            restriction = _restriction(restrictions, grammar.position)
+            allowed, index = _allowed_slice(grammar.allowed(), restriction, lo, hi)
+            if index is None:  # more than one token allowed: sample
+                assert group_state is not None  # only the BAR marker comes without a state
+                logits = self.head_logits(group_state, slot, lo, hi)[0]
+                index = _sample(logits, allowed, sampling, generator)
+            token = lo + index
+            grammar.feed(token)
+            tokens.append(token)
+            return token
+
+        for bar in range(n_bars):
+            choose(None, 0)  # the BAR marker, always forced by the grammar
+            for kind in range(steps_per_bar + 1):
+                group_state = state + self.head_kind.weight[kind]
+                group: list[int] = []
+                for slot in range(GROUP_SIZE):
+                    token = choose(group_state, slot)
+                    group.append(token)
+                    group_state = group_state + self.head_token.weight[token]
+                if bar == n_bars - 1 and kind == steps_per_bar:
+                    break  # nothing follows the last group
+                rows = GroupBatch(
+                    torch.tensor([[group]], device=device),
+                    torch.tensor([[kind]], device=device),
+                    torch.tensor([[bar]], device=device),
+                )
+                x = self.embed_groups(rows, SEGMENT_SECTION, cond.n_bars)
+                here = cache.length
+                state = self.trunk(x, (cos[here : here + 1], sin[here : here + 1]), cache)[:, -1]
+            if bar_callback is not None:
+                bar_callback(bar)
+        return tokens
+
+    # --- weights -----------------------------------------------------------------------------
+
+    @classmethod
+    def tiny_random(cls, seed: int = 0) -> StructureTransformer:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(StructureConfig.tiny()).eval()
+
+    @classmethod
+    def from_pretrained(cls, model_dir: Path | str, device: str = "cpu") -> StructureTransformer:
+        fragment = read_component_config(Path(model_dir), COMPONENT)
+        model = cls(StructureConfig.from_dict(fragment["config"]))
+        weights = load_component_weights(Path(model_dir), COMPONENT)[WEIGHTS_FILE]
+        load_state_strict(model, weights, str(Path(model_dir) / WEIGHTS_FILE))
+        return model.to(device).eval()
+
+    def save_pretrained(self, model_dir: Path | str, extra: dict[str, Any] | None = None) -> None:
+        path = Path(model_dir) / WEIGHTS_FILE
+        sha = save_tensors_atomic(path, state_dict_fp32(self))
+        fragment = {
+            "config": self.config.to_dict(),
+            "files": {WEIGHTS_FILE: {"sha256": sha, "bytes": path.stat().st_size}},
+            **(extra or {}),
+        }
+        merge_component_config(Path(model_dir), COMPONENT, fragment)
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+
+
+def _restriction(restrictions: Restrictions | None, position: int) -> frozenset[int] | None:
+    if restrictions is None or position >= len(restrictions):
+        return None
+    return restrictions[position]
+
+
+def _allowed_slice(
+    grammar_mask: np.ndarray, restriction: frozenset[int] | None, lo: int, hi: int
+) -> tuple[np.ndarray, int | None]:
+    """The allowed ids lo..hi-1 as a boolean mask over the slice, and the one allowed index
+    when there is only one (then nothing is sampled: the token is forced)."""
+    allowed = grammar_mask[lo:hi]
+    if restriction is not None:
+        only = np.zeros(hi - lo, dtype=bool)
+        only[[i - lo for i in restriction if lo <= i < hi]] = True
+        allowed = allowed & only
+        if not allowed.any():
+            raise ValueError("locked bars ask for a token the plan grammar forbids here")
+    indices = np.flatnonzero(allowed)
+    return allowed, int(indices[0]) if len(indices) == 1 else None
+
+
+def _sample(
+    logits: Tensor, allowed: np.ndarray, sampling: TokenSampling, generator: torch.Generator
+) -> int:
+    """One index from `logits` restricted to `allowed`: greedy, or temperature, top-k and
+    top-p. The filtering runs in numpy (a handful of tiny arrays: microseconds, where the same
+    in torch costs a dozen op launches); the one random number comes from `generator`."""
+    values = logits.detach().to(torch.float64).cpu().numpy()
+    values = np.where(allowed, values, -np.inf)
+    if sampling.temperature == 0.0:
+        return int(np.argmax(values))
+    values = values / sampling.temperature
+    order = np.argsort(-values, kind="stable")  # best first; ties keep id order
+    n_keep = int(allowed.sum())
+    if sampling.top_k > 0:
+        n_keep = min(n_keep, sampling.top_k)
+    kept = order[:n_keep]
+    probs = np.exp(values[kept] - values[kept[0]])
+    probs /= probs.sum()
+    if sampling.top_p < 1.0:
+        before = np.cumsum(probs) - probs  # mass of the better tokens
+        n_nucleus = max(1, int(np.sum(before < sampling.top_p)))
+        kept, probs = kept[:n_nucleus], probs[:n_nucleus] / probs[:n_nucleus].sum()
+    u = float(torch.rand((), generator=generator, dtype=torch.float64))
+    index = int(np.searchsorted(np.cumsum(probs), u * probs.sum(), side="right"))
+    return int(kept[min(index, len(kept) - 1)])

@@ -1,0 +1,211 @@
+"""Vocos-style vocoder: ConvNeXt blocks over log-mel frames, then magnitude + phase and an iSTFT.
+
+Predicting STFT frames at the mel frame rate (instead of upsampling to samples like HiFi-GAN) keeps
+every layer at 94 frames/s, which is what makes it fast on a CPU. Everything is time-local (no
+normalisation over time), so a window decoded with enough context equals the same span of a full
+decode: ``receptive_field_frames`` says how much context that is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from melodex_studio.engine.mel import MelConfig, centred_stft, mel_filterbank
+
+
+class ConvNeXtBlock1d(nn.Module):
+    """Depthwise conv (time mixing) + pointwise MLP (channel mixing), residual, layer scale.
+
+    LayerNorm normalises each frame over channels only, so blocks stay time-local.
+    """
+
+    def __init__(self, dim: int, hidden: int, kernel_size: int = 7, layer_scale: float = 0.1):
+        super().__init__()
+        self.depthwise = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.expand = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.project = nn.Linear(hidden, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.depthwise(x).transpose(1, 2)
+        h = self.project(self.act(self.expand(self.norm(h))))
+        return x + (self.gamma * h).transpose(1, 2)
+
+
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over the channel axis of [b, c, t] tensors."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class VocoderConfig:
+    dim: int = 192
+    hidden: int = 576
+    num_blocks: int = 8
+    kernel_size: int = 7
+    # exp() of the predicted log-magnitude is capped so an untrained net cannot overflow the iSTFT.
+    max_log_magnitude: float = 10.0
+    # Add the log of a fixed mel -> linear interpolation to the predicted log-magnitude, so the
+    # network learns a correction (and the phase) instead of rediscovering the filterbank.
+    magnitude_prior: bool = True
+    # Multiplicative (Richardson-Lucy style) steps that rescale the predicted magnitude until its
+    # mel projection equals the input mel: the network supplies the fine structure inside each
+    # band, the input fixes the band energies exactly.
+    mel_projection_steps: int = 4
+    # Add each bin's centre-frequency phase advance (2 pi k hop / n_fft per frame) to the
+    # predicted phase. A time-local network sees identical frames for a held note and would
+    # otherwise repeat the same phase every hop (a buzz at multiples of sr / hop).
+    phase_ramp: bool = True
+    # Fast Griffin-Lim steps (momentum ``refine_momentum``) that keep the predicted magnitude
+    # and make the predicted phase consistent, run inside training too so the network learns a
+    # phase the steps converge from. A time-local network cannot make a held note's phase drift
+    # between bin centres; a few projections onto consistent spectra can.
+    refine_iterations: int = 4
+    refine_momentum: float = 0.99
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> VocoderConfig:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def mel_to_linear_interpolation(mel: MelConfig) -> np.ndarray:
+    """[bins, n_mels] map from mel energies to a smooth non-negative linear magnitude estimate.
+
+    Each filter's energy is first turned into an average magnitude per bin (divide by the
+    filter's total weight), then every linear bin takes the filter-weighted mean of the filters
+    that cover it. Bins no filter covers (DC, Nyquist) get zero and fall to the log floor.
+    """
+    filters = mel_filterbank(mel)  # [n_mels, bins]
+    area = np.maximum(filters.sum(axis=1), 1e-12)  # energy of a flat unit magnitude per filter
+    coverage = np.maximum(filters.sum(axis=0), 1e-12)
+    return (filters / coverage[None, :] / area[:, None]).T
+
+
+class Vocoder(nn.Module):
+    """Log-mel [b, n_mels, F] -> audio [b, F * hop]."""
+
+    window: Tensor
+    mel_to_linear: Tensor
+    filters: Tensor
+    band_to_bins: Tensor
+    uncovered_bins: Tensor
+
+    def __init__(self, config: VocoderConfig, mel: MelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.mel_config = mel
+        k = config.kernel_size
+        self.embed = nn.Conv1d(mel.n_mels, config.dim, k, padding=k // 2)
+        self.norm_in = ChannelNorm(config.dim, eps=1e-6)
+        scale = 1.0 / config.num_blocks
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock1d(config.dim, config.hidden, k, layer_scale=scale)
+            for _ in range(config.num_blocks)
+        )
+        self.norm_out = ChannelNorm(config.dim, eps=1e-6)
+        self.num_bins = mel.n_fft // 2 + 1
+        self.head = nn.Conv1d(config.dim, 2 * self.num_bins, 1)
+        window = torch.hann_window(mel.n_fft, periodic=True)
+        self.register_buffer("window", window, persistent=False)
+        inverse = torch.from_numpy(mel_to_linear_interpolation(mel)).to(torch.float32)
+        self.register_buffer("mel_to_linear", inverse, persistent=False)
+        filters = mel_filterbank(mel)
+        coverage = filters.sum(axis=0)
+        band_to_bins = (filters / np.maximum(coverage, 1e-12)[None, :]).T  # rows sum to 1 or 0
+        self.register_buffer("filters", torch.from_numpy(filters).float(), persistent=False)
+        self.register_buffer("band_to_bins", torch.from_numpy(band_to_bins).float(),
+                             persistent=False)
+        uncovered = torch.from_numpy((coverage <= 0).astype(np.float32))[:, None]
+        self.register_buffer("uncovered_bins", uncovered, persistent=False)
+        if mel.n_fft % mel.hop:
+            raise ValueError("the phase ramp needs n_fft to be a multiple of hop")
+
+    @property
+    def receptive_field_frames(self) -> int:
+        """Mel frames of context on each side that can change one output frame (iSTFT included)."""
+        half_kernel = self.config.kernel_size // 2
+        istft_spread = self.mel_config.n_fft // (2 * self.mel_config.hop)
+        # Each refinement step is an iSTFT and an STFT: two more window lengths of reach.
+        refine_spread = 2 * istft_spread * self.config.refine_iterations
+        return half_kernel * (1 + self.config.num_blocks) + istft_spread + refine_spread
+
+    def magnitude_phase(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """Predicted STFT magnitude and unwrapped phase angle, each [b, n_fft // 2 + 1, F]."""
+        h = self.norm_in(self.embed(mel))
+        for block in self.blocks:
+            h = block(h)
+        log_mag, phase = self.head(self.norm_out(h)).float().chunk(2, dim=1)
+        energy = mel.float().exp()
+        if self.config.magnitude_prior:
+            prior = torch.matmul(self.mel_to_linear, energy)
+            log_mag = log_mag + prior.clamp_min(self.mel_config.log_floor).log()
+        magnitude = log_mag.clamp(max=self.config.max_log_magnitude).exp()
+        for _ in range(self.config.mel_projection_steps):
+            projected = torch.matmul(self.filters, magnitude).clamp_min(1e-8)
+            gain = torch.matmul(self.band_to_bins, energy / projected) + self.uncovered_bins
+            magnitude = magnitude * gain
+        if self.config.phase_ramp:
+            phase = phase + self.centre_frequency_phase(mel.shape[-1], mel.device)
+        return magnitude, phase
+
+    def centre_frequency_phase(self, frames: int, device: torch.device) -> Tensor:
+        """[bins, frames] phase of each bin's centre frequency at each frame, exact mod 2 pi.
+
+        Integer arithmetic keeps it exact for any length; its period (n_fft / hop = 4 frames)
+        divides the autoencoder's x4, so windows that start on a latent frame see the same ramp.
+        """
+        ratio = self.mel_config.n_fft // self.mel_config.hop
+        bins = torch.arange(self.num_bins, device=device)[:, None]
+        steps = torch.arange(frames, device=device)[None, :]
+        return (bins * steps % ratio).float() * (2 * math.pi / ratio)
+
+    def spectrum(self, mel: Tensor) -> Tensor:
+        """Complex STFT [b, n_fft // 2 + 1, F] predicted from log-mel."""
+        # Phase as an angle: cos/sin of a free parameter always lands on the unit circle.
+        return torch.polar(*self.magnitude_phase(mel))
+
+    def forward(self, mel: Tensor) -> Tensor:
+        magnitude, phase = self.magnitude_phase(mel)
+        return self.synthesize(self.refine(magnitude, phase))
+
+    def refine(self, magnitude: Tensor, phase: Tensor) -> Tensor:
+        """Complex spectrum after fast Griffin-Lim from ``phase``, keeping ``magnitude``."""
+        direction = torch.polar(magnitude, phase)
+        if self.config.refine_iterations <= 0:
+            return direction
+        # Real-valued elementwise ops where possible: complex kernels, not the FFTs, are the
+        # slow part of this loop on a CPU. The epsilon (a 1e-5 magnitude, the log floor) keeps
+        # the gradient of the normalisation finite in silent bins.
+        momentum = self.config.refine_momentum / (1.0 + self.config.refine_momentum)
+        previous = None
+        for _ in range(self.config.refine_iterations):
+            rebuilt = centred_stft(self.synthesize(direction), self.mel_config, self.window)
+            step = rebuilt if previous is None else torch.add(rebuilt, previous, alpha=-momentum)
+            previous = rebuilt
+            power = step.real.square() + step.imag.square()
+            direction = step * (magnitude * torch.rsqrt(power + 1e-10))
+        return direction
+
+    def synthesize(self, spec: Tensor) -> Tensor:
+        """Inverse STFT of a predicted spectrum: F frames -> F * hop samples."""
+        cfg = self.mel_config
+        return torch.istft(
+            spec,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop,
+            window=self.window,
+            center=True,
+            length=spec.shape[-1] * cfg.hop,
+        )

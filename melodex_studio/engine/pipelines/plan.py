@@ -1,0 +1,138 @@
+"""Plan a section with the structure transformer: prompt + musical frame -> an editable `Plan`.
+
+Read top to bottom: the prefix (text, style, key, meter, tempo, section kind, energy, length),
+the previous section's last bars as context (continuity across sections), the locked bars as
+teacher-forced tokens, then grammar-constrained sampling bar by bar (cancellable between bars)
+and decoding. Locked bars come back as the very `PlanBar` objects the musician locked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from melodex_studio.engine.networks.structure_transformer import (
+    StructureConditioning,
+    StructureTransformer,
+    TokenSampling,
+)
+from melodex_studio.engine.plan_tokens import (
+    decode_plan,
+    encode_plan,
+    level_of,
+    lock_restrictions,
+    meter_id,
+    section_kind_id,
+    tempo_bucket,
+    to_groups,
+)
+from melodex_studio.music.key import Key
+from melodex_studio.music.meter import Meter
+from melodex_studio.music.plan import Plan
+
+BarCallback = Callable[[int, int], None]
+CancelFlag = threading.Event | Callable[[], bool] | None
+
+
+class PlanCancelled(RuntimeError):
+    """Raised between bars when the planning job was cancelled."""
+
+
+def plan_section(
+    model: StructureTransformer,
+    text_embedding: Tensor,
+    key: Key,
+    meter: Meter,
+    bpm: float,
+    section_kind: str,
+    energy: float,
+    n_bars: int,
+    style: str | int | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    previous_plan: Plan | None = None,
+    locked_plan: Plan | None = None,
+    step_callback: BarCallback | None = None,
+    cancel: CancelFlag = None,
+) -> Plan:
+    """A plan of `n_bars` bars in `meter`; same inputs and seed give the same plan.
+
+    `locked_plan` (same length and meter) keeps its locked bars: they are fed to the model as
+    they are and returned unchanged; only the other bars are sampled. `step_callback(bars_done,
+    n_bars)` runs after each bar.
+    """
+    steps_per_bar = meter.sixteenths_per_bar
+    if n_bars < 1:
+        raise ValueError(f"a section needs at least one bar, got {n_bars}")
+    if locked_plan is not None and (
+        locked_plan.n_bars != n_bars or locked_plan.steps_per_bar != steps_per_bar
+    ):
+        raise ValueError(
+            f"the locked plan has {locked_plan.n_bars} bars of {locked_plan.steps_per_bar} "
+            f"steps, the section {n_bars} bars of {steps_per_bar}"
+        )
+    device = next(model.parameters()).device
+
+    # 1. The prefix: what the musician asked for.
+    cond = StructureConditioning.single(
+        text_embedding,
+        style=model.config.style_id(style),
+        key=key.index,
+        meter=meter_id(meter),
+        tempo=tempo_bucket(bpm),
+        section=section_kind_id(section_kind),
+        energy=level_of(energy),
+        n_bars=n_bars,
+    ).to(device)
+
+    # 2. Continuity: the end of the previous section, in this section's key.
+    context = None
+    if previous_plan is not None and model.config.context_bars > 0:
+        tail = previous_plan.bars[-model.config.context_bars :]
+        tail_plan = Plan(steps_per_bar=previous_plan.steps_per_bar, bars=tail)
+        context = to_groups(encode_plan(tail_plan, key), previous_plan.steps_per_bar)
+
+    # 3. Locked bars become teacher-forced tokens.
+    locked = [] if locked_plan is None else locked_plan.locked_bars()
+    restrictions = lock_restrictions(locked_plan, key) if locked_plan and locked else None
+
+    # 4. Sampling, bar by bar, cancellable between bars.
+    def after_bar(bar: int) -> None:
+        if step_callback is not None:
+            step_callback(bar + 1, n_bars)
+        if _cancelled(cancel) and bar + 1 < n_bars:
+            raise PlanCancelled(f"planning cancelled after bar {bar + 1} of {n_bars}")
+
+    if _cancelled(cancel):
+        raise PlanCancelled("planning cancelled before it started")
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    tokens = model.generate(
+        cond,
+        steps_per_bar,
+        n_bars,
+        generator,
+        TokenSampling(temperature, top_k, top_p),
+        context=context,
+        restrictions=restrictions,
+        bar_callback=after_bar,
+    )
+
+    # 5. Tokens -> plan; locked bars are put back exactly as they were.
+    plan = decode_plan(tokens, key, steps_per_bar)
+    for index in locked:
+        assert locked_plan is not None
+        plan = plan.with_bar(index, locked_plan.bars[index])
+    return plan
+
+
+def _cancelled(cancel: CancelFlag) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())

@@ -1,0 +1,124 @@
+"""Planning requests: the structure transformer writes a section's bar-level plan.
+
+A section with locked bars is re-planned around them: the current plan goes to the worker as
+the template, its locked bars are fed to the model unchanged and only the others are sampled.
+The end of the previous section's plan is the context, so harmony and groove carry over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from melodex_studio.music.plan import Plan, PlanBar
+from melodex_studio.project.commands import SetPlan
+from melodex_studio.project.models import Project, Section
+from melodex_studio.project.operations.timeline import OperationError
+from melodex_studio.worker.jobs import Conditioning, PlanJob, PlanOutput
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A plan job and what it is for: a section's plan, or the plan of an extension
+    (`extend_by` > 0: the section's bars stay, `extend_by` new bars are planned after them)."""
+
+    section_id: str
+    job: PlanJob
+    description: str
+    original: Plan | None = None
+    extend_by: int = 0
+
+
+def _previous_plan(project: Project, section: Section) -> Plan | None:
+    """The plan of the section that ends where this one starts (no gap between them)."""
+    for other in project.sections:
+        if other.end_bar == section.start_bar and other.plan is not None:
+            return other.plan
+    return None
+
+
+def _conditioning(project: Project, section: Section) -> Conditioning:
+    return Conditioning(
+        prompt=section.prompt,
+        style=section.style,
+        bpm=project.bpm,
+        key=project.key,
+        meter=project.meter,
+        section_kind=str(section.kind),
+        energy=section.energy,
+    )
+
+
+def _section(project: Project, section_id: str) -> Section:
+    try:
+        return project.section(section_id)
+    except KeyError:
+        raise OperationError(f"the project has no section {section_id}") from None
+
+
+def plan_request(
+    project: Project,
+    section_id: str,
+    *,
+    seed: int | None = None,
+    temperature: float = 1.0,
+    top_k: int = 0,
+) -> PlanRequest:
+    """Plan a section; if its plan has locked bars, only the unlocked bars are re-planned."""
+    section = _section(project, section_id)
+    template = section.plan if section.plan is not None and section.plan.locked_bars() else None
+    job = PlanJob(
+        conditioning=_conditioning(project, section),
+        n_bars=section.length_bars,
+        seed=section.settings.seed if seed is None else seed,
+        template=template,
+        previous=_previous_plan(project, section),
+        temperature=temperature,
+        top_k=top_k,
+    )
+    verb = "Re-plan unlocked bars of" if template is not None else "Plan"
+    return PlanRequest(section.id, job, f"{verb} {section.name}", original=section.plan)
+
+
+def plan_extension(
+    project: Project, section_id: str, add_bars: int, *, seed: int | None = None
+) -> PlanRequest:
+    """Plan `add_bars` bars after a section's current plan (which is kept as it is)."""
+    section = _section(project, section_id)
+    if add_bars < 1:
+        raise OperationError(f"extend by at least one bar, not {add_bars}")
+    steps = project.steps_per_bar
+    old = section.plan or Plan.empty(section.length_bars, steps)
+    kept = tuple(bar.model_copy(update={"locked": True}) for bar in old.bars)
+    new = (PlanBar(drums=(0,) * steps),) * add_bars
+    job = PlanJob(
+        conditioning=_conditioning(project, section),
+        n_bars=section.length_bars + add_bars,
+        seed=section.settings.seed if seed is None else seed,
+        template=Plan(steps_per_bar=steps, bars=kept + new),
+        previous=_previous_plan(project, section),
+    )
+    return PlanRequest(
+        section.id, job, f"Plan {add_bars} more bars of {section.name}", old, extend_by=add_bars
+    )
+
+
+def finish_plan(request: PlanRequest, output: PlanOutput) -> Plan:
+    """The plan the worker wrote; for an extension, the old bars exactly as they were
+    (their lock flags included) followed by the new ones."""
+    plan = output.plan
+    if request.extend_by and request.original is not None:
+        plan = plan.model_copy(
+            update={"bars": request.original.bars + plan.bars[request.original.n_bars :]}
+        )
+    return plan
+
+
+def plan_command(project: Project, request: PlanRequest, output: PlanOutput) -> SetPlan:
+    """The undoable edit that installs a finished plan (undo restores the previous plan)."""
+    section = _section(project, request.section_id)
+    plan = finish_plan(request, output)
+    if plan.n_bars != section.length_bars:
+        raise OperationError(
+            f"{section.name!r} is now {section.length_bars} bars long; the plan has {plan.n_bars}"
+        )
+    return SetPlan(section.id, plan)

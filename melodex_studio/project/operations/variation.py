@@ -1,0 +1,226 @@
+"""Variations from a take's checkpoints, and re-running a take from its record.
+
+A variation resumes a stored trajectory: strength s picks the step k whose time t_k is the
+first at or below s (the engine's rule, mirrored here without torch), the take's state x_k is
+the start, and the remaining steps run with the new prompt or guidance. Strength 0 is the
+take itself (no step runs, so no job is sent); strength 1 starts from its initial noise.
+
+A re-run rebuilds the operation that made a take from what the take recorded (operation,
+seed, noise, settings, prompt, plan, parent, region), so with the same project around it the
+result is the same take, bit for bit: the determinism guarantee of design §3.
+"""
+
+from __future__ import annotations
+
+from melodex_studio.music.plan import Plan
+from melodex_studio.project.commands.arrangement import ResizeSection
+from melodex_studio.project.models import GenerationSettings, Project, Section, Take, TakeOperation
+from melodex_studio.project.operations.requests import (
+    RenderRequest,
+    _job,
+    extend_section,
+    render_section,
+    repaint_bars,
+)
+from melodex_studio.project.operations.timeline import (
+    DEFAULT_CONTEXT_FRAMES,
+    MELODEX_TINY_GEOMETRY,
+    LatentGeometry,
+    OperationError,
+    ReadBlob,
+    build_window,
+    fit_frames,
+    section_span,
+)
+from melodex_studio.worker.blobs import BlobBag, decode_tensor
+from melodex_studio.worker.jobs import ResumeFrom
+
+
+def timestep_schedule(steps: int, shift: float = 1.0) -> list[float]:
+    """`engine.sampling.timestep_schedule` in plain Python: steps + 1 times from 1 to 0."""
+    times = [1.0 - k / steps for k in range(steps + 1)]
+    times = [shift * t / (1.0 + (shift - 1.0) * t) for t in times]
+    times[0], times[-1] = 1.0, 0.0
+    return times
+
+
+def start_step_for_strength(steps: int, strength: float, shift: float = 1.0) -> int:
+    """The first step whose time is at or below `strength` (0 -> steps, 1 -> 0)."""
+    if not 0.0 <= strength <= 1.0:
+        raise OperationError(f"strength must be between 0 and 1, not {strength}")
+    return next(k for k, t in enumerate(timestep_schedule(steps, shift)) if t <= strength + 1e-9)
+
+
+def _parent(section: Section, take: Take) -> Take:
+    if take.parent_id is None:
+        raise OperationError(f"take {take.display_name} records no parent take")
+    try:
+        return section.take(take.parent_id)
+    except KeyError:
+        raise OperationError(
+            f"take {take.display_name} was made from take {take.parent_id[:8]}, which was deleted"
+        ) from None
+
+
+def state_at_step(section: Section, take: Take, step: int) -> str:
+    """The blob of x_step of `take`'s trajectory: its noise (step 0), a stored checkpoint, its
+    final latent (last step), or for a variation the parent's state before it branched off."""
+    if step == 0 and take.noise is not None and take.operation is not TakeOperation.VARY:
+        return take.noise
+    if step == take.settings.steps and take.final_latent is not None:
+        return take.final_latent
+    for checkpoint in take.checkpoints:
+        if checkpoint.step == step:
+            return checkpoint.latent
+    branched = take.source_checkpoint_step
+    if take.operation is TakeOperation.VARY and branched is not None and step <= branched:
+        return state_at_step(section, _parent(section, take), step)
+    stored = sorted(c.step for c in take.checkpoints)
+    raise OperationError(
+        f"take {take.display_name} stored no state at step {step} (it has steps "
+        f"{', '.join(map(str, stored)) or 'none'}); choose a strength that lands on one"
+    )
+
+
+def vary_take(
+    project: Project,
+    read_blob: ReadBlob,
+    take_id: str,
+    strength: float,
+    *,
+    prompt: str | None = None,
+    settings: GenerationSettings | None = None,
+    plan: Plan | None = None,
+    step: int | None = None,
+    geometry: LatentGeometry = MELODEX_TINY_GEOMETRY,
+    context_frames: int = DEFAULT_CONTEXT_FRAMES,
+    preview_every: int = 0,
+) -> RenderRequest:
+    """Vary take `take_id` at `strength`, optionally with a new prompt, settings (guidance,
+    interval, sampler; the number of steps stays the take's) or plan."""
+    try:
+        section = project.section_of_take(take_id)
+    except KeyError:
+        raise OperationError(f"the project has no take {take_id}") from None
+    source = section.take(take_id)
+    steps = source.settings.steps
+    base = settings or source.settings
+    if base.steps != steps:
+        raise OperationError(f"a variation keeps the take's {steps} steps (asked for {base.steps})")
+    settings = base.model_copy(update={"seed": source.seed})
+    k = start_step_for_strength(steps, strength, geometry.schedule_shift) if step is None else step
+    prompt = source.prompt if prompt is None else prompt
+    plan = section.plan if plan is None else plan
+    span = section_span(project, section, geometry)
+    common = dict(
+        operation=TakeOperation.VARY,
+        section_id=section.id,
+        span=span,
+        geometry=geometry,
+        prompt=prompt,
+        style=section.style,
+        settings=settings,
+        plan=plan,
+        seeds=(source.seed,),
+        length_bars=section.length_bars,
+        parent=source,
+        strength=strength,
+        source_checkpoint_step=k,
+        description=f"Vary {section.name} at {strength:.2f}",
+    )
+    if k >= steps:
+        return RenderRequest(job=None, blobs=BlobBag(), **common)  # type: ignore[arg-type]
+    state = decode_tensor(read_blob(state_at_step(section, source, k)))
+    state = fit_frames(state, span.n_frames, f"take {source.display_name}")
+    bag = BlobBag()
+    resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps)
+    window = build_window(project, read_blob, geometry, section, span, None, context_frames)
+    job = _job(
+        project,
+        section,
+        window,
+        [window.keep],
+        bag,
+        prompt=prompt,
+        style=section.style,
+        settings=settings,
+        plan=plan,
+        seeds=(source.seed,),
+        geometry=geometry,
+        resume=resume,
+        preview_every=preview_every,
+    )
+    return RenderRequest(job=job, blobs=bag, **common)  # type: ignore[arg-type]
+
+
+def rerun_take(
+    project: Project,
+    read_blob: ReadBlob,
+    take_id: str,
+    *,
+    geometry: LatentGeometry = MELODEX_TINY_GEOMETRY,
+    context_frames: int = DEFAULT_CONTEXT_FRAMES,
+) -> RenderRequest:
+    """The request that made take `take_id`, rebuilt from its record (same seed and noise)."""
+    try:
+        section = project.section_of_take(take_id)
+    except KeyError:
+        raise OperationError(f"the project has no take {take_id}") from None
+    take = section.take(take_id)
+    options = dict(
+        prompt=take.prompt,
+        settings=take.settings,
+        plan=take.plan,
+        geometry=geometry,
+        context_frames=context_frames,
+    )
+    operation = take.operation
+    if operation in (TakeOperation.GENERATE, TakeOperation.REGENERATE, TakeOperation.RETAKE):
+        return render_section(
+            project,
+            read_blob,
+            section.id,
+            operation,
+            seeds=(take.seed,),
+            noise_of=take,
+            **options,  # type: ignore[arg-type]
+        )
+    if operation is TakeOperation.REPAINT:
+        return repaint_bars(
+            project,
+            read_blob,
+            section.id,
+            take.repaint_ranges,
+            seed=take.seed,
+            parent=_parent(section, take),
+            noise_of=take,
+            **options,  # type: ignore[arg-type]
+        )
+    if operation is TakeOperation.EXTEND:
+        parent = _parent(section, take)
+        old_length = parent.region_end_bar
+        before = ResizeSection(section.id, old_length).apply(project)
+        return extend_section(
+            before,
+            read_blob,
+            section.id,
+            section.length_bars - old_length,
+            seed=take.seed,
+            parent=parent,
+            noise_of=take,
+            **options,  # type: ignore[arg-type]
+        )
+    if operation is TakeOperation.VARY and take.strength is not None:
+        return vary_take(
+            project,
+            read_blob,
+            _parent(section, take).id,
+            take.strength,
+            prompt=take.prompt,
+            settings=take.settings,
+            plan=take.plan,
+            step=take.source_checkpoint_step,
+            geometry=geometry,
+            context_frames=context_frames,
+        )
+    raise OperationError(f"a {operation} take cannot be re-run from its record")

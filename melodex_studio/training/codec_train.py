@@ -1,0 +1,348 @@
+"""Training loops for the codec: the mel autoencoder, the vocoder, or both together.
+
+Reproducible and resumable by construction: every random draw of step ``k`` comes from a generator
+seeded with ``(seed, stage, k)``, so a run restarted from a checkpoint at step ``k`` produces the
+same losses as one that never stopped. Checkpoints hold weights and optimizer moments as
+safetensors plus a JSON file of counters; nothing is pickled or read back with ``torch.load``.
+
+Stages: ``"ae"`` trains the autoencoder on log-mel (L1 + a small KL), ``"vocoder"`` trains the
+vocoder from true log-mel (log-mel L1 + multi-resolution STFT loss), ``"both"`` does one step of
+each per step and feeds the vocoder the autoencoder's reconstruction for half of its batch, so the
+vocoder learns to voice what the codec actually produces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from melodex_studio.engine.codec import Codec, CodecConfig
+from melodex_studio.engine.mel import spectrum_magnitude
+from melodex_studio.engine.networks.mel_autoencoder import kl_divergence
+from melodex_studio.engine.weights import save_tensors_atomic, write_json_atomic
+from melodex_studio.training.codec_data import load_audio_pool, sample_segments
+from melodex_studio.training.codec_losses import (
+    consistency_distance,
+    log_magnitude_l1,
+    multi_resolution_stft_distance,
+    phase_distance,
+)
+from melodex_studio.training.codec_runs import (
+    CHECKPOINT,
+    STAGES,
+    append_session,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    truncate_loss_log,
+)
+
+Stage = Literal["ae", "vocoder", "both"]
+
+
+@dataclass(frozen=True)
+class CodecTrainSettings:
+    learning_rate: float = 4e-4
+    warmup_steps: int = 200
+    # Constant rate after warm-up, then (when ``cooldown_start`` is set) a linear fall to 10 %
+    # over ``cooldown_steps``. A pure function of the step, so a resumed run follows the same
+    # schedule; the stage counter is what ``step`` refers to.
+    cooldown_start: int | None = None
+    cooldown_steps: int = 2000
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    ae_segment_frames: int = 128  # mel frames (1.37 s); a multiple of the x4 downsampling
+    vocoder_segment_frames: int = 32  # mel frames (0.34 s)
+    kl_weight: float = 1e-4
+    gain_db_range: tuple[float, float] = (-12.0, 0.0)
+    # Share of the vocoder batch that sees autoencoder reconstructions in stage "both".
+    reconstructed_mel_share: float = 0.5
+    # Vocoder loss weights. Besides the log-mel and multi-resolution STFT distances, the
+    # predicted STFT itself is supervised (APNet-style): log-magnitude, anti-wrapped phase and
+    # consistency. Without them the net learns an inconsistent STFT that only sounds right
+    # after overlap-add cancellation, and phase coherence comes far more slowly.
+    mel_weight: float = 1.0
+    stft_weight: float = 1.0
+    magnitude_weight: float = 1.0
+    phase_weight: float = 0.3
+    consistency_weight: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CodecTrainSettings:
+        kwargs = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+
+
+def step_generator(seed: int, stage: str, step: int, stream: int = 0) -> torch.Generator:
+    """The generator for one training step: a pure function of (seed, stage, step, stream)."""
+    words = np.random.SeedSequence([seed, STAGES.index(stage), step, stream]).generate_state(2)
+    return torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _make_optimizer(module: nn.Module, settings: CodecTrainSettings) -> torch.optim.AdamW:
+    return torch.optim.AdamW(
+        module.parameters(),
+        lr=settings.learning_rate,
+        betas=settings.betas,
+        weight_decay=settings.weight_decay,
+    )
+
+
+class CodecTrainer:
+    """Owns the codec, its two optimizers and the checkpoint folder of one training run."""
+
+    def __init__(self, out_dir: Path, config: CodecConfig, settings: CodecTrainSettings,
+                 seed: int, device: torch.device) -> None:
+        self.out_dir = Path(out_dir)
+        self.settings = settings
+        self.seed = seed
+        self.device = device
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.codec = Codec(config)
+        self.codec.to(device).train()
+        self.optimizers = {
+            "autoencoder": _make_optimizer(self.codec.autoencoder, settings),
+            "vocoder": _make_optimizer(self.codec.vocoder, settings),
+        }
+        self.steps = dict.fromkeys(STAGES, 0)
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"autoencoder": self.codec.autoencoder, "vocoder": self.codec.vocoder}
+
+    def save(self, folder: Path | None = None, with_optimizer: bool = True) -> Path:
+        """Write a complete checkpoint next to the old one, then swap it into place.
+
+        Snapshots kept only for evaluation skip the optimizer moments (twice the weights' size).
+        """
+        target = folder or self.out_dir / CHECKPOINT
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        for name, module in self._modules().items():
+            save_tensors_atomic(staging / f"{name}.safetensors", module.state_dict())
+            if with_optimizer:
+                save_tensors_atomic(staging / f"optim_{name}.safetensors",
+                                    optimizer_tensors(self.optimizers[name]))
+        write_json_atomic(staging / "state.json", {
+            "seed": self.seed,
+            "steps": self.steps,
+            "config": self.codec.config.to_dict(),
+            "settings": asdict(self.settings),
+        })
+        previous = target.with_name(target.name + ".old")
+        shutil.rmtree(previous, ignore_errors=True)
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(staging, target)
+        shutil.rmtree(previous, ignore_errors=True)
+        return target
+
+    def load(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        # Compare after a round trip through from_dict: lists equal tuples, and fields added
+        # since the checkpoint was written take their defaults.
+        if CodecConfig.from_dict(state["config"]).to_dict() != self.codec.config.to_dict():
+            raise ValueError(f"checkpoint {folder} was trained with a different codec config")
+        for name, module in self._modules().items():
+            module.load_state_dict(load_file(str(folder / f"{name}.safetensors"),
+                                             device=str(self.device)))
+            load_optimizer_tensors(
+                self.optimizers[name],
+                load_file(str(folder / f"optim_{name}.safetensors"), device=str(self.device)),
+            )
+        self.steps.update(state["steps"])
+
+    # ---- one step of each stage ----------------------------------------------------------------
+    def _learning_rate(self, step: int) -> float:
+        s = self.settings
+        scale = min(1.0, (step + 1) / max(1, s.warmup_steps))
+        if s.cooldown_start is not None and step >= s.cooldown_start:
+            progress = min(1.0, (step - s.cooldown_start) / max(1, s.cooldown_steps))
+            scale *= 1.0 - 0.9 * progress
+        return s.learning_rate * scale
+
+    def _apply(self, name: str, loss: Tensor, step: int) -> None:
+        optimizer = self.optimizers[name]
+        for group in optimizer.param_groups:
+            group["lr"] = self._learning_rate(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(self._modules()[name].parameters(), self.settings.grad_clip)
+        # Stop before a NaN reaches the weights: a poisoned checkpoint would be saved next.
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            raise FloatingPointError(f"non-finite {name} loss or gradient at step {step}")
+        optimizer.step()
+
+    def _batch(self, pool: list[Tensor], frames: int, batch: int, gen: torch.Generator) -> Tensor:
+        audio = sample_segments(pool, frames * self.codec.config.mel.hop, batch, gen,
+                                self.settings.gain_db_range)
+        return audio.to(self.device)
+
+    def ae_step(self, pool: list[Tensor], batch: int, step: int, stage: str) -> dict[str, float]:
+        gen = step_generator(self.seed, stage, step, stream=0)
+        audio = self._batch(pool, self.settings.ae_segment_frames, batch, gen)
+        with torch.no_grad():
+            mel = self.codec.mel_frontend(audio)
+        recon, mean, logvar = self.codec.autoencoder(mel, generator=gen)
+        l1 = (recon - mel).abs().mean()
+        kl = kl_divergence(mean, logvar)
+        self._apply("autoencoder", l1 + self.settings.kl_weight * kl, step)
+        return {"ae_mel_l1": l1.item(), "ae_kl": kl.item()}
+
+    def vocoder_step(self, pool: list[Tensor], batch: int, step: int,
+                     stage: str) -> dict[str, float]:
+        gen = step_generator(self.seed, stage, step, stream=1)
+        audio = self._batch(pool, self.settings.vocoder_segment_frames, batch, gen)
+        with torch.no_grad():
+            true_mel = self.codec.mel_frontend(audio)
+            mel = true_mel
+            if stage == "both":
+                # Half the batch hears the autoencoder's reconstruction of its own mel.
+                mean, _ = self.codec.autoencoder.encoder(mel)
+                recon = self.codec.autoencoder.decoder(mean)
+                pick = torch.rand(batch, generator=gen) < self.settings.reconstructed_mel_share
+                mel = torch.where(pick.to(self.device)[:, None, None], recon, mel)
+        frontend, vocoder, s = self.codec.mel_frontend, self.codec.vocoder, self.settings
+        magnitude, phase = vocoder.magnitude_phase(mel)
+        refined = vocoder.refine(magnitude, phase)
+        generated = vocoder.synthesize(refined)
+        resynthesised = frontend.spectrum(generated)
+        target = frontend.spectrum(audio)
+        generated_mel = frontend.mel_from_magnitude(spectrum_magnitude(resynthesised))
+        losses = {
+            "voc_mel_l1": (generated_mel - true_mel).abs().mean(),
+            "voc_mrstft": multi_resolution_stft_distance(generated, audio)[0],
+            "voc_magnitude": log_magnitude_l1(magnitude, target),
+            "voc_phase": phase_distance(phase, target),
+            "voc_consistency": consistency_distance(refined, resynthesised, target),
+        }
+        total = (s.mel_weight * losses["voc_mel_l1"] + s.stft_weight * losses["voc_mrstft"]
+                 + s.magnitude_weight * losses["voc_magnitude"]
+                 + s.phase_weight * losses["voc_phase"]
+                 + s.consistency_weight * losses["voc_consistency"])
+        self._apply("vocoder", total, step)
+        return {k: v.item() for k, v in losses.items()}
+
+    def train_step(self, stage: str, pool: list[Tensor], batch: int) -> dict[str, float]:
+        step = self.steps[stage]
+        losses: dict[str, float] = {}
+        if stage in ("ae", "both"):
+            losses.update(self.ae_step(pool, batch, step, stage))
+        if stage in ("vocoder", "both"):
+            losses.update(self.vocoder_step(pool, batch, step, stage))
+        self.steps[stage] = step + 1
+        return losses
+
+
+def open_trainer(out_dir: Path | str, config: CodecConfig | None = None,
+                 settings: CodecTrainSettings | None = None, seed: int = 0,
+                 device: str = "auto", resume: bool = True) -> CodecTrainer:
+    """A trainer for ``out_dir``: resumed from its checkpoint when there is one and ``resume``."""
+    out_dir = Path(out_dir)
+    checkpoint = out_dir / CHECKPOINT
+    if not checkpoint.exists() and (out_dir / (CHECKPOINT + ".old")).exists():
+        checkpoint = out_dir / (CHECKPOINT + ".old")  # a crash between the two renames
+    state = None
+    if resume and checkpoint.exists():
+        state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+        config = config or CodecConfig.from_dict(state["config"])
+        settings = settings or CodecTrainSettings.from_dict(state["settings"])
+        seed = state["seed"]
+    trainer = CodecTrainer(out_dir, config or CodecConfig(), settings or CodecTrainSettings(),
+                           seed, resolve_device(device))
+    if state is not None:
+        trainer.load(checkpoint)
+    return trainer
+
+
+def train_codec(
+    out_dir: Path | str,
+    data: Path | str | Iterable[Any],
+    steps: int,
+    batch_size: int = 8,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = True,
+    stage: Stage = "both",
+    *,
+    config: CodecConfig | None = None,
+    settings: CodecTrainSettings | None = None,
+    checkpoint_every_s: float = 300.0,
+    snapshot_every: int = 0,
+    num_threads: int | None = None,
+    max_clips: int | None = None,
+    progress: bool = True,
+) -> None:
+    """Train ``stage`` until its step counter reaches ``steps``, checkpointing into ``out_dir``.
+
+    ``data`` is a folder of audio files (wav/flac/ogg/safetensors, 24 kHz mono) or an iterable of
+    clips (arrays, tensors, or dicts/objects with an ``audio`` field). ``snapshot_every`` > 0 also
+    keeps a copy of the checkpoint every that many steps in ``out_dir/snapshots/`` for evaluation.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = open_trainer(out_dir, config, settings, seed, device, resume)
+    pool = load_audio_pool(data, trainer.codec.sample_rate, max_clips=max_clips)
+    loss_log = out_dir / "losses.jsonl"
+    truncate_loss_log(loss_log, trainer.steps if resume else {})
+    start = trainer.steps[stage]
+    started, last_save = time.time(), time.monotonic()
+    bar = tqdm(total=steps, initial=start, desc=f"codec {stage}", disable=not progress,
+               dynamic_ncols=True)
+    with loss_log.open("a", encoding="utf-8") as log:
+        while trainer.steps[stage] < steps:
+            losses = trainer.train_step(stage, pool, batch_size)
+            done = trainer.steps[stage]
+            log.write(json.dumps({"stage": stage, "step": done - 1, **losses}) + "\n")
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
+            if snapshot_every > 0 and done % snapshot_every == 0:
+                log.flush()
+                trainer.save(out_dir / "snapshots" / f"{stage}_{done:07d}", with_optimizer=False)
+            if time.monotonic() - last_save >= checkpoint_every_s:
+                log.flush()
+                trainer.save()
+                last_save = time.monotonic()
+    bar.close()
+    trainer.save()
+    seconds = time.time() - started
+    append_session(out_dir, {
+        "stage": stage,
+        "device": str(trainer.device),
+        "device_name": torch.cuda.get_device_name(trainer.device)
+        if trainer.device.type == "cuda" else platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "batch_size": batch_size,
+        "start_step": start,
+        "end_step": trainer.steps[stage],
+        "seconds": round(seconds, 2),
+        "steps_per_s": round((trainer.steps[stage] - start) / seconds, 4) if seconds else None,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "clips": len(pool),
+    })

@@ -1,0 +1,1 @@
+"""Dialogs: new project, crash recovery, export, preferences, unsaved changes."""

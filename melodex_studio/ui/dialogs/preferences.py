@@ -1,0 +1,137 @@
+"""Preferences: audio device and buffer, model and compute device, threads, autosave
+interval and theme. Changes are validated by the Settings model and saved in the background."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from melodex_studio.settings import Settings
+from melodex_studio.settings.model import AudioSettings, InferenceSettings
+
+DEFAULT_DEVICE = "System default"
+
+
+def models_on_disk() -> list[str]:
+    """Model ids in the shipped models folder (a folder with a config.json each)."""
+    from melodex_studio.ui.resources import resources_dir
+
+    root = resources_dir().parent / "models"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "config.json").is_file())
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, settings: Settings, devices: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.setMinimumWidth(460)
+        self.original = settings
+        layout = QVBoxLayout(self)
+
+        audio = QGroupBox("Audio")
+        audio_form = QFormLayout(audio)
+        self.device_combo = QComboBox()
+        self.device_combo.setAccessibleName("Output device")
+        self.device_combo.addItem(DEFAULT_DEVICE, None)
+        for name in devices:
+            self.device_combo.addItem(name, name)
+        current = settings.audio.output_device
+        if current is not None and self.device_combo.findData(current) < 0:
+            self.device_combo.addItem(f"{current} (not connected)", current)
+        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(current)))
+        if not devices:
+            audio_form.addRow(QLabel("No audio output device found; playback is off."))
+        self.rate_combo = QComboBox()
+        for rate in (44100, 48000):
+            self.rate_combo.addItem(f"{rate} Hz", rate)
+        self.rate_combo.setCurrentIndex(self.rate_combo.findData(settings.audio.sample_rate))
+        self.buffer_spin = QDoubleSpinBox()
+        self.buffer_spin.setRange(2.0, 200.0)
+        self.buffer_spin.setSuffix(" ms")
+        self.buffer_spin.setValue(settings.audio.buffer_ms)
+        self.buffer_spin.setToolTip(
+            "Larger buffers survive a busy machine; smaller ones react faster")
+        audio_form.addRow("Output", self.device_combo)
+        audio_form.addRow("Sample rate", self.rate_combo)
+        audio_form.addRow("Buffer", self.buffer_spin)
+        layout.addWidget(audio)
+
+        inference = QGroupBox("Model")
+        model_form = QFormLayout(inference)
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)
+        self.model_combo.setAccessibleName("Model")
+        for model in dict.fromkeys([settings.inference.model_id, *models_on_disk()]):
+            self.model_combo.addItem(model)
+        self.compute_combo = QComboBox()
+        self.compute_combo.setAccessibleName("Compute device")
+        for value, label in (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"),
+                             ("cuda", "NVIDIA GPU (CUDA)")):
+            self.compute_combo.addItem(label, value)
+        self.compute_combo.setCurrentIndex(self.compute_combo.findData(settings.inference.device))
+        self.threads_spin = QSpinBox()
+        self.threads_spin.setRange(0, 256)
+        self.threads_spin.setSpecialValueText("All cores")
+        self.threads_spin.setValue(settings.inference.threads)
+        model_form.addRow("Model", self.model_combo)
+        model_form.addRow("Device", self.compute_combo)
+        model_form.addRow("CPU threads", self.threads_spin)
+        model_form.addRow(QLabel("Model changes apply when the worker restarts."))
+        layout.addWidget(inference)
+
+        general = QGroupBox("Studio")
+        general_form = QFormLayout(general)
+        self.autosave_spin = QDoubleSpinBox()
+        self.autosave_spin.setRange(5.0, 3600.0)
+        self.autosave_spin.setDecimals(0)
+        self.autosave_spin.setSuffix(" s")
+        self.autosave_spin.setValue(settings.autosave_interval_s)
+        self.autosave_spin.setToolTip(
+            "Longest time between recovery-journal writes while you keep editing; every pause "
+            "in editing writes it too")
+        self.theme_combo = QComboBox()
+        self.theme_combo.addItem("Dark", "dark")
+        self.theme_combo.addItem("Light", "light")
+        self.theme_combo.setCurrentIndex(self.theme_combo.findData(settings.theme))
+        general_form.addRow("Autosave at least every", self.autosave_spin)
+        general_form.addRow("Theme", self.theme_combo)
+        layout.addWidget(general)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def settings(self) -> Settings:
+        """The settings as edited (validated: out-of-range values cannot be entered)."""
+        original = self.original
+        audio = AudioSettings(
+            output_device=self.device_combo.currentData(),
+            sample_rate=self.rate_combo.currentData(),
+            buffer_ms=self.buffer_spin.value(),
+            swap_crossfade_ms=original.audio.swap_crossfade_ms,
+        )
+        inference = original.inference.model_copy(update={
+            "model_id": self.model_combo.currentText().strip() or original.inference.model_id,
+            "device": self.compute_combo.currentData(),
+            "threads": self.threads_spin.value(),
+        })
+        return original.model_copy(update={
+            "audio": audio,
+            "inference": InferenceSettings.model_validate(inference.model_dump()),
+            "autosave_interval_s": self.autosave_spin.value(),
+            "theme": self.theme_combo.currentData(),
+        })

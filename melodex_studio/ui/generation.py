@@ -1,0 +1,415 @@
+"""Generation from the studio: intents (generate, regenerate, retake, repaint the selected
+bars, vary from a checkpoint, extend, plan) become worker jobs; finished jobs come back as
+undoable commands (so undoing a render never re-runs inference).
+
+Threads: building a request reads blobs (neighbouring takes' latents) and finishing one may
+splice audio, so both run in the file executor; the worker client reports on its own threads
+and every report is posted to the main thread before it touches a widget or the document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QInputDialog, QWidget
+
+from melodex_studio.project.operations import (
+    MELODEX_TINY_GEOMETRY,
+    LatentGeometry,
+    OperationError,
+    PlanRequest,
+    RenderRequest,
+    extend_section,
+    finish_render,
+    generate_section,
+    plan_command,
+    plan_request,
+    regenerate_section,
+    repaint_bars,
+    retake_section,
+    vary_take,
+)
+from melodex_studio.ui.actions import StudioActions
+from melodex_studio.ui.context import StudioContext
+from melodex_studio.ui.panels.job_queue import JobQueuePanel
+from melodex_studio.ui.project_files import ProjectFiles
+from melodex_studio.ui.tasks import post_to_main
+from melodex_studio.ui.timeline.scene import TimelineScene
+from melodex_studio.ui.timeline.waveform import compute_peaks
+from melodex_studio.worker.blobs import decode_tensor
+from melodex_studio.worker.handles import new_job_id
+from melodex_studio.worker.jobs import PlanOutput
+from melodex_studio.worker.protocol import (
+    Envelope,
+    JobFailed,
+    JobResult,
+    JobStarted,
+    Priority,
+    Progress,
+    WorkerState,
+    WorkerStatus,
+)
+
+log = logging.getLogger(__name__)
+
+RETAKE_COUNT = 4
+DEFAULT_EXTEND_BARS = 4
+DEFAULT_VARY_STRENGTH = 0.5
+PREVIEW_EVERY_STEPS = 4
+
+READY_STATES = (WorkerState.IDLE, WorkerState.BUSY)
+
+
+class WorkerClientLike(Protocol):
+    """What the controller needs of `WorkerClient` / `InProcessClient`."""
+
+    def submit(self, job: Any, *, blobs: Any = ..., priority: Priority = ...,
+               job_id: str | None = ..., timeout_s: float | None = ...,
+               on_event: Any = ...) -> Any: ...
+
+    def _show_preview(self, job: RunningJob, blob: bytes, sample_rate: int) -> None:
+        """Draw the worker's rough decode of the render so far on the section (peaks are
+        computed in the file thread)."""
+        def peaks() -> np.ndarray:
+            return compute_peaks(decode_tensor(blob, "audio").reshape(-1), sample_rate)
+
+        def show(result: np.ndarray) -> None:
+            item = self.scene.items_by_id.get(job.section_id)
+            if item is not None and job.job_id in self.running:
+                item.set_preview(result, sample_rate)
+
+        self.context.executor.submit("Preview waveform", peaks, on_done=show, context=self)
+
+    def cancel(self, job_id: str) -> None: ...
+
+    def close(self, timeout: float = ...) -> None: ...
+
+
+@dataclass
+class RunningJob:
+    job_id: str
+    title: str
+    section_id: str
+    request: RenderRequest | PlanRequest | None = None
+    cancelled: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class GenerationController(QObject):
+    sig_available_changed = Signal(bool, str)  # available, reason when not
+    sig_worker_status = Signal(str, str)  # text for the status bar, state ("", "busy", "error")
+    sig_message = Signal(str)
+
+    def __init__(
+        self,
+        context: StudioContext,
+        files: ProjectFiles,
+        jobs: JobQueuePanel,
+        scene: TimelineScene,
+        actions: StudioActions,
+        dialog_parent: QWidget,
+    ) -> None:
+        super().__init__(dialog_parent)
+        self.context = context
+        self.files = files
+        self.jobs_panel = jobs
+        self.scene = scene
+        self.actions = actions
+        self.dialog_parent = dialog_parent
+        self.client: WorkerClientLike | None = None
+        self.geometry: LatentGeometry = MELODEX_TINY_GEOMETRY
+        self.model_text = ""
+        self.running: dict[str, RunningJob] = {}
+        self.preview_every = PREVIEW_EVERY_STEPS
+        self._available = False
+        actions.generate.triggered.connect(self._current(self.generate))
+        actions.regenerate.triggered.connect(self._current(self.regenerate))
+        actions.retake.triggered.connect(self._current(self.retake))
+        actions.plan.triggered.connect(self._current(self.plan))
+        actions.extend.triggered.connect(self._current(self.ask_extend))
+        actions.vary.triggered.connect(self._current(self.vary))
+        actions.repaint.triggered.connect(self.repaint_selection)
+        actions.cancel_jobs.triggered.connect(self.cancel_all)
+        context.selection.sig_current_changed.connect(self._update_actions)
+        context.selection.sig_bar_range_changed.connect(self._update_actions)
+        context.signals.sig_project_changed.connect(self._update_actions)
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    def attach_client(self, client: WorkerClientLike) -> None:
+        """Use `client` (created with `on_event=controller.on_client_event`)."""
+        self.client = client
+
+    def on_client_event(self, envelope: Envelope) -> None:
+        """The client's event callback: runs on a client thread, so it only posts."""
+        post_to_main(lambda: self._handle(envelope))
+
+    @property
+    def available(self) -> bool:
+        return self._available and self.client is not None
+
+    def _set_available(self, available: bool, reason: str) -> None:
+        if available != self._available:
+            self._available = available
+            self.sig_available_changed.emit(available, reason)
+        self._update_actions()
+
+    def _handle(self, envelope: Envelope) -> None:
+        message = envelope.message
+        if isinstance(message, WorkerStatus):
+            self._on_status(message)
+            return
+        job = self.running.get(message.job_id)
+        if job is None:
+            return
+        if isinstance(message, JobStarted):
+            self.jobs_panel.set_progress(job.job_id, 0, 1, "Running")
+            self._item_progress(job, 0.0, "Rendering…")
+        elif isinstance(message, Progress):
+            text = f"Step {message.step}/{message.total}"
+            self.jobs_panel.set_progress(job.job_id, message.step, message.total, text)
+            self._item_progress(job, message.step / message.total,
+                                f"{job.title.split(' ', 1)[0]} {message.step}/{message.total}")
+            preview = envelope.blobs.get(message.preview_audio or "")
+            if preview is not None and message.preview_sample_rate:
+                self._show_preview(job, preview, message.preview_sample_rate)
+        elif isinstance(message, JobResult):
+            self._finish(job, envelope)
+        elif isinstance(message, JobFailed):
+            self._failed(job, message.reason, cancelled=message.kind == "cancelled")
+
+    def _on_status(self, status: WorkerStatus) -> None:
+        if status.model is not None:
+            self.geometry = LatentGeometry.from_model(status.model)
+            self.model_text = status.model.model_id
+        device = f" · {status.device}" if status.device else ""
+        if status.state is WorkerState.BROKEN:
+            self.sig_worker_status.emit(f"unavailable ({status.detail})", "error")
+            self._set_available(False, status.detail or "the worker cannot start")
+        elif status.state in READY_STATES:
+            busy = status.state is WorkerState.BUSY or bool(self.running)
+            self.sig_worker_status.emit(f"{'busy' if busy else 'ready'}{device}",
+                                        "busy" if busy else "ok")
+            self._set_available(True, "")
+        else:
+            self.sig_worker_status.emit(f"{status.state.value}…", "busy")
+            self._set_available(False, f"the worker is {status.state.value}")
+
+    # -- intents ------------------------------------------------------------------------------
+
+    def _current(self, intent: Callable[[str], None]) -> Callable[[], None]:
+        def run() -> None:
+            section_id = self.context.selection.current_id
+            if section_id is not None:
+                intent(section_id)
+
+        return run
+
+    def generate(self, section_id: str) -> str | None:
+        return self._render(section_id, "Generate", generate_section)
+
+    def regenerate(self, section_id: str) -> str | None:
+        return self._render(section_id, "Regenerate", regenerate_section)
+
+    def retake(self, section_id: str, count: int = RETAKE_COUNT) -> str | None:
+        return self._render(section_id, f"Retake ×{count}", retake_section, count)
+
+    def repaint(self, section_id: str, ranges: tuple[tuple[int, int], ...]) -> str | None:
+        return self._render(section_id, "Repaint", repaint_bars, ranges)
+
+    def repaint_selection(self) -> None:
+        bar_range = self.context.selection.bar_range
+        if bar_range is not None:
+            self.repaint(bar_range.section_id, ((bar_range.start, bar_range.end),))
+
+    def extend(self, section_id: str, bars: int) -> str | None:
+        return self._render(section_id, f"Extend +{bars}", extend_section, bars)
+
+    def ask_extend(self, section_id: str) -> None:
+        bars, ok = QInputDialog.getInt(self.dialog_parent, "Extend Section",
+                                       "Bars to add after the section:", DEFAULT_EXTEND_BARS, 1,
+                                       64)
+        if ok:
+            self.extend(section_id, bars)
+
+    def vary(self, section_id: str, take_id: str | None = None, step: int | None = None,
+             strength: float = DEFAULT_VARY_STRENGTH) -> str | None:
+        section = self.context.project.section(section_id)
+        take_id = take_id or section.active_take_id
+        if take_id is None:
+            self.sig_message.emit(f"{section.name} has no take to vary yet: generate it first")
+            return None
+        return self._render(section_id, f"Vary {strength:.2f}",
+                            lambda project, read_blob, _sid, **options: vary_take(
+                                project, read_blob, take_id, strength, step=step, **options))
+
+    def vary_from_panel(self, section_id: str, take_id: str, step: int, strength: float) -> None:
+        self.vary(section_id, take_id, step, strength)
+
+    def plan(self, section_id: str) -> str | None:
+        if not self._check_ready():
+            return None
+        section = self.context.project.section(section_id)
+        verb = "Re-plan" if section.plan is not None and section.plan.locked_bars() else "Plan"
+        job = self._start(section_id, f"{verb} {section.name}")
+        project = self.context.project
+        client = self.client
+
+        def build_and_submit() -> None:
+            request = plan_request(project, section_id)
+            job.request = request
+            client.submit(request.job, priority=Priority.INTERACTIVE, job_id=job.job_id)
+
+        self.context.executor.submit(
+            job.title, build_and_submit,
+            on_error=lambda error: self._failed(job, _reason(error)), context=self)
+        return job.job_id
+
+    # -- running renders ----------------------------------------------------------------------
+
+    def _check_ready(self) -> bool:
+        if not self.available:
+            self.sig_message.emit("The inference worker is not ready yet.")
+            return False
+        return True
+
+    def _start(self, section_id: str, title: str) -> RunningJob:
+        job = RunningJob(new_job_id(), title, section_id)
+        self.running[job.job_id] = job
+        self.jobs_panel.add_job(job.job_id, title, cancel=lambda: self.cancel(job.job_id))
+        self._item_progress(job, 0.0, "Queued")
+        return job
+
+    def _render(self, section_id: str, verb: str, build: Callable[..., RenderRequest],
+                *args: Any) -> str | None:
+        if not self._check_ready():
+            return None
+        section = self.context.project.section(section_id)
+        job = self._start(section_id, f"{verb} {section.name}")
+        project, client = self.context.project, self.client
+        read_blob, geometry, preview_every = self.files.read_blob, self.geometry, self.preview_every
+
+        def build_and_submit() -> RenderRequest:
+            request = build(project, read_blob, section_id, *args, geometry=geometry,
+                            preview_every=preview_every)
+            job.request = request  # before submit: the result may arrive before on_done
+            if request.job is not None:
+                client.submit(request.job, blobs=dict(request.blobs), job_id=job.job_id,
+                              priority=Priority.INTERACTIVE)
+            return request
+
+        def built(request: RenderRequest) -> None:
+            if request.job is None:  # a variation at strength 0 is its source: no inference
+                self._finish(job, None)
+
+        self.context.executor.submit(
+            job.title, build_and_submit, on_done=built,
+            on_error=lambda error: self._failed(job, _reason(error)), context=self)
+        return job.job_id
+
+    def _finish(self, job: RunningJob, envelope: Envelope | None) -> None:
+        project = self.context.project
+        request = job.request
+        if isinstance(request, PlanRequest):
+            output = envelope.message.output if envelope is not None else None
+            if not isinstance(output, PlanOutput):
+                self._failed(job, "the worker returned no plan")
+                return
+            try:
+                command = plan_command(project, request, output)
+            except (OperationError, ValueError) as error:
+                self._failed(job, _reason(error))
+                return
+            self._apply(job, command, {}, "Plan ready")
+            return
+        read_blob = self.files.read_blob
+
+        def finished(outcome) -> None:
+            self._apply(job, outcome.command, dict(outcome.blobs),
+                        f"{len(outcome.takes)} take(s) added")
+
+        self.context.executor.submit(
+            f"Finish {job.title}", finish_render, project, request, envelope, read_blob,
+            on_done=finished, on_error=lambda error: self._failed(job, _reason(error)),
+            context=self)
+
+    def _apply(self, job: RunningJob, command, blobs: dict[str, bytes], done_text: str) -> None:
+        self.files.add_blobs(blobs)
+        if self.context.undo.push(command):
+            self.jobs_panel.set_finished(job.job_id, True, done_text)
+            self.sig_message.emit(f"{job.title}: {done_text}")
+        else:
+            self.jobs_panel.set_finished(job.job_id, False, "the project changed; not applied")
+        self._done(job)
+
+    def _failed(self, job: RunningJob, reason: str, cancelled: bool = False) -> None:
+        self.jobs_panel.set_finished(job.job_id, False, "Cancelled" if cancelled else reason)
+        if not cancelled:
+            self.sig_message.emit(f"{job.title} failed: {reason}")
+        self._done(job)
+
+    def _done(self, job: RunningJob) -> None:
+        self.running.pop(job.job_id, None)
+        self._item_progress(job, None)
+        if not self.running:
+            self.sig_worker_status.emit("ready", "ok")
+
+    def _item_progress(self, job: RunningJob, fraction: float | None, text: str = "") -> None:
+        item = self.scene.items_by_id.get(job.section_id)
+        if item is not None and fraction is None:
+            item.set_preview(None)
+        if item is not None:
+            others = [j for j in self.running.values()
+                      if j.section_id == job.section_id and j is not job]
+            item.set_render_progress(None if fraction is None and not others else
+                                     (fraction or 0.0), text)
+
+    def _show_preview(self, job: RunningJob, blob: bytes, sample_rate: int) -> None:
+        """Draw the worker's rough decode of the render so far on the section (peaks are
+        computed in the file thread)."""
+        def peaks() -> np.ndarray:
+            return compute_peaks(decode_tensor(blob, "audio").reshape(-1), sample_rate)
+
+        def show(result: np.ndarray) -> None:
+            item = self.scene.items_by_id.get(job.section_id)
+            if item is not None and job.job_id in self.running:
+                item.set_preview(result, sample_rate)
+
+        self.context.executor.submit("Preview waveform", peaks, on_done=show, context=self)
+
+    def cancel(self, job_id: str) -> None:
+        job = self.running.get(job_id)
+        if job is not None and self.client is not None:
+            job.cancelled = True
+            self.client.cancel(job_id)
+
+    def cancel_all(self) -> None:
+        self.jobs_panel.cancel_all()
+
+    def _update_actions(self, *_args: object) -> None:
+        ready = self.available
+        section = self.context.selection.current_section()
+        active = section.active_take if section is not None else None
+        actions = self.actions
+        for action in (actions.generate, actions.regenerate, actions.retake, actions.plan,
+                       actions.extend):
+            action.setEnabled(ready and section is not None)
+        bar_range = self.context.selection.bar_range
+        actions.repaint.setEnabled(ready and active is not None and bar_range is not None
+                                   and bar_range.section_id == section.id)
+        actions.vary.setEnabled(ready and active is not None and bool(active.checkpoints))
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
+
+
+def _reason(error: BaseException) -> str:
+    message = getattr(error, "message", None) or getattr(error, "reason", None) or str(error)
+    return " ".join(str(message).split()) or type(error).__name__

@@ -1,0 +1,1 @@
+"""Docked panels of the studio window: inspector, takes, plan editor, job queue."""

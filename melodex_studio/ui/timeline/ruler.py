@@ -1,0 +1,89 @@
+"""The bar ruler across the top of the timeline: bar numbers, beat ticks, the loop range and
+the end of the song. Clicking it moves the playhead; dragging it sets the loop range (see
+interactions.RulerGesture)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+
+from melodex_studio.ui.theme import current_palette
+from melodex_studio.ui.timeline.geometry import TimelineGeometry
+
+
+class RulerItem(QGraphicsObject):
+    def __init__(self, geometry: TimelineGeometry) -> None:
+        super().__init__()
+        self.geometry = geometry
+        self.total_bars = 32
+        self.song_bars = 0
+        self.beats_per_bar = 4
+        self.loop: tuple[int, int] | None = None
+        self.loop_enabled = False
+        self.setZValue(5)
+
+    def set_extent(self, total_bars: int, song_bars: int, beats_per_bar: int) -> None:
+        self.prepareGeometryChange()
+        self.total_bars, self.song_bars, self.beats_per_bar = total_bars, song_bars, beats_per_bar
+        self.update()
+
+    def set_loop(self, loop: tuple[int, int] | None, enabled: bool) -> None:
+        if (loop, enabled) != (self.loop, self.loop_enabled):
+            self.loop, self.loop_enabled = loop, enabled
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        width = self.geometry.bar_to_x(self.total_bars) + 40
+        return QRectF(0, 0, width, self.geometry.ruler_height)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        palette = current_palette()
+        geometry = self.geometry
+        height = geometry.ruler_height
+        exposed = option.exposedRect
+        painter.fillRect(exposed, QColor(palette.bg2))
+        painter.setPen(QPen(QColor(palette.bg0), 1))
+        painter.drawLine(exposed.left(), height - 0.5, exposed.right(), height - 0.5)
+
+        if self.loop is not None:
+            start, end = self.loop
+            band = QRectF(geometry.bar_to_x(start), height - 9,
+                          geometry.bar_to_x(end) - geometry.bar_to_x(start), 8)
+            colour = QColor(palette.loop)
+            colour.setAlpha(230 if self.loop_enabled else 90)
+            painter.fillRect(band, colour)
+
+        first = max(0, int(geometry.x_to_bar(exposed.left())) - 1)
+        last = min(self.total_bars, int(geometry.x_to_bar(exposed.right())) + 2)
+        step = geometry.label_step_bars()
+        ppb = geometry.pixels_per_bar
+        font = QFont(painter.font())
+        font.setPointSizeF(8)
+        painter.setFont(font)
+        beat_pen = QPen(QColor(palette.text_dim), 1)
+        for bar in range(first, last + 1):
+            x = round(geometry.bar_to_x(bar)) + 0.5
+            past_end = bar > self.song_bars
+            tick = QColor(palette.text_dim if past_end else palette.text)
+            if bar % step == 0:
+                painter.setPen(QPen(tick, 1))
+                painter.drawLine(x, height * 0.35, x, height)
+                painter.drawText(QRectF(x + 3, 1, 48, height * 0.5),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                                 str(bar + 1))
+            elif ppb >= 8:
+                painter.setPen(beat_pen)
+                painter.drawLine(x, height * 0.7, x, height)
+            if ppb >= 48 and bar < last:
+                painter.setPen(beat_pen)
+                for beat in range(1, self.beats_per_bar):
+                    bx = round(x + beat * ppb / self.beats_per_bar)
+                    painter.drawLine(bx, height * 0.82, bx, height)
+
+        if self.song_bars > 0:
+            end_x = geometry.bar_to_x(self.song_bars)
+            painter.setPen(QPen(QColor(palette.accent), 2))
+            painter.drawLine(end_x, 2, end_x, height)

@@ -1,0 +1,153 @@
+"""The transport bar: play, stop, loop, the position as bars.beats.16ths and as time, and
+the song's tempo, key and meter (edits go through the undo history like any other)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QSizePolicy,
+    QToolBar,
+    QWidget,
+)
+
+from melodex_studio.music.key import Key
+from melodex_studio.project.commands import EditProjectFields
+from melodex_studio.project.fields import MAX_BPM, MIN_BPM, SUPPORTED_METERS
+from melodex_studio.ui.actions import StudioActions
+from melodex_studio.ui.context import StudioContext
+from melodex_studio.ui.playback import PlaybackController
+from melodex_studio.ui.resources import icon, icon_size
+
+
+def format_time(seconds: float) -> str:
+    """m:ss.mmm, as a transport counter shows it."""
+    seconds = max(0.0, seconds)
+    minutes, rest = divmod(seconds, 60.0)
+    return f"{int(minutes)}:{rest:06.3f}"
+
+
+class TransportBar(QToolBar):
+    def __init__(
+        self,
+        context: StudioContext,
+        playback: PlaybackController,
+        actions: StudioActions,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Transport", parent)
+        self.setObjectName("transportBar")
+        self.setMovable(False)
+        self.setIconSize(icon_size(20))
+        self.context = context
+        self.playback = playback
+        self.actions_ = actions
+
+        self.addAction(actions.to_start)
+        self.addAction(actions.play)
+        self.widgetForAction(actions.play).setObjectName("transportPlay")
+        self.addAction(actions.loop)
+        self.addAction(actions.follow)
+        self.addSeparator()
+
+        self.position_label = QLabel("1.1.1")
+        self.position_label.setObjectName("transportDisplay")
+        self.position_label.setMinimumWidth(96)
+        self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.position_label.setToolTip("Position: bar . beat . sixteenth")
+        self.time_label = QLabel(format_time(0.0))
+        self.time_label.setObjectName("timeDisplay")
+        self.time_label.setMinimumWidth(104)
+        self.time_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.time_label.setToolTip("Position: minutes:seconds")
+        self.addWidget(self.position_label)
+        self.addWidget(self.time_label)
+        self.addSeparator()
+
+        self.bpm = QDoubleSpinBox()
+        self.bpm.setRange(MIN_BPM, MAX_BPM)
+        self.bpm.setDecimals(1)
+        self.bpm.setSuffix(" BPM")
+        self.bpm.setKeyboardTracking(False)  # commit when the musician is done typing
+        self.bpm.setAccessibleName("Tempo")
+        self.bpm.setToolTip("Tempo in quarter notes per minute")
+        self.key = QComboBox()
+        self.key.setAccessibleName("Key")
+        self.key.setToolTip("The song's key: plans write notes as degrees of it")
+        for key in sorted(Key.all(), key=lambda k: (k.mode.value, k.tonic)):
+            self.key.addItem(key.name, key.name)
+        self.meter = QComboBox()
+        self.meter.setAccessibleName("Meter")
+        self.meter.setToolTip("Time signature")
+        for meter in SUPPORTED_METERS:
+            self.meter.addItem(meter, meter)
+        self.addWidget(_caption("Tempo"))
+        self.addWidget(self.bpm)
+        self.addWidget(_caption("Key"))
+        self.addWidget(self.key)
+        self.addWidget(_caption("Meter"))
+        self.addWidget(self.meter)
+
+        spacer = QWidget()
+        spacer.setObjectName("toolbarSpacer")
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.addWidget(spacer)
+        self.addAction(actions.zoom_out)
+        self.addAction(actions.zoom_in)
+
+        self.bpm.valueChanged.connect(self._bpm_edited)
+        self.key.activated.connect(lambda _i: self._push(key=self.key.currentData()))
+        self.meter.activated.connect(lambda _i: self._push(meter=self.meter.currentData()))
+        actions.play.triggered.connect(lambda _checked: playback.toggle_play())
+        actions.to_start.triggered.connect(playback.go_to_start)
+        actions.to_end.triggered.connect(playback.go_to_end)
+        actions.loop.triggered.connect(playback.set_loop_enabled)
+        actions.follow.toggled.connect(playback.set_follow)
+        playback.sig_position_changed.connect(self._show_position)
+        playback.sig_state_changed.connect(self._show_state)
+        playback.sig_loop_changed.connect(lambda _loop, enabled: actions.loop.setChecked(enabled))
+        context.signals.sig_project_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        project = self.context.project
+        for widget, value in ((self.key, project.key), (self.meter, project.meter)):
+            index = widget.findData(value)
+            if index != widget.currentIndex():
+                widget.setCurrentIndex(index)
+        if abs(self.bpm.value() - project.bpm) > 1e-9:
+            self.bpm.blockSignals(True)
+            self.bpm.setValue(project.bpm)
+            self.bpm.blockSignals(False)
+        self._show_position(self.playback.position_bar)
+
+    def _bpm_edited(self, value: float) -> None:
+        if abs(value - self.context.project.bpm) > 1e-9:
+            self._push(bpm=value)
+
+    def _push(self, **changes: object) -> None:
+        project = self.context.project
+        if all(getattr(project, name) == value for name, value in changes.items()):
+            return
+        if not self.context.undo.push(EditProjectFields(**changes)):
+            self.refresh()  # refused: show the project's value again
+
+    def _show_position(self, bar: float) -> None:
+        grid = self.context.project.grid()
+        seconds = grid.bar_to_seconds(bar)
+        self.position_label.setText(str(grid.position(seconds)))
+        self.time_label.setText(format_time(seconds))
+
+    def _show_state(self, state: str) -> None:
+        playing = state == "playing"
+        self.actions_.play.setChecked(playing)
+        self.actions_.play.setIcon(icon("stop" if playing else "play"))
+
+
+def _caption(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setProperty("caption", True)
+    label.setContentsMargins(8, 0, 2, 0)
+    return label

@@ -1,0 +1,19 @@
+"""The function a spawned worker process starts in.
+
+It lives apart from `worker.server` so the client can name it as the process target without
+importing the server: importing the server loads torch, and the studio's process must not.
+The server module is imported by name here, inside the child, where torch belongs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from multiprocessing.connection import Connection
+
+SERVER_MODULE = "melodex_studio.worker.server"
+
+
+def worker_process_main(conn: Connection) -> None:
+    """Entry point of the worker process: run the server loop on the pipe end `conn`."""
+    server = importlib.import_module(SERVER_MODULE)
+    server.serve(conn)

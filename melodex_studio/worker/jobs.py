@@ -1,0 +1,282 @@
+"""The jobs a worker runs and what they return: engine-level, project-agnostic values.
+
+A job names no project, section or take: it says which latent frames to sample, what context
+surrounds them, which plan and prompt condition them and how to draw the noise. The project side
+(`project.operations`) builds jobs from the musician's intent and turns the outputs back into
+takes, so the same worker could serve another front end or run on another machine.
+
+Frames and samples are counted on the job's *window*: frame 0 is the first latent frame the job
+sees; sample 0 is that frame's first sample at the codec rate. Tensors are blob refs (sha256 of
+safetensors bytes, see `worker.blobs`) that travel next to the message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from melodex_studio.music.plan import Plan
+
+MAX_WINDOW_FRAMES = 1 << 16
+MAX_CANDIDATES = 16
+MAX_STEPS = 200
+
+_STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+#: sha256 of a blob's bytes, as 64 lowercase hex digits.
+BlobId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class FrameRange(BaseModel):
+    """Half-open range [start, end) of latent frames of the window."""
+
+    model_config = _STRICT
+
+    start: int = Field(ge=0, le=MAX_WINDOW_FRAMES)
+    end: int = Field(ge=1, le=MAX_WINDOW_FRAMES)
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> FrameRange:
+        if self.end <= self.start:
+            raise ValueError(f"frame range [{self.start}, {self.end}) is empty")
+        return self
+
+
+class Conditioning(BaseModel):
+    """What the music should be: the prompt and the musical frame of the window."""
+
+    model_config = _STRICT
+
+    prompt: str = Field(default="", max_length=2000)
+    style: str | None = Field(default=None, max_length=128)
+    bpm: float = Field(ge=20.0, le=400.0)
+    key: str = Field(max_length=32)
+    meter: str = Field(max_length=8)
+    section_kind: str = Field(default="custom", max_length=32)
+    energy: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class PlanJob(BaseModel):
+    """Write a section's plan with the structure transformer. Bars of `template` marked
+    locked are kept exactly; only the others are sampled (re-plan unlocked bars)."""
+
+    model_config = _STRICT
+
+    kind: Literal["plan"] = "plan"
+    conditioning: Conditioning
+    n_bars: int = Field(ge=1, le=512)
+    seed: Seed
+    template: Plan | None = None
+    previous: Plan | None = None
+    temperature: float = Field(default=1.0, gt=0.0, le=2.0)
+    top_k: int = Field(default=0, ge=0, le=4096)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _template_fits(self) -> PlanJob:
+        if self.template is not None and self.template.n_bars != self.n_bars:
+            raise ValueError(
+                f"the template plan has {self.template.n_bars} bars, the job asks for {self.n_bars}"
+            )
+        return self
+
+
+class ResumeFrom(BaseModel):
+    """Start sampling from a stored x_k instead of noise: the state of the `keep` frames after
+    `step` of a `total_steps`-step trajectory (a checkpoint of an earlier take: a variation)."""
+
+    model_config = _STRICT
+
+    latent: BlobId
+    step: int = Field(ge=0, le=MAX_STEPS)
+    total_steps: int = Field(ge=1, le=MAX_STEPS)
+
+    @model_validator(mode="after")
+    def _inside(self) -> ResumeFrom:
+        if self.step > self.total_steps:
+            raise ValueError(f"resume step {self.step} is past {self.total_steps} steps")
+        return self
+
+
+class AudioSpan(BaseModel):
+    """Samples [start, end) at the codec rate, counted from the window's first sample, to
+    decode and return. It may reach up to one frame past either end of the window (a bar line
+    rarely falls on a frame boundary); the missing frame repeats the window's edge frame."""
+
+    model_config = _STRICT
+
+    start: int
+    end: int
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> AudioSpan:
+        if self.end <= self.start:
+            raise ValueError(f"audio span [{self.start}, {self.end}) is empty")
+        return self
+
+
+class RenderJob(BaseModel):
+    """Sample the `generate` frames of a window with the diffusion renderer.
+
+    The window is song frames `window_start` .. `window_start + window_frames` (song frame 0
+    starts at the song's first sample). Frames outside `generate` are context: they come from
+    `source_latent` ([C, window_frames]) and are returned unchanged, which is what keeps
+    neighbours and unrepainted bars exact. `plan` starts at song bar `plan_start_bar` (the
+    section's plan; frames it does not cover get only the grid channels). Every candidate has
+    its own seed; `noise` (if given, over the `keep` frames) replaces the first candidate's
+    seeded noise there: a re-run from a take's record. `keep` is the window frame range whose
+    noise, checkpoints and final latent come back (the section). `guidance_interval` is in
+    trajectory progress (0 = noise, 1 = done), as the project's settings name it.
+    """
+
+    model_config = _STRICT
+
+    kind: Literal["render"] = "render"
+    conditioning: Conditioning
+    plan: Plan | None = None
+    plan_start_bar: int = Field(default=0, ge=0, le=1 << 16)
+    window_start: int = Field(ge=0, le=1 << 24)
+    window_frames: int = Field(ge=1, le=MAX_WINDOW_FRAMES)
+    generate: tuple[FrameRange, ...] = Field(min_length=1, max_length=64)
+    source_latent: BlobId | None = None
+    seeds: tuple[Seed, ...] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    noise: BlobId | None = None
+    steps: int = Field(ge=1, le=MAX_STEPS)
+    guidance: float = Field(ge=0.0, le=20.0)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
+    sampler: Literal["euler", "heun"] = "euler"
+    resume: ResumeFrom | None = None
+    checkpoint_steps: tuple[int, ...] | None = None
+    keep: FrameRange
+    decode: AudioSpan | None = None
+    preview_every: int = Field(default=0, ge=0, le=MAX_STEPS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RenderJob:
+        previous_end = 0
+        for frames in self.generate:
+            if frames.start < previous_end or frames.end > self.window_frames:
+                raise ValueError("generate ranges must be sorted, apart and inside the window")
+            previous_end = frames.end
+        covered = sum(frames.end - frames.start for frames in self.generate)
+        if covered < self.window_frames and self.source_latent is None:
+            raise ValueError("frames outside the generate ranges need a source latent")
+        if self.keep.end > self.window_frames:
+            raise ValueError(f"keep range ends past the {self.window_frames}-frame window")
+        if not all(self.keep.start <= g.start and g.end <= self.keep.end for g in self.generate):
+            raise ValueError("the generated frames must lie inside the kept frames")
+        if self.resume is not None and self.resume.total_steps != self.steps:
+            raise ValueError("a resumed render keeps the trajectory's number of steps")
+        if self.checkpoint_steps is not None and any(
+            not 1 <= step <= self.steps for step in self.checkpoint_steps
+        ):
+            raise ValueError(f"checkpoint steps must be within 1..{self.steps}")
+        return self
+
+    @property
+    def candidates(self) -> int:
+        return len(self.seeds)
+
+
+class DecodeJob(BaseModel):
+    """Decode a latent ([C, frames]) to audio: samples `span` of it (default: all)."""
+
+    model_config = _STRICT
+
+    kind: Literal["decode"] = "decode"
+    latent: BlobId
+    span: AudioSpan | None = None
+
+
+Job = Annotated[PlanJob | RenderJob | DecodeJob, Field(discriminator="kind")]
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+
+class ModelInfo(BaseModel):
+    """Which weights produced a result: recorded in every take (design §3, determinism)."""
+
+    model_config = _STRICT
+
+    model_id: str = Field(min_length=1, max_length=128)
+    weights_hash: str = Field(pattern=r"^([0-9a-f]{64})?$")
+    latent_channels: int = Field(ge=1)
+    latent_frame_rate: float = Field(gt=0.0)
+    sample_rate: int = Field(ge=8000)
+    samples_per_frame: int = Field(ge=1)
+    schedule_shift: float = Field(default=1.0, gt=0.0)
+
+
+class PlanOutput(BaseModel):
+    model_config = _STRICT
+
+    kind: Literal["plan"] = "plan"
+    plan: Plan
+    model: ModelInfo
+
+
+class CheckpointRef(BaseModel):
+    model_config = _STRICT
+
+    step: int = Field(ge=0)
+    latent: BlobId
+
+
+class RenderedCandidate(BaseModel):
+    """One sampled candidate: seed, initial noise, checkpoints, final latent (all over the job's
+    `keep` frames) and the decoded audio span (if the job asked for one)."""
+
+    model_config = _STRICT
+
+    seed: Seed
+    noise: BlobId
+    checkpoints: tuple[CheckpointRef, ...]
+    final_latent: BlobId
+    audio: BlobId | None = None
+
+
+class RenderOutput(BaseModel):
+    model_config = _STRICT
+
+    kind: Literal["render"] = "render"
+    candidates: tuple[RenderedCandidate, ...] = Field(min_length=1)
+    model: ModelInfo
+
+
+class DecodeOutput(BaseModel):
+    model_config = _STRICT
+
+    kind: Literal["decode"] = "decode"
+    audio: BlobId
+    model: ModelInfo
+
+
+JobOutput = Annotated[PlanOutput | RenderOutput | DecodeOutput, Field(discriminator="kind")]
+
+
+def job_blob_refs(job: PlanJob | RenderJob | DecodeJob) -> frozenset[str]:
+    """Every blob a job reads: the client checks they travel with it before sending."""
+    if isinstance(job, RenderJob):
+        refs = {job.source_latent, job.noise, job.resume.latent if job.resume else None}
+        return frozenset(ref for ref in refs if ref is not None)
+    if isinstance(job, DecodeJob):
+        return frozenset({job.latent})
+    return frozenset()
+
+
+def output_blob_refs(output: PlanOutput | RenderOutput | DecodeOutput) -> frozenset[str]:
+    """Every blob an output names (the result message carries them all)."""
+    if isinstance(output, RenderOutput):
+        refs: set[str] = set()
+        for candidate in output.candidates:
+            refs.update((candidate.noise, candidate.final_latent))
+            refs.update(checkpoint.latent for checkpoint in candidate.checkpoints)
+            if candidate.audio is not None:
+                refs.add(candidate.audio)
+        return frozenset(refs)
+    if isinstance(output, DecodeOutput):
+        return frozenset({output.audio})
+    return frozenset()

@@ -1,0 +1,300 @@
+"""Running plan, render and decode jobs on the loaded models (the engine side of a worker).
+
+Each job reads its tensors from the blobs that came with it and answers with an output plus
+new blobs (safetensors bytes, content-addressed). Cancellation reaches the engine pipelines as
+the reporter's flag, which they test between steps; progress and preview audio go out through
+the reporter after every step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from melodex_studio.engine.pipelines.decode import decode
+from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
+from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, render
+from melodex_studio.engine.sampling import interval_from_progress
+from melodex_studio.engine.weights import ModelLoadError
+from melodex_studio.music.key import Key
+from melodex_studio.music.meter import Meter
+from melodex_studio.music.tempo import TempoGrid
+from melodex_studio.worker.blobs import BlobBag
+from melodex_studio.worker.jobs import (
+    AudioSpan,
+    CheckpointRef,
+    DecodeJob,
+    DecodeOutput,
+    Job,
+    JobOutput,
+    PlanJob,
+    PlanOutput,
+    RenderedCandidate,
+    RenderJob,
+    RenderOutput,
+)
+from melodex_studio.worker.protocol import WorkerConfig, WorkerState, WorkerStatus
+from melodex_studio.worker.runtime import JobCancelled, JobOutOfMemory, StepReporter
+from melodex_studio.worker.server.models import (
+    EncoderWaitCancelled,
+    LoadedModels,
+    ModelUnavailable,
+    load_models,
+)
+
+
+def _memory_bytes(device: torch.device | None) -> int:
+    if device is not None and device.type == "cuda":
+        return int(torch.cuda.memory_allocated(device))
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text.lower() or "can't allocate memory" in text
+    )
+
+
+class EngineExecutor:
+    """A `JobExecutor` over the engine: `load()` once, then `run(job, blobs, reporter)`."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.models: LoadedModels | None = None
+
+    def load(self) -> None:
+        try:
+            self.models = load_models(self.config)
+        except ModelLoadError as exc:
+            raise ModelUnavailable(str(exc)) from exc
+
+    def describe(self) -> WorkerStatus:
+        models = self.models
+        return WorkerStatus(
+            state=WorkerState.LOADING if models is None else WorkerState.IDLE,
+            device=str(models.device) if models else self.config.device,
+            model=models.info if models else None,
+            memory_bytes=_memory_bytes(models.device if models else None),
+            threads=torch.get_num_threads(),
+            pid=os.getpid(),
+        )
+
+    def run(
+        self, job: Job, blobs: Mapping[str, bytes], reporter: StepReporter
+    ) -> tuple[JobOutput, Mapping[str, bytes]]:
+        if self.models is None:
+            raise ModelUnavailable("the worker has no models loaded")
+        bag = BlobBag(blobs)
+        try:
+            if isinstance(job, RenderJob):
+                return self._render(job, bag, reporter)
+            if isinstance(job, PlanJob):
+                return self._plan(job, reporter)
+            return self._decode(job, bag)
+        except (RenderCancelled, PlanCancelled, EncoderWaitCancelled) as exc:
+            raise JobCancelled(reporter.job_id) from exc
+        except Exception as exc:
+            if _is_out_of_memory(exc):
+                raise JobOutOfMemory(
+                    f"out of memory on {self.models.device} while running the {job.kind} job; "
+                    "try a shorter section, fewer candidates or fewer steps"
+                ) from exc
+            raise
+
+    # -- plan -------------------------------------------------------------------------------------
+
+    def _plan(self, job: PlanJob, reporter: StepReporter) -> tuple[JobOutput, Mapping[str, bytes]]:
+        models = self.models
+        assert models is not None
+        reporter.check_cancelled()
+        cond = job.conditioning
+        plan = plan_section(
+            models.structure,
+            models.embed(cond.prompt, cond.style, lambda: reporter.cancelled),
+            Key.parse(cond.key),
+            Meter.parse(cond.meter),
+            cond.bpm,
+            cond.section_kind,
+            cond.energy,
+            job.n_bars,
+            style=cond.style,
+            seed=job.seed,
+            temperature=job.temperature,
+            top_k=job.top_k,
+            top_p=job.top_p,
+            previous_plan=job.previous,
+            locked_plan=job.template,
+            step_callback=lambda done, total: reporter.progress(done, total),
+            cancel=lambda: reporter.cancelled,
+        )
+        return PlanOutput(plan=plan, model=models.info), {}
+
+    # -- decode -----------------------------------------------------------------------------------
+
+    def _decode_span(self, latent: Tensor, span: AudioSpan | None) -> np.ndarray:
+        """Audio of window samples `span` of latent [C, W]; a span reaching one frame past an
+        end repeats the edge frame there."""
+        models = self.models
+        assert models is not None
+        spf = models.codec.samples_per_latent_frame
+        frames = latent.shape[-1]
+        if span is None:
+            return decode(models.codec, latent.to(models.device)).cpu().numpy()
+        first, last = span.start // spf, -(-span.end // spf)
+        left, right = max(0, -first), max(0, last - frames)
+        if left > 1 or right > 1:
+            raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside the window")
+        padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right, dim=1)
+        audio = decode(models.codec, padded.to(models.device), window=(first + left, last + left))
+        offset = span.start - first * spf
+        return audio[offset : offset + span.end - span.start].float().cpu().numpy()
+
+    def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
+        models = self.models
+        assert models is not None
+        latent = torch.from_numpy(bag.tensor(job.latent, "latent").copy())
+        out = BlobBag()
+        audio = out.add_audio(self._decode_span(latent, job.span))
+        return DecodeOutput(audio=audio, model=models.info), out
+
+    # -- render -----------------------------------------------------------------------------------
+
+    def _render(
+        self, job: RenderJob, bag: BlobBag, reporter: StepReporter
+    ) -> tuple[JobOutput, Mapping[str, bytes]]:
+        models = self.models
+        assert models is not None
+        info = models.info
+        reporter.check_cancelled()
+        cond = job.conditioning
+        grid = TempoGrid(cond.bpm, Meter.parse(cond.meter), info.sample_rate)
+        key = Key.parse(cond.key)
+        text = models.embed(cond.prompt, cond.style, lambda: reporter.cancelled)
+        frames = job.window_frames
+        shape = (info.latent_channels, frames)
+        mask = torch.zeros(frames, dtype=torch.bool)
+        for generate in job.generate:
+            mask[generate.start : generate.end] = True
+        source = None
+        if job.source_latent is not None:
+            source = torch.from_numpy(bag.tensor(job.source_latent, "latent").copy())
+        keep = slice(job.keep.start, job.keep.end)
+        run_steps = job.steps - (job.resume.step if job.resume else 0)
+        total = max(1, run_steps * job.candidates)
+        out = BlobBag()
+        candidates = []
+        for index, seed in enumerate(job.seeds):
+            init, start = self._start_state(job, bag, index, seed, shape, keep)
+            done_before = index * run_steps
+
+            def on_step(step: int, _total: int, x0: Tensor, done_before: int = done_before) -> None:
+                self._report_step(job, reporter, x0, step, done_before, total)
+
+            result = render(
+                models.renderer,
+                job.plan,
+                text,
+                grid,
+                key,
+                frames,
+                plan_start_bar=job.plan_start_bar,
+                first_frame=job.window_start,
+                frame_rate=info.latent_frame_rate,
+                region_mask=mask,
+                source_latents=source,
+                seed=seed,
+                steps=job.steps,
+                guidance=job.guidance,
+                guidance_interval=interval_from_progress(job.guidance_interval),
+                sampler=job.sampler,
+                shift=models.schedule_shift,
+                start_step=start,
+                init_latent=init,
+                preview_callback=on_step,
+                cancel=lambda: reporter.cancelled,
+                checkpoint_steps=job.checkpoint_steps
+                if job.checkpoint_steps is not None
+                else "all",
+            )
+            candidates.append(self._candidate(job, result, seed, keep, out))
+        return RenderOutput(candidates=tuple(candidates), model=info), out
+
+    def _start_state(
+        self,
+        job: RenderJob,
+        bag: BlobBag,
+        index: int,
+        seed: int,
+        shape: tuple[int, int],
+        keep: slice,
+    ) -> tuple[Tensor | None, int | None]:
+        """(init latent, start step): a checkpoint to resume from, or recorded noise to re-run."""
+        if job.resume is not None:
+            init = torch.zeros(shape)
+            init[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
+            return init, job.resume.step
+        if job.noise is not None and index == 0:
+            # The render draws its noise as randn(shape) from the seed; drawing it the same way
+            # here and overwriting the kept frames gives identical context noise.
+            generator = torch.Generator(device="cpu").manual_seed(int(seed))
+            init = torch.randn(shape, generator=generator, dtype=torch.float32)
+            init[:, keep] = torch.from_numpy(bag.tensor(job.noise, "noise").copy())
+            return init, 0
+        return None, None
+
+    def _report_step(
+        self,
+        job: RenderJob,
+        reporter: StepReporter,
+        x0: Tensor,
+        step: int,
+        done_before: int,
+        total: int,
+    ) -> None:
+        models = self.models
+        assert models is not None
+        start = job.resume.step if job.resume else 0
+        overall = done_before + step - start
+        preview = None
+        if (
+            job.preview_every
+            and job.decode is not None
+            and step < job.steps
+            and step % job.preview_every == 0
+        ):
+            audio = self._decode_span(x0.float().cpu(), job.decode)
+            blob = BlobBag()
+            sha = blob.add_audio(audio)
+            preview = (sha, blob[sha], models.info.sample_rate)
+        reporter.progress(overall, total, preview)
+
+    def _candidate(
+        self, job: RenderJob, result: RenderResult, seed: int, keep: slice, out: BlobBag
+    ) -> RenderedCandidate:
+        models = self.models
+        assert models is not None
+        noise = out.add_noise(result.initial_noise[:, keep].contiguous().numpy())
+        checkpoints = tuple(
+            CheckpointRef(step=step, latent=out.add_latent(latent[:, keep].contiguous().numpy()))
+            for step, latent in sorted(result.checkpoints.items())
+            if 0 < step < job.steps
+        )
+        final = result.final_latent
+        audio = None
+        if job.decode is not None:
+            audio = out.add_audio(self._decode_span(final, job.decode))
+        final_ref = out.add_latent(final[:, keep].contiguous().numpy())
+        return RenderedCandidate(
+            seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio
+        )

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import BlobStore, make_take, rendered_project, tone, with_active, with_take
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from melodex_studio.audio.arrangement import (
+    Arrangement,
+    ArrangementClip,
+    TakeAudioCache,
+    arrangement_from_project,
+    decode_take_audio,
+    encode_take_audio,
+)
+from melodex_studio.audio.errors import MissingTakeAudioError
+from melodex_studio.audio.fades import db_to_gain, equal_power_fades
+from melodex_studio.audio.mixer import Mixer, layout_clips, render_arrangement
+from melodex_studio.audio.resample import resample
+
+RATE = 48000
+
+
+def clip(section_id: str, start: int, audio: np.ndarray, **kwargs) -> ArrangementClip:
+    return ArrangementClip(section_id, start, np.asarray(audio, dtype=np.float32), **kwargs)
+
+
+def test_clips_are_placed_at_their_samples_with_gain_gaps_and_master() -> None:
+    a = np.full(100, 0.5, dtype=np.float32)
+    b = np.full(50, 0.25, dtype=np.float32)
+    arrangement = Arrangement(
+        RATE, 400, (clip("a", 10, a, gain=2.0), clip("b", 200, b)), master_gain=0.5
+    )
+    out = render_arrangement(arrangement)
+    assert out.dtype == np.float32 and len(out) == 400
+    assert np.all(out[:10] == 0) and np.all(out[110:200] == 0) and np.all(out[250:] == 0)
+    assert np.all(out[10:110] == np.float32(0.5))  # 0.5 * 2 * 0.5
+    assert np.all(out[200:250] == np.float32(0.125))
+
+
+def test_clips_that_only_touch_are_not_faded() -> None:
+    """Takes rendered with their neighbours as context butt together: no fade at all."""
+    a, b = tone(1000, RATE, 300.0), tone(800, RATE, 500.0)
+    out = render_arrangement(Arrangement(RATE, 1800, (clip("a", 0, a), clip("b", 1000, b))))
+    np.testing.assert_array_equal(out, np.concatenate([a, b]))
+
+
+def test_overlap_gets_a_short_equal_power_crossfade_then_the_later_clip_wins() -> None:
+    fade = 240  # 5 ms at 48 kHz
+    a = np.full(1500, 0.8, dtype=np.float32)  # runs 500 samples past b's start
+    b = np.full(1000, 0.6, dtype=np.float32)
+    out = render_arrangement(Arrangement(RATE, 2000, (clip("a", 0, a), clip("b", 1000, b))))
+    fade_out, fade_in = equal_power_fades(fade)
+    np.testing.assert_array_equal(out[:1000], a[:1000])
+    expected = a[:fade] * fade_out + b[:fade] * fade_in
+    np.testing.assert_array_equal(out[1000 : 1000 + fade], expected)
+    np.testing.assert_array_equal(out[1000 + fade :], b[fade:])
+    np.testing.assert_allclose(fade_out**2 + fade_in**2, 1.0, atol=1e-6)
+
+
+def test_muted_clip_is_silent_but_still_ends_the_clip_before_it() -> None:
+    a = np.full(1500, 0.8, dtype=np.float32)
+    b = np.full(1000, 0.6, dtype=np.float32)
+    arrangement = Arrangement(RATE, 2000, (clip("a", 0, a), clip("b", 1000, b, muted=True)))
+    out = render_arrangement(arrangement)
+    assert np.all(out[1000 + 240 :] == 0.0)
+    assert np.all(np.diff(out[1000 : 1000 + 240]) < 0)  # a fades out instead of being cut
+
+
+def test_a_tail_past_the_song_end_extends_the_render() -> None:
+    out = render_arrangement(Arrangement(RATE, 100, (clip("a", 50, np.ones(80)),)))
+    assert len(out) == 130
+
+
+def test_arrangement_rejects_bad_clips() -> None:
+    with pytest.raises(ValueError, match="mono"):
+        clip("a", 0, np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="same sample"):
+        Arrangement(RATE, 10, (clip("a", 0, np.zeros(3)), clip("b", 0, np.zeros(3))))
+    with pytest.raises(ValueError, match="before the song"):
+        clip("a", -1, np.zeros(3))
+
+
+def _random_arrangement(seed: int, n_clips: int) -> Arrangement:
+    rng = np.random.default_rng(seed)
+    clips, start = [], 0
+    for index in range(n_clips):
+        start += int(rng.integers(50, 400))
+        length = int(rng.integers(30, 600))
+        audio = rng.standard_normal(length).astype(np.float32) * 0.3
+        gain = float(rng.uniform(0.2, 2.0))
+        clips.append(clip(f"s{index}", start, audio, gain=gain, muted=bool(rng.random() < 0.2)))
+    return Arrangement(RATE, start + 100, tuple(clips), master_gain=float(rng.uniform(0.5, 1.5)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_clips=st.integers(1, 6), data=st.data())
+def test_incremental_update_equals_a_full_render_bit_for_bit(seed, n_clips, data) -> None:
+    before = _random_arrangement(seed, n_clips)
+    clips = list(before.clips)
+    index = data.draw(st.integers(0, n_clips - 1))
+    rng = np.random.default_rng(seed + 1)
+    change = data.draw(st.sampled_from(["audio", "gain", "mute", "remove"]))
+    old = clips[index]
+    if change == "audio":
+        length = int(rng.integers(10, 700))
+        new_audio = rng.standard_normal(length).astype(np.float32)
+        clips[index] = clip(old.section_id, old.start_sample, new_audio, gain=old.gain)
+    elif change == "gain":
+        clips[index] = clip(old.section_id, old.start_sample, old.audio, gain=old.gain * 0.5)
+    elif change == "mute":
+        clips[index] = clip(old.section_id, old.start_sample, old.audio, muted=not old.muted)
+    else:
+        del clips[index]
+    after = Arrangement(RATE, before.length_samples, tuple(clips), before.master_gain)
+    mixer = Mixer(before)
+    playing = mixer.buffer
+    snapshot = playing.copy()
+    update = mixer.update(after)
+    np.testing.assert_array_equal(update.buffer, render_arrangement(after))
+    np.testing.assert_array_equal(playing, snapshot)  # the playing buffer is never touched
+    outside = np.ones(max(len(update.buffer), len(snapshot)), dtype=bool)
+    outside[update.start : update.stop] = False
+    common = min(len(update.buffer), len(snapshot))
+    np.testing.assert_array_equal(update.buffer[:common][outside[:common]],
+                                  snapshot[:common][outside[:common]])
+
+
+def test_unchanged_arrangement_renders_nothing() -> None:
+    arrangement = _random_arrangement(3, 4)
+    mixer = Mixer(arrangement)
+    update = mixer.update(Arrangement(RATE, arrangement.length_samples, arrangement.clips,
+                                      arrangement.master_gain))
+    assert not update.changed and update.buffer is mixer.buffer
+
+
+def test_layout_crossfade_never_longer_than_the_overlap() -> None:
+    clips = (clip("a", 0, np.ones(1010)), clip("b", 1000, np.ones(500)))
+    first, second = layout_clips(clips, 240)
+    assert (first.stop, first.fade_out, second.fade_in) == (1010, 10, 10)
+
+
+# --- the project adapter --------------------------------------------------------------------------
+
+
+def test_take_audio_blob_round_trip() -> None:
+    audio = tone(1234, 24000, 440.0)
+    np.testing.assert_array_equal(decode_take_audio(encode_take_audio(audio)), audio)
+
+
+def test_project_arrangement_places_resampled_takes_on_the_grid(store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:4", bpm=117.0, sample_rate=44100)
+    arrangement = arrangement_from_project(project, store.read_audio)
+    grid = project.grid()
+    assert arrangement.sample_rate == 44100
+    assert arrangement.length_samples == grid.bar_to_sample(6)
+    for section, placed in zip(project.sections, arrangement.clips, strict=True):
+        start, end = grid.bar_span_samples(section.start_bar, section.length_bars)
+        assert placed.start_sample == start
+        assert abs(len(placed.audio) - (end - start)) <= 1  # resampled 24 kHz -> 44.1 kHz
+        raw = store.read_audio(section.active_take)
+        np.testing.assert_array_equal(placed.audio, resample(raw, 24000, 44100))
+
+
+def test_take_region_gain_and_mute_come_from_the_section(store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:4")
+    verse = project.section_by_name("Verse")
+    take = make_take(store, verse, tone(24000 * 2, 24000, 330.0), region=(2, 4))
+    project = with_take(project, "Verse", take)
+    verse = project.section_by_name("Verse").model_copy(update={"gain_db": -6.0})
+    project = project.replace_section(verse)
+    intro = project.section_by_name("Intro").model_copy(update={"muted": True})
+    project = project.replace_section(intro)
+    arrangement = arrangement_from_project(project, store.read_audio, 48000)
+    grid = project.grid().with_sample_rate(48000)
+    verse_clip = arrangement.clip(verse.id)
+    assert verse_clip.start_sample == grid.bar_to_sample(2 + 2)
+    assert verse_clip.gain == pytest.approx(db_to_gain(-6.0))
+    assert arrangement.clip(intro.id).muted
+
+
+def test_cache_reuses_arrays_so_only_the_changed_section_rerenders(store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:2,Chorus:2")
+    cache = TakeAudioCache()
+    mixer = Mixer(arrangement_from_project(project, store.read_audio, cache=cache))
+    reads = store.reads
+    verse = project.section_by_name("Verse")
+    new_take = make_take(store, verse, tone(96000, 24000, 770.0))
+    project2 = with_take(project, "Verse", new_take)
+    update = mixer.update(arrangement_from_project(project2, store.read_audio, cache=cache))
+    assert store.reads == reads + 1  # only the new take was read
+    grid = project.grid()
+    start, end = grid.bar_span_samples(verse.start_bar, verse.length_bars)
+    assert (update.start, update.stop) == (start, end)
+    # switching back to the old take costs no read at all
+    back = with_active(project2, "Verse", verse.active_take_id)
+    mixer.update(arrangement_from_project(back, store.read_audio, cache=cache))
+    assert store.reads == reads + 1
+
+
+def test_unreadable_take_audio_names_the_section(store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:2")
+    store.blobs.clear()
+    with pytest.raises(MissingTakeAudioError, match="Intro"):
+        arrangement_from_project(project, store.read_audio)

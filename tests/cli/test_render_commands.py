@@ -1,0 +1,91 @@
+"""`melodex generate` and `melodex render` on tiny random models, through the real CLI entry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from melodex_studio.cli import main as cli
+from melodex_studio.cli.render_commands import parse_bar_ranges
+from melodex_studio.store import open_project
+
+TINY = ["--tiny-random-model", "--quiet", "--steps", "4", "--threads", "2"]
+
+
+@pytest.fixture(autouse=True)
+def registered(monkeypatch):
+    # Until the lead registers them in SUBCOMMANDS, register the two commands for the test.
+    for name in ("generate", "render"):
+        monkeypatch.setitem(cli.SUBCOMMANDS, name, ("melodex_studio.cli.render_commands", name))
+
+
+def test_generate_then_render_every_operation(tmp_path, capsys) -> None:
+    song = tmp_path / "song.mlx"
+    args = [
+        "generate",
+        "dusty lo-fi keys",
+        "--bpm",
+        "100",
+        "--key",
+        "A minor",
+        "--sections",
+        "Intro:1,Verse:2",
+        "--seed",
+        "7",
+        "--out",
+        str(song),
+        "--wav",
+        str(tmp_path / "song.wav"),
+        *TINY,
+    ]
+    assert cli.main(args) == 0
+    assert (tmp_path / "song.wav").stat().st_size > 0
+    with open_project(song) as opened:
+        first = opened.project
+    assert all(s.active_take is not None and s.plan is not None for s in first.sections)
+    assert {s.prompt for s in first.sections} == {"dusty lo-fi keys"}
+
+    for extra in (
+        ["--op", "repaint", "--bars", "2"],
+        ["--op", "vary", "--strength", "0.5"],
+        ["--op", "retake", "--count", "2"],
+        ["--op", "extend", "--add-bars", "1"],
+    ):
+        assert cli.main(["render", str(song), "--section", "Verse", *extra, *TINY]) == 0
+    with open_project(song) as opened:
+        verse = opened.project.section_by_name("Verse")
+    operations = [str(take.operation) for take in verse.takes]
+    assert operations == ["generate", "repaint", "vary", "retake", "retake", "extend"]
+    assert verse.length_bars == 3 and verse.active_take.operation == "extend"
+    capsys.readouterr()
+    assert cli.main(["info", str(song), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [len(s["takes"]) for s in summary["sections"]] == [1, 6]
+
+
+def test_user_errors_are_one_line(tmp_path, capsys) -> None:
+    song = tmp_path / "song.mlx"
+    assert cli.main(["generate", "x", "--sections", "A:1", "--out", str(song), *TINY]) == 0
+    capsys.readouterr()
+    assert cli.main(["render", str(song), "--section", "Nope", *TINY]) == 2
+    assert "no section is named 'Nope'" in capsys.readouterr().err
+    assert (
+        cli.main(["render", str(song), "--section", "A", "--op", "repaint", "--bars", "3-4", *TINY])
+        == 2
+    )
+    assert "the section has bars 1-1" in capsys.readouterr().err
+    assert cli.main(["generate", "x", "--out", str(song), *TINY]) == 2
+    assert "already exists" in capsys.readouterr().err
+    missing = tmp_path / "no-model"
+    assert (
+        cli.main(["generate", "x", "--out", str(tmp_path / "b.mlx"), "--model-dir", str(missing)])
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert "is missing" in err and "melodex train" in err and "\n" not in err
+
+
+def test_bar_ranges_count_from_one() -> None:
+    assert parse_bar_ranges("5-8", 8) == [(4, 8)]
+    assert parse_bar_ranges("2, 5-6", 8) == [(1, 2), (4, 6)]

@@ -1,0 +1,314 @@
+"""Plan tokens (vocabulary, grammar, round trips) and the structure transformer (KV cache,
+determinism, constrained and teacher-forced sampling) on a tiny random model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from melodex_studio.engine import plan_tokens as pt
+from melodex_studio.engine.networks.structure_transformer import (
+    GroupBatch,
+    StructureConditioning,
+    StructureTransformer,
+    TokenSampling,
+)
+from melodex_studio.music.chord import QUALITIES, Chord
+from melodex_studio.music.key import Key
+from melodex_studio.music.plan import DRUM_MASK_LIMIT, Plan, PlanBar, PlanNote
+
+KEYS = [Key.parse(name) for name in ("C", "Am", "F#", "Ebm", "Bb")]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy shared CPU a second thread makes
+    every small op wait for a descheduled partner (milliseconds each)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --- strategies -----------------------------------------------------------------------------------
+
+
+@st.composite
+def part_notes(draw: st.DrawFn, n_bars: int, steps: int) -> list[list[PlanNote]]:
+    """Non-overlapping notes laid out left to right over the whole plan, split by onset bar."""
+    total = n_bars * steps
+    bars: list[list[PlanNote]] = [[] for _ in range(n_bars)]
+    position = draw(st.integers(0, steps))
+    while position < total:
+        length = draw(st.integers(1, min(pt.MAX_NOTE_STEPS, total - position)))
+        degree = draw(st.integers(pt.NOTE_DEGREE_MIN, pt.NOTE_DEGREE_MAX))
+        bar, step = divmod(position, steps)
+        bars[bar].append(PlanNote(step=step, length=length, degree=degree))
+        position += length + draw(st.integers(0, steps))
+    return bars
+
+
+@st.composite
+def vocabulary_plans(draw: st.DrawFn, max_bars: int = 3) -> Plan:
+    steps = draw(st.sampled_from((16, 12, 14, 20, 6)))
+    n_bars = draw(st.integers(1, max_bars))
+    bass = draw(part_notes(n_bars, steps))
+    melody = draw(part_notes(n_bars, steps))
+    bars = []
+    for index in range(n_bars):
+        chord = None
+        if draw(st.booleans()):
+            root = draw(st.integers(0, 11))
+            bass_pc = draw(st.none() | st.integers(0, 11))
+            chord = Chord(root, draw(st.sampled_from(QUALITIES)), bass_pc).symbol
+        bars.append(
+            PlanBar(
+                chord=chord,
+                energy=draw(st.integers(0, 10)) / 10,
+                density=draw(st.integers(0, 10)) / 10,
+                drums=tuple(
+                    draw(st.lists(st.integers(0, DRUM_MASK_LIMIT), min_size=steps, max_size=steps))
+                ),
+                bass=tuple(bass[index]),
+                melody=tuple(melody[index]),
+            )
+        )
+    return Plan(steps_per_bar=steps, bars=tuple(bars))
+
+
+def random_valid_tokens(seed: int, steps: int, n_bars: int) -> list[int]:
+    """A random token sequence the grammar accepts (rests and holds made likely)."""
+    rng = np.random.default_rng(seed)
+    grammar = pt.PlanGrammar(steps)
+    tokens = []
+    for _ in range(n_bars * pt.tokens_per_bar(steps)):
+        allowed = np.flatnonzero(grammar.allowed())
+        kind = grammar.expected_type()
+        if kind in (pt.TokenType.BASS, pt.TokenType.MELODY) and rng.random() < 0.6:
+            offset = pt.TYPE_OFFSETS[kind]
+            quiet = [i for i in allowed if i - offset in (pt.NOTE_REST, pt.NOTE_HOLD)]
+            allowed = np.asarray(quiet)
+        token = int(rng.choice(allowed))
+        grammar.feed(token)
+        tokens.append(token)
+    return tokens
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=vocabulary_plans(), key=st.sampled_from(KEYS))
+def test_plan_token_round_trip_is_exact(plan: Plan, key: Key) -> None:
+    tokens = pt.encode_plan(plan, key)
+    assert len(tokens) == plan.n_bars * pt.tokens_per_bar(plan.steps_per_bar)
+    assert pt.decode_plan(tokens, key, plan.steps_per_bar) == plan
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), steps=st.sampled_from((16, 12, 7 * 2)), bars=st.integers(1, 3))
+def test_any_grammar_valid_sequence_decodes_and_encodes_back(
+    seed: int, steps: int, bars: int
+) -> None:
+    key = KEYS[seed % len(KEYS)]
+    tokens = random_valid_tokens(seed, steps, bars)
+    plan = pt.decode_plan(tokens, key, steps)
+    assert pt.encode_plan(plan, key) == tokens
+
+
+def test_tokens_are_relative_to_the_key() -> None:
+    bar = PlanBar(chord="Am7/G", drums=(0,) * 16, bass=(PlanNote(step=0, length=4, degree=0),))
+    plan = Plan(steps_per_bar=16, bars=(bar,))
+    moved = Plan(steps_per_bar=16, bars=(bar.model_copy(update={"chord": "Bm7/A"}),))
+    assert pt.encode_plan(plan, Key.parse("C")) == pt.encode_plan(moved, Key.parse("D"))
+
+
+def test_out_of_vocabulary_plans_quantise_to_valid_plans() -> None:
+    bar = PlanBar(
+        chord="C",
+        energy=0.37,
+        drums=(1,) * 16,
+        melody=(PlanNote(step=0, length=8, degree=20), PlanNote(step=4, length=2, degree=-10)),
+    )
+    plan = Plan(steps_per_bar=16, bars=(bar,))
+    quantised = pt.quantize_plan(plan, Key.parse("C"))
+    assert quantised.bars[0].energy == pytest.approx(0.4)
+    assert [(n.step, n.length, n.degree) for n in quantised.bars[0].melody] == [
+        (0, 4, 13),
+        (4, 2, -3),
+    ]
+    assert pt.quantize_plan(quantised, Key.parse("C")) == quantised
+
+
+def test_grammar_rejects_invalid_tokens() -> None:
+    grammar = pt.PlanGrammar(16)
+    with pytest.raises(ValueError, match="expected BAR"):
+        grammar.feed(pt.token_id(pt.TokenType.CHORD, 0))
+    for token in (pt.BAR_ID, pt.token_id(pt.TokenType.CHORD, 0)):
+        grammar.feed(token)
+    # no chord -> no slash bass
+    with pytest.raises(ValueError):
+        grammar.feed(pt.token_id(pt.TokenType.CHORD_BASS, 3))
+    for token in (
+        pt.token_id(pt.TokenType.CHORD_BASS, 0),
+        pt.token_id(pt.TokenType.ENERGY, 5),
+        pt.token_id(pt.TokenType.DENSITY, 5),
+        pt.token_id(pt.TokenType.DRUM_A, 1),
+        pt.token_id(pt.TokenType.DRUM_B, 0),
+    ):
+        grammar.feed(token)
+    with pytest.raises(ValueError):  # HOLD with no note sounding
+        grammar.feed(pt.token_id(pt.TokenType.BASS, pt.NOTE_HOLD))
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model() -> StructureTransformer:
+    return StructureTransformer.tiny_random(seed=3)
+
+
+def conditioning(n_bars: int) -> StructureConditioning:
+    text = torch.nn.functional.normalize(
+        torch.randn(384, generator=torch.Generator().manual_seed(5)), dim=0
+    )
+    return StructureConditioning.single(text, 1, Key.parse("Am").index, 0, 12, 4, 6, n_bars)
+
+
+def test_sampling_is_deterministic_per_seed(model: StructureTransformer) -> None:
+    cond = conditioning(3)
+    runs = [
+        model.generate(
+            cond, 16, 3, torch.Generator().manual_seed(seed), TokenSampling(1.0, 50, 0.95)
+        )
+        for seed in (7, 7, 8)
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    pt.decode_plan(runs[0], Key.parse("Am"), 16)  # always a valid plan
+
+
+def test_kv_cache_sampling_matches_teacher_forced_logits(model: StructureTransformer) -> None:
+    """Greedy sampling with the KV cache picks, at every position, the grammar-masked argmax
+    of the full (uncached) teacher-forced forward pass on its own output."""
+    steps, bars = 12, 2
+    cond = conditioning(bars)
+    context = pt.to_groups(random_valid_tokens(1, 16, 1), 16)
+    tokens = model.generate(
+        cond, steps, bars, torch.Generator(), TokenSampling(temperature=0.0), context=context
+    )
+    groups = pt.to_groups(tokens, steps)
+    with torch.no_grad():
+        logits = model(cond, GroupBatch.from_groups(groups), GroupBatch.from_groups(context))[0]
+    grammar = pt.PlanGrammar(steps)
+    flat = iter(logits.reshape(-1, pt.VOCAB_SIZE))
+    for token in tokens:
+        allowed = torch.from_numpy(grammar.allowed().copy())
+        if grammar.expected_type() is not pt.TokenType.BAR:
+            row = next(flat).masked_fill(~allowed, float("-inf"))
+            assert int(row.argmax()) == token
+        grammar.feed(token)
+
+
+def padded(batches: list[pt.TokenGroups]) -> GroupBatch:
+    """Right-pad token groups of different lengths into one batch (PAD rows, valid False)."""
+    length = max(len(groups.kinds) for groups in batches)
+    tokens = torch.full((len(batches), length, pt.GROUP_SIZE), pt.PAD_ID)
+    kinds = torch.zeros(len(batches), length, dtype=torch.long)
+    bars = torch.zeros(len(batches), length, dtype=torch.long)
+    valid = torch.zeros(len(batches), length, dtype=torch.bool)
+    for row, groups in enumerate(batches):
+        n = len(groups.kinds)
+        tokens[row, :n] = torch.as_tensor(groups.tokens)
+        kinds[row, :n] = torch.as_tensor(groups.kinds)
+        bars[row, :n] = torch.as_tensor(groups.bars)
+        valid[row, :n] = True
+    return GroupBatch(tokens, kinds, bars, valid)
+
+
+def test_a_padded_training_batch_matches_each_sequence_alone(model: StructureTransformer) -> None:
+    sections = [  # (context steps, context bars, target steps, target bars)
+        (16, 1, 16, 2),
+        (12, 2, 12, 1),
+    ]
+    conds, contexts, targets = [], [], []
+    for seed, (c_steps, c_bars, t_steps, t_bars) in enumerate(sections):
+        conds.append(conditioning(t_bars))
+        contexts.append(pt.to_groups(random_valid_tokens(seed, c_steps, c_bars), c_steps))
+        targets.append(pt.to_groups(random_valid_tokens(seed + 7, t_steps, t_bars), t_steps))
+    batch_cond = StructureConditioning(
+        *[torch.cat([getattr(c, name) for c in conds]) for name in conds[0].__dict__]
+    )
+    with torch.no_grad():
+        together = model(batch_cond, padded(targets), padded(contexts))
+        for row, (cond, context, target) in enumerate(zip(conds, contexts, targets, strict=True)):
+            alone = model(cond, GroupBatch.from_groups(target), GroupBatch.from_groups(context))[0]
+            assert torch.allclose(together[row, : len(target.kinds)], alone, atol=1e-5)
+
+
+def test_top_k_one_is_greedy(model: StructureTransformer) -> None:
+    cond = conditioning(2)
+    greedy = model.generate(cond, 16, 2, torch.Generator(), TokenSampling(temperature=0.0))
+    top1 = model.generate(cond, 16, 2, torch.Generator().manual_seed(9), TokenSampling(1.0, 1))
+    assert greedy == top1
+
+
+def test_a_locked_note_cannot_be_lengthened() -> None:
+    key = Key.parse("C")
+    note_to_bar_line = PlanBar(
+        drums=(0,) * 16, bass=(PlanNote(step=14, length=2, degree=0),), locked=True
+    )
+    template = Plan(steps_per_bar=16, bars=(note_to_bar_line, PlanBar(drums=(0,) * 16)))
+    restrictions = pt.lock_restrictions(template, key)
+    first_bass_of_bar_2 = pt.tokens_per_bar(16) + 5 + 2
+    allowed = restrictions[first_bass_of_bar_2]
+    assert allowed is not None
+    assert pt.token_id(pt.TokenType.BASS, pt.NOTE_HOLD) not in allowed
+    assert pt.token_id(pt.TokenType.BASS, pt.NOTE_REST) in allowed
+    assert restrictions[first_bass_of_bar_2 + 4] is None  # later steps are free
+
+
+@pytest.mark.parametrize("template_seed", [11, 12, 13])
+def test_locked_bars_are_teacher_forced(model: StructureTransformer, template_seed: int) -> None:
+    key = Key.parse("Am")
+    template = pt.decode_plan(random_valid_tokens(template_seed, 16, 4), key, 16)
+    locked = [1, 2]
+    for index in locked:
+        template = template.with_bar(
+            index, template.bars[index].model_copy(update={"locked": True})
+        )
+    restrictions = pt.lock_restrictions(template, key)
+    expected = pt.encode_plan(template, key)
+    bar_length = pt.tokens_per_bar(16)
+    for seed in range(5):
+        tokens = model.generate(
+            conditioning(4),
+            16,
+            4,
+            torch.Generator().manual_seed(seed),
+            TokenSampling(1.5),
+            restrictions=restrictions,
+        )
+        for position, allowed in enumerate(restrictions):
+            if allowed is not None:
+                assert tokens[position] in allowed
+        plan = pt.decode_plan(tokens, key, 16)
+        for index in locked:
+            span = slice(index * bar_length, (index + 1) * bar_length)
+            forced = [p for p in range(span.start, span.stop) if len(restrictions[p] or ()) == 1]
+            assert [tokens[p] for p in forced] == [expected[p] for p in forced]
+            assert plan.bars[index].drums == template.bars[index].drums
+            assert plan.bars[index].chord == template.bars[index].chord
+            assert plan.bars[index].melody == template.bars[index].melody
+            assert plan.bars[index].bass == template.bars[index].bass
+
+
+def test_parameter_count_of_the_shipping_config() -> None:
+    from melodex_studio.engine.networks.structure_transformer import StructureConfig
+
+    count = sum(p.numel() for p in StructureTransformer(StructureConfig()).parameters())
+    assert 2_000_000 <= count <= 6_000_000

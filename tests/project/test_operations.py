@@ -1,0 +1,378 @@
+"""Operations end to end on tiny random models: every guarantee of design §3-§4 as a test.
+
+One in-process worker serves the whole module (loading the prompt encoder takes seconds).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from melodex_studio.project import operations as ops
+from melodex_studio.project.commands import SetPlan
+from melodex_studio.project.document import Document
+from melodex_studio.project.fields import validated_copy
+from melodex_studio.project.models import Project, TakeOperation, new_project
+from melodex_studio.store import MemoryBlobs, open_project, save_project
+from melodex_studio.worker.handles import JobError
+from melodex_studio.worker.inprocess import InProcessClient
+from melodex_studio.worker.protocol import FailureKind, WorkerConfig
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[InProcessClient]:
+    worker = InProcessClient(WorkerConfig(model="tiny-random", threads=2))
+    yield worker
+    worker.close()
+
+
+@dataclass
+class Studio:
+    """A document, its blobs and a worker: what the studio wires together."""
+
+    client: InProcessClient
+    doc: Document
+    blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
+    submitted: int = 0
+
+    @property
+    def project(self) -> Project:
+        return self.doc.project
+
+    @property
+    def geometry(self) -> ops.LatentGeometry:
+        return ops.LatentGeometry.from_model(self.client.status.model)
+
+    def section(self, name: str):
+        return self.project.section_by_name(name)
+
+    def result(self, request: ops.RenderRequest):
+        if request.job is None:
+            return None
+        self.submitted += 1
+        return self.client.submit(request.job, blobs=request.blobs).result(120)
+
+    def finish(self, request: ops.RenderRequest) -> ops.RenderOutcome:
+        outcome = ops.finish_render(self.project, request, self.result(request), self.blobs.get)
+        for sha in outcome.blobs:
+            self.blobs.add(sha, outcome.blobs[sha])
+        return outcome
+
+    def run(self, request: ops.RenderRequest) -> ops.RenderOutcome:
+        outcome = self.finish(request)
+        self.doc.history.push(outcome.command)
+        return outcome
+
+    def plan(self, name: str) -> None:
+        request = ops.plan_request(self.project, self.section(name).id)
+        self.submitted += 1
+        output = self.client.submit(request.job).result(120).message.output
+        self.doc.history.push(ops.plan_command(self.project, request, output))
+
+    def audio(self, name: str) -> np.ndarray:
+        return ops.read_audio(self.blobs.get, self.section(name).active_take.audio)
+
+    def latent(self, name: str) -> np.ndarray:
+        return ops.read_latent(self.blobs.get, self.section(name).active_take.final_latent)
+
+
+def _song() -> Project:
+    project = new_project(
+        "Ops",
+        bpm=100.0,
+        key="A minor",
+        meter="4/4",
+        sections_spec="Intro:2,Verse:3,Chorus:2",
+        sample_rate=44100,
+        seed=11,
+    )
+    sections = tuple(
+        validated_copy(
+            s, settings=s.settings.model_copy(update={"steps": STEPS}), prompt="dusty keys"
+        )
+        for s in project.sections
+    )
+    return project.with_sections(sections)
+
+
+@pytest.fixture
+def studio(client: InProcessClient) -> Studio:
+    """A song whose three sections are planned and rendered."""
+    studio = Studio(client, Document(_song()))
+    for name in ("Intro", "Verse", "Chorus"):
+        studio.plan(name)
+    for name in ("Intro", "Verse", "Chorus"):
+        studio.run(
+            ops.generate_section(
+                studio.project, studio.blobs.get, studio.section(name).id, geometry=studio.geometry
+            )
+        )
+    return studio
+
+
+def _rerun_matches(studio: Studio, take_id: str) -> None:
+    take = studio.project.section_of_take(take_id).take(take_id)
+    request = ops.rerun_take(studio.project, studio.blobs.get, take_id, geometry=studio.geometry)
+    again = studio.finish(request).takes[0]
+    assert again.final_latent == take.final_latent  # sha256 of the bytes: bit-identical
+    assert again.audio == take.audio
+    assert again.noise == take.noise
+    assert [c.latent for c in again.checkpoints] == [c.latent for c in take.checkpoints]
+
+
+def test_regenerating_a_section_leaves_every_other_section_bit_identical(studio: Studio) -> None:
+    before = {name: (studio.audio(name), studio.latent(name)) for name in ("Intro", "Chorus")}
+    verse = studio.section("Verse")
+    old_take = verse.active_take
+    old_audio = studio.audio("Verse")
+    outcome = studio.run(
+        ops.regenerate_section(studio.project, studio.blobs.get, verse.id, geometry=studio.geometry)
+    )
+    for name, (audio, latent) in before.items():
+        assert np.array_equal(studio.audio(name), audio)
+        assert np.array_equal(studio.latent(name), latent)
+    assert not np.array_equal(studio.audio("Verse"), old_audio)
+    take = outcome.takes[0]
+    assert take.operation is TakeOperation.REGENERATE and take.parent_id == old_take.id
+    assert take.seed != old_take.seed
+    # Undo restores the previous take without running anything; redo brings the new one back.
+    submitted = studio.submitted
+    studio.doc.history.undo()
+    assert studio.section("Verse").active_take_id == old_take.id
+    studio.doc.history.redo()
+    assert studio.section("Verse").active_take_id == take.id
+    assert studio.submitted == submitted
+
+
+def test_a_take_records_everything_needed_to_reproduce_it(studio: Studio) -> None:
+    take = studio.section("Verse").active_take
+    model = studio.client.status.model
+    assert take.model_id == model.model_id and take.weights_hash == model.weights_hash
+    assert take.seed == take.settings.seed and take.settings.steps == STEPS
+    assert take.plan == studio.section("Verse").plan and take.prompt == "dusty keys"
+    assert take.noise and take.final_latent and take.audio
+    assert [c.step for c in take.checkpoints] == list(range(1, STEPS))
+    span = ops.section_span(studio.project, studio.section("Verse"), studio.geometry)
+    assert studio.latent("Verse").shape == (16, span.n_frames)
+    assert studio.audio("Verse").shape == (span.n_samples,)
+    assert take.audio_sample_rate == 24000 and math.isclose(take.latent_frame_rate, 23.4375)
+
+
+def test_repaint_changes_only_the_bars_and_their_crossfade(studio: Studio) -> None:
+    verse = studio.section("Verse")
+    old_audio, old_latent = studio.audio("Verse"), studio.latent("Verse")
+    request = ops.repaint_bars(
+        studio.project, studio.blobs.get, verse.id, [(2, 3), (0, 1)], geometry=studio.geometry
+    )
+    take = studio.run(request).takes[0]
+    assert take.repaint_ranges == ((0, 1), (2, 3)) and take.parent_id == verse.active_take_id
+    crossfade = ops.crossfade_samples(24000)
+    assert crossfade / 24000 <= 0.050
+    zone = ops.changed_zone(len(old_audio), request.splice_regions, crossfade)
+    new_audio = studio.audio("Verse")
+    assert np.array_equal(new_audio[~zone], old_audio[~zone])
+    assert not np.array_equal(new_audio[zone], old_audio[zone])
+    # Latent frames of bar 2 (the one not repainted) are the parent's, exactly.
+    bar = ops.bars_span(studio.project, verse, 1, 2, studio.geometry)
+    span = ops.section_span(studio.project, verse, studio.geometry)
+    inside = slice(bar.start_frame - span.start_frame, bar.end_frame - span.start_frame)
+    assert np.array_equal(studio.latent("Verse")[:, inside], old_latent[:, inside])
+    # The zone is the two ranges plus at most one crossfade on each side of each.
+    regions = request.splice_regions
+    assert zone.sum() <= sum(b - a for a, b in regions) + 4 * crossfade
+
+
+def test_rerun_from_the_record_is_bit_identical(studio: Studio) -> None:
+    """Each take re-runs from its record with the neighbours it was rendered against."""
+    verse = studio.section("Verse")
+    intro = studio.run(
+        ops.regenerate_section(
+            studio.project, studio.blobs.get, studio.section("Intro").id, geometry=studio.geometry
+        )
+    )
+    _rerun_matches(studio, intro.takes[0].id)
+    repaint = studio.run(
+        ops.repaint_bars(
+            studio.project, studio.blobs.get, verse.id, [(1, 2)], geometry=studio.geometry
+        )
+    )
+    _rerun_matches(studio, repaint.takes[0].id)
+    varied = studio.run(
+        ops.vary_take(
+            studio.project,
+            studio.blobs.get,
+            repaint.takes[0].id,
+            0.5,
+            prompt="brighter",
+            geometry=studio.geometry,
+        )
+    )
+    _rerun_matches(studio, varied.takes[0].id)
+    extended = studio.run(
+        ops.extend_section(studio.project, studio.blobs.get, verse.id, 1, geometry=studio.geometry)
+    )
+    _rerun_matches(studio, extended.takes[0].id)
+
+
+def test_vary_at_strength_zero_is_the_source_and_resumes_from_checkpoints(studio: Studio) -> None:
+    source = studio.section("Chorus").active_take
+    submitted = studio.submitted
+    same = studio.run(
+        ops.vary_take(studio.project, studio.blobs.get, source.id, 0.0, geometry=studio.geometry)
+    ).takes[0]
+    assert studio.submitted == submitted  # nothing to infer
+    assert (same.final_latent, same.audio) == (source.final_latent, source.audio)
+    assert (
+        same.operation is TakeOperation.VARY
+        and same.parent_id == source.id
+        and same.strength == 0.0
+    )
+    half = studio.run(
+        ops.vary_take(
+            studio.project,
+            studio.blobs.get,
+            source.id,
+            0.5,
+            prompt="airy pads",
+            geometry=studio.geometry,
+        )
+    ).takes[0]
+    assert half.source_checkpoint_step == ops.start_step_for_strength(STEPS, 0.5) == STEPS // 2
+    assert half.prompt == "airy pads" and half.final_latent != source.final_latent
+    assert [c.step for c in half.checkpoints] == list(range(STEPS // 2 + 1, STEPS))
+
+
+def test_retake_adds_every_candidate_with_the_first_active(studio: Studio) -> None:
+    chorus = studio.section("Chorus")
+    previous = chorus.active_take_id
+    outcome = studio.run(
+        ops.retake_section(studio.project, studio.blobs.get, chorus.id, 3, geometry=studio.geometry)
+    )
+    section = studio.section("Chorus")
+    assert [t.id for t in section.takes[-3:]] == [t.id for t in outcome.takes]
+    assert section.active_take_id == outcome.takes[0].id
+    assert (
+        len({t.seed for t in outcome.takes}) == 3
+        and len({t.final_latent for t in outcome.takes}) == 3
+    )
+    studio.doc.history.undo()
+    assert studio.section("Chorus").active_take_id == previous
+    assert len(studio.section("Chorus").takes) == len(section.takes) - 3
+
+
+def test_extend_grows_the_section_keeps_its_bars_and_moves_the_next_one(studio: Studio) -> None:
+    verse, chorus = studio.section("Verse"), studio.section("Chorus")
+    old_audio, chorus_audio = studio.audio("Verse"), studio.audio("Chorus")
+    plan_request = ops.plan_extension(studio.project, verse.id, 2)
+    output = studio.client.submit(plan_request.job).result(60).message.output
+    plan = ops.finish_plan(plan_request, output)
+    assert plan.bars[:3] == verse.plan.bars
+    request = ops.extend_section(
+        studio.project, studio.blobs.get, verse.id, 2, plan=plan, geometry=studio.geometry
+    )
+    take = studio.run(request).takes[0]
+    grown = studio.section("Verse")
+    assert grown.length_bars == 5 and grown.plan == plan and take.region_end_bar == 5
+    assert studio.section("Chorus").start_bar == chorus.start_bar + 2
+    assert np.array_equal(studio.audio("Chorus"), chorus_audio)
+    keep = len(old_audio) - ops.crossfade_samples(24000)
+    assert np.array_equal(studio.audio("Verse")[:keep], old_audio[:keep])
+    studio.doc.history.undo()
+    assert (
+        studio.section("Verse").length_bars == 3
+        and studio.section("Chorus").start_bar == chorus.start_bar
+    )
+
+
+def test_replanning_keeps_locked_bars(studio: Studio) -> None:
+    verse = studio.section("Verse")
+    locked = verse.plan.bars[1].model_copy(update={"chord": "F", "locked": True})
+    template = verse.plan.with_bar(1, locked)
+    studio.doc.history.push(SetPlan(verse.id, template))
+    studio.plan("Verse")
+    plan = studio.section("Verse").plan
+    assert plan.bars[1] == locked
+    studio.doc.history.undo()
+    assert studio.section("Verse").plan == template
+
+
+def test_a_cancelled_render_leaves_the_project_unchanged(studio: Studio) -> None:
+    verse = studio.section("Verse")
+    before, revision = studio.project, studio.doc.revision
+    settings = verse.settings.model_copy(update={"steps": 200})
+    request = ops.regenerate_section(
+        studio.project, studio.blobs.get, verse.id, settings=settings, geometry=studio.geometry
+    )
+    handle = studio.client.submit(request.job, blobs=request.blobs)
+    while handle.step < 1 and not handle.done():
+        time.sleep(0.005)
+    handle.cancel()
+    with pytest.raises(JobError) as failure:
+        handle.result(30)
+    assert failure.value.kind is FailureKind.CANCELLED
+    assert handle.step < 200
+    assert studio.project is before and studio.doc.revision == revision
+
+
+def test_save_and_reopen_gives_the_identical_project(studio: Studio, tmp_path) -> None:
+    path = tmp_path / "song.mlx"
+    save_project(path, studio.project, studio.blobs)
+    with open_project(path) as opened:
+        assert opened.project == studio.project
+        for ref in studio.project.blob_refs():
+            assert opened.read_blob(ref) == studio.blobs.get(ref)
+        # Work continues from the reopened file: a re-run of its take is still bit-identical.
+        take = opened.project.section_by_name("Chorus").active_take  # rendered last
+        request = ops.rerun_take(
+            opened.project, opened.read_blob, take.id, geometry=studio.geometry
+        )
+        again = ops.finish_render(opened.project, request, studio.result(request), opened.read_blob)
+        assert again.takes[0].audio == take.audio
+
+
+def test_operations_refuse_what_cannot_be_done(studio: Studio) -> None:
+    fresh = Studio(studio.client, Document(_song()))
+    verse = fresh.section("Verse")
+    with pytest.raises(ops.OperationError, match="no take to repaint"):
+        ops.repaint_bars(fresh.project, fresh.blobs.get, verse.id, [(0, 1)])
+    with pytest.raises(ops.OperationError, match="inside"):
+        ops.repaint_bars(studio.project, studio.blobs.get, studio.section("Verse").id, [(2, 9)])
+    with pytest.raises(ops.OperationError, match="1 to 16"):
+        ops.retake_section(studio.project, studio.blobs.get, studio.section("Verse").id, 40)
+    with pytest.raises(ops.OperationError, match="strength"):
+        ops.vary_take(studio.project, studio.blobs.get, studio.section("Verse").active_take_id, 1.5)
+
+
+def test_splice_is_bit_identical_outside_its_zone() -> None:
+    rng = np.random.default_rng(0)
+    old, new = (
+        rng.standard_normal(5000).astype(np.float32),
+        rng.standard_normal(5000).astype(np.float32),
+    )
+    regions, crossfade = [(1000, 2000), (2100, 3000)], 300
+    out = ops.splice_audio(old, new, regions, crossfade)
+    zone = ops.changed_zone(5000, regions, crossfade)
+    assert np.array_equal(out[~zone], old[~zone])
+    assert np.array_equal(out[1000:2000], new[1000:2000]) and np.array_equal(
+        out[2100:3000], new[2100:3000]
+    )
+    assert zone[700:3300].all() and not zone[:700].any() and not zone[3300:].any()
+    ramp = (out[700:1000] - old[700:1000]) / (new[700:1000] - old[700:1000])
+    assert np.all(np.diff(ramp) > 0) and 0 < ramp[0] < 0.01 and 0.99 < ramp[-1] < 1
+
+
+def test_start_step_mirrors_the_engine_schedule() -> None:
+    sampling = pytest.importorskip("melodex_studio.engine.sampling")
+    for steps in (1, 6, 24, 50):
+        for shift in (1.0, 3.0):
+            schedule = sampling.timestep_schedule(steps, shift)
+            for strength in (0.0, 0.1, 0.33, 0.5, 0.77, 1.0):
+                expected = sampling.start_step_for_strength(schedule, strength)
+                assert ops.start_step_for_strength(steps, strength, shift) == expected

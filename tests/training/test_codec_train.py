@@ -1,0 +1,170 @@
+"""Codec training: loss goes down, resume is bit-identical, checkpoints/exports are safetensors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from melodex_studio.engine.codec import Codec, CodecConfig
+from melodex_studio.training.codec_data import load_audio_pool, sample_segments
+from melodex_studio.training.codec_export import export_codec
+from melodex_studio.training.codec_runs import combine_runs, load_codec_from_run
+from melodex_studio.training.codec_train import CodecTrainSettings, train_codec
+
+FAST = CodecTrainSettings(learning_rate=3e-3, warmup_steps=0, ae_segment_frames=32,
+                          vocoder_segment_frames=16)
+
+
+def clips(count: int = 4, seconds: float = 1.5) -> list[np.ndarray]:
+    """Decaying chords: enough structure for a tiny codec to learn something in a few steps."""
+    out = []
+    t = np.arange(int(seconds * 24000)) / 24000
+    for i in range(count):
+        rng = np.random.default_rng(i)
+        freqs = 110 * 2 ** (rng.integers(0, 24, 3) / 12)
+        tone = sum(0.2 * np.sin(2 * math.pi * f * t) for f in freqs)
+        out.append((tone * np.exp(-4 * (t % 0.375))).astype(np.float32))
+    return out
+
+
+def _losses(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+
+
+def _train(run: Path, steps: int, stage: str, **kwargs) -> None:
+    train_codec(run, clips(), steps=steps, batch_size=2, seed=3, stage=stage,
+                config=CodecConfig.tiny(), settings=FAST, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("stage", "ratios"),
+    [("ae", {"ae_mel_l1": 0.8}), ("vocoder", {"voc_mel_l1": 0.9, "voc_mrstft": 0.95})],
+)
+def test_a_few_steps_reduce_the_loss(tmp_path: Path, stage: str, ratios: dict) -> None:
+    _train(tmp_path, 40, stage)
+    rows = _losses(tmp_path)
+    assert len(rows) == 40
+    for key, ratio in ratios.items():
+        values = [row[key] for row in rows]
+        assert np.mean(values[-5:]) < ratio * np.mean(values[:5]), key
+
+
+def test_resume_continues_bit_identically(tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _train(straight, 6, "both")
+    _train(resumed, 3, "both")
+    _train(resumed, 6, "both")
+    assert _losses(resumed) == _losses(straight)
+    for name in ("autoencoder", "vocoder", "optim_vocoder"):
+        a = load_file(str(straight / "checkpoint" / f"{name}.safetensors"))
+        b = load_file(str(resumed / "checkpoint" / f"{name}.safetensors"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log = json.loads((resumed / "training_log.json").read_text())
+    assert [(s["start_step"], s["end_step"]) for s in log["sessions"]] == [(0, 3), (3, 6)]
+    assert log["sessions"][0]["device"] == "cpu" and log["sessions"][0]["seconds"] > 0
+
+
+def test_resume_false_starts_over_and_stages_keep_their_counters(tmp_path: Path) -> None:
+    _train(tmp_path, 2, "ae")
+    _train(tmp_path, 2, "vocoder")
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["steps"] == {"ae": 2, "vocoder": 2, "both": 0}
+    _train(tmp_path, 1, "ae", resume=False)
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["steps"]["ae"] == 1 and state["steps"]["vocoder"] == 0
+    assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [
+        "autoencoder.safetensors", "optim_autoencoder.safetensors", "optim_vocoder.safetensors",
+        "state.json", "vocoder.safetensors"]
+
+
+def test_combine_runs_trained_side_by_side(tmp_path: Path) -> None:
+    _train(tmp_path / "ae", 3, "ae")
+    _train(tmp_path / "voc", 2, "vocoder")
+    combine_runs(tmp_path / "ae", tmp_path / "voc", tmp_path / "both")
+    combined = load_codec_from_run(tmp_path / "both")
+    for module, source in ((combined.autoencoder, "ae"), (combined.vocoder, "voc")):
+        other = getattr(load_codec_from_run(tmp_path / source), "autoencoder" if source == "ae"
+                        else "vocoder")
+        assert all(torch.equal(a, b) for a, b in zip(module.state_dict().values(),
+                                                     other.state_dict().values(), strict=True))
+    _train(tmp_path / "both", 2, "both")
+    state = json.loads((tmp_path / "both" / "checkpoint" / "state.json").read_text())
+    assert state["steps"] == {"ae": 3, "vocoder": 2, "both": 2}
+    log = json.loads((tmp_path / "both" / "training_log.json").read_text())
+    assert [s["stage"] for s in log["sessions"]] == ["ae", "vocoder", "both"]
+    with pytest.raises(FileExistsError):
+        combine_runs(tmp_path / "ae", tmp_path / "voc", tmp_path / "both")
+
+
+def test_snapshots_and_export_to_a_model_dir(tmp_path: Path) -> None:
+    run, model = tmp_path / "run", tmp_path / "models" / "melodex-tiny"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({"renderer": {"x": 1}}))
+    _train(run, 4, "ae", snapshot_every=2)
+    assert (run / "snapshots" / "ae_0000002" / "state.json").exists()
+    fragment = export_codec(run, model, clips(), max_clips=4, refine_iterations=2)
+    config = json.loads((model / "config.json").read_text())
+    assert config["codec"]["vocoder"]["refine_iterations"] == 2
+    assert config["renderer"] == {"x": 1} and config["codec"]["files"] == fragment["files"]
+    assert config["codec"]["training"]["steps"] == {"ae": 4}
+    shipped = Codec.from_pretrained(model)
+    trained = load_codec_from_run(run)
+    audio = torch.from_numpy(clips()[0])
+    assert torch.equal(shipped.encode(audio, normalize=False),
+                       trained.encode(audio, normalize=False))
+    # Normalised latents of the measuring clips have zero mean and unit std per channel.
+    latents = torch.cat([shipped.encode(torch.from_numpy(c))[0] for c in clips()], dim=-1)
+    assert torch.allclose(latents.mean(-1), torch.zeros(16), atol=1e-4)
+    assert torch.allclose(latents.std(-1), torch.ones(16), atol=1e-3)
+
+
+def test_data_pool_reads_folders_and_iterables(tmp_path: Path) -> None:
+    soundfile = pytest.importorskip("soundfile")
+    stereo = np.stack([clips(1)[0], clips(1)[0]], axis=1)
+    soundfile.write(tmp_path / "a.wav", stereo, 24000, subtype="FLOAT")
+    soundfile.write(tmp_path / "b.wav", clips(1)[0][:12000], 12000, subtype="FLOAT")
+    pool = load_audio_pool(tmp_path, 24000)
+    assert [c.numel() for c in pool] == [36000, 24000]
+    assert torch.allclose(pool[0], torch.from_numpy(clips(1)[0]))
+    pool = load_audio_pool([{"audio": clips(1)[0]}, (clips(1)[0], {"bpm": 90})], 24000)
+    assert len(pool) == 2
+    gen_a, gen_b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    batch = sample_segments(pool, 4096, 3, gen_a, (-6.0, 0.0))
+    assert batch.shape == (3, 4096) and torch.equal(batch, sample_segments(pool, 4096, 3, gen_b,
+                                                                             (-6.0, 0.0)))
+    with pytest.raises(ValueError, match="no audio"):
+        load_audio_pool([], 24000)
+
+
+def test_data_pool_reads_one_split_of_a_corpus_folder(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (tmp_path / "corpus.json").write_text(json.dumps({"format": 1, "seed": 0}))
+    for index, held_out in enumerate([False, True, False]):
+        audio = np.full(2048, 0.1 * (index + 1), dtype=np.float32)
+        np.save(examples / f"{index:08d}.npy", audio, allow_pickle=False)
+        np.save(examples / f"{index:08d}.stems.npy", np.zeros((2048, 3), np.float32),
+                allow_pickle=False)
+        document = {"audio": f"{index:08d}.npy", "held_out": held_out,
+                    "stems": f"{index:08d}.stems.npy"}
+        (examples / f"{index:08d}.json").write_text(json.dumps(document))
+    train = load_audio_pool(tmp_path, 24000)
+    assert [float(c[0]) for c in train] == pytest.approx([0.1, 0.3])
+    held = load_audio_pool(tmp_path, 24000, held_out=True)
+    assert [float(c[0]) for c in held] == pytest.approx([0.2])
+
+
+def test_learning_rate_schedule_is_a_function_of_the_step(tmp_path: Path) -> None:
+    from melodex_studio.training.codec_train import CodecTrainer
+
+    settings = CodecTrainSettings(learning_rate=1.0, warmup_steps=10, cooldown_start=20,
+                                  cooldown_steps=10)
+    trainer = CodecTrainer(tmp_path, CodecConfig.tiny(), settings, 0, torch.device("cpu"))
+    rates = [trainer._learning_rate(step) for step in (0, 9, 15, 20, 25, 30, 100)]
+    assert rates == pytest.approx([0.1, 1.0, 1.0, 1.0, 0.55, 0.1, 0.1])

@@ -1,0 +1,132 @@
+"""Export (with progress, in the background) and preferences."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile
+from PySide6.QtCore import Qt
+
+from melodex_studio.music.plan import Plan
+from melodex_studio.project.commands import SetPlan
+from tests.ui.conftest import add_rendered_take, settle
+
+pytestmark = pytest.mark.qt
+
+
+def test_export_mixdown_sections_and_midi_with_progress(qtbot, studio, tmp_path):
+    project = studio.context.project
+    for seed, section in enumerate(project.sections, start=1):
+        add_rendered_take(studio, section.id, seed=seed)
+    verse = project.section_by_name("Verse")
+    studio.context.undo.push(SetPlan(verse.id, Plan.empty(verse.length_bars, 16)))
+    dialog = studio.show_export()
+    target = tmp_path / "out" / "song.wav"
+    target.parent.mkdir()
+    dialog.path_edit.setText(str(target))
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findText("FLAC 24-bit"))
+    assert dialog.path_edit.text().endswith("song.flac")
+    dialog.loudness_combo.setCurrentIndex(dialog.loudness_combo.findData(-16.0))
+    dialog.sections_check.setChecked(True)
+    dialog.midi_check.setChecked(True)
+    seen = []
+    dialog.progress.valueChanged.connect(seen.append)
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, studio)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=30000)
+    report = dialog.report
+    assert report.mixdown == target.with_suffix(".flac")
+    names = sorted(p.name for p in target.parent.iterdir())
+    assert names == ["song - 01 Intro.flac", "song - 02 Verse.flac", "song - 03 Chorus.flac",
+                     "song.flac", "song.mid"]
+    info = soundfile.info(str(report.mixdown))
+    assert info.samplerate == 44100 and info.duration == pytest.approx(32.0, abs=0.05)
+    assert report.loudness.output_lufs == pytest.approx(-16.0, abs=0.5)
+    assert seen and seen[-1] == 1000 and len(seen) >= 2
+    assert "Done" in dialog.result_label.text()
+    dialog.close()
+
+
+def test_export_without_renders_says_so(qtbot, studio, tmp_path):
+    dialog = studio.show_export()
+    dialog.path_edit.setText(str(tmp_path / "empty.wav"))
+    dialog.start_export()
+    settle(qtbot, studio)
+    assert "no section has a rendered take" in dialog.result_label.text()
+    assert not (tmp_path / "empty.wav").exists()
+    dialog.close()
+
+
+def test_preferences_apply_and_persist(qtbot, studio, user_dirs):
+    from melodex_studio.settings import load_settings
+    from melodex_studio.ui.dialogs.preferences import PreferencesDialog
+
+    dialog = PreferencesDialog(studio.context.settings.value, ["Speakers", "Headphones"])
+    qtbot.addWidget(dialog)
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("Headphones"))
+    dialog.buffer_spin.setValue(40)
+    dialog.threads_spin.setValue(2)
+    dialog.autosave_spin.setValue(60)
+    dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("light"))
+    new = dialog.settings()
+    studio.apply_preferences(new)
+    settle(qtbot, studio)
+    saved = load_settings()
+    assert saved.audio.output_device == "Headphones" and saved.audio.buffer_ms == 40
+    assert saved.inference.threads == 2 and saved.autosave_interval_s == 60
+    assert saved.theme == "light"
+    from melodex_studio.ui.theme import current_palette
+
+    assert current_palette().name == "light"
+    studio.apply_preferences(saved.model_copy(update={"theme": "dark"}))
+    assert current_palette().name == "dark"
+
+
+def test_demo_song_opens_as_an_unsaved_copy(qtbot, studio):
+    studio.studio_actions.open_demo.trigger()
+    settle(qtbot, studio)
+    project = studio.context.project
+    assert project.title == "Night Drive" and len(project.sections) == 7
+    assert all(section.plan is not None for section in project.sections)
+    assert studio.files.path is None and studio.files.is_modified()
+    assert studio.plan_editor.model.columnCount() == 0  # nothing selected yet
+    studio.context.selection.select_one(project.sections[1].id)
+    assert studio.plan_editor.model.index(0, 0).data() == "Am7"
+
+
+def test_shortcuts_dialog_lists_the_actions(qtbot, studio):
+    from melodex_studio.ui.dialogs.shortcuts import ShortcutsDialog
+
+    dialog = ShortcutsDialog(studio.studio_actions.all_actions())
+    qtbot.addWidget(dialog)
+    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
+            for r in range(dialog.table.rowCount())}
+    assert rows["Play / Stop"] == "Space"
+    assert rows["Loop Selection"] == "L"
+    assert rows["Duplicate"] == "Ctrl+D"
+    assert "Drag a section" in rows
+
+
+def test_window_layout_and_zoom_survive_a_restart(qtbot, user_dirs):
+    from melodex_studio.project.models import new_project
+    from melodex_studio.settings import Settings
+    from melodex_studio.ui.context import StudioContext
+    from melodex_studio.ui.main_window import MainWindow
+
+    def window():
+        context = StudioContext.create(new_project("W", sections_spec="Intro:4"), Settings())
+        return MainWindow(context, restore_layout=True), context
+
+    first, context = window()
+    first.resize(780, 540)
+    first.show()
+    first.timeline.set_zoom(77.0)
+    first.plan_dock.hide()
+    first.close()
+    context.executor.shutdown()
+    second, context = window()
+    assert second.scene.geometry.pixels_per_bar == pytest.approx(77.0)
+    assert second.size().width() == first.size().width()
+    assert second.plan_dock.isHidden()
+    second._close_confirmed = True
+    second.close()
+    context.executor.shutdown()

@@ -1,0 +1,140 @@
+"""Generation through the window with a tiny random-weight model running in-process:
+generate, plan, repaint the selected bars, vary from a checkpoint, retake, undo."""
+
+from __future__ import annotations
+
+import pytest
+
+from melodex_studio.project.commands import EditSectionSettings
+from melodex_studio.project.models import TakeOperation
+from melodex_studio.ui.selection import BarRange
+from tests.ui.conftest import settle
+
+pytestmark = pytest.mark.qt
+
+pytest.importorskip("torch")
+
+
+class EventRouter:
+    """One worker for the module; its events go to whichever window is under test."""
+
+    def __init__(self) -> None:
+        self.target = None
+
+    def __call__(self, envelope) -> None:
+        if self.target is not None:
+            self.target(envelope)
+
+
+@pytest.fixture(scope="module")
+def tiny_worker():
+    from melodex_studio.worker.inprocess import InProcessClient
+    from melodex_studio.worker.protocol import WorkerConfig
+
+    router = EventRouter()
+    client = InProcessClient(WorkerConfig(model="tiny-random", device="cpu", threads=1),
+                             on_event=router)
+    yield client, router
+    client.close()
+
+
+@pytest.fixture
+def generating(studio, tiny_worker, qtbot):
+    client, router = tiny_worker
+    router.target = studio.generation.on_client_event
+    studio.generation.attach_client(client)
+    client.request_status()
+    qtbot.waitUntil(lambda: studio.generation.available, timeout=10000)
+    for section in studio.context.project.sections:  # few steps: the tests stay fast
+        studio.context.undo.push(EditSectionSettings(section.id, steps=4))
+    studio.context.document.history.clear()
+    yield studio
+    router.target = None
+    studio.generation.client = None
+
+
+def wait_jobs_done(qtbot, window, timeout: int = 60000) -> None:
+    qtbot.waitUntil(lambda: not window.generation.running, timeout=timeout)
+    settle(qtbot, window)
+
+
+def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generating):
+    window = generating
+    intro = window.context.project.section_by_name("Intro")
+    window.context.selection.select_one(intro.id)
+    assert window.studio_actions.generate.isEnabled()
+    item = window.scene.items_by_id[intro.id]
+    previews = []
+    original = item.set_preview
+    item.set_preview = lambda peaks, rate=24000: (previews.append(peaks), original(peaks, rate))
+    window.generation.preview_every = 1
+    window.studio_actions.generate.trigger()
+    assert window.jobs.active_count() == 1
+    wait_jobs_done(qtbot, window)
+    assert any(p is not None and len(p) > 0 for p in previews)  # the rough preview was drawn
+    assert item.preview_peaks is None  # and cleared when the take arrived
+    section = window.context.project.section(intro.id)
+    assert len(section.takes) == 1 and section.active_take.operation is TakeOperation.GENERATE
+    entry = next(iter(window.jobs.jobs.values()))
+    assert entry.state == "done" and entry.progress.value() == 100
+    assert item.render_progress is None
+    qtbot.waitUntil(lambda: item.peaks is not None, timeout=5000)
+    assert window.undo_action.text() == "Undo Generate Intro"
+    window.undo_action.trigger()  # undoing a render never re-runs inference
+    assert not window.context.project.section(intro.id).takes
+
+
+def test_plan_then_repaint_selected_bars_then_vary(qtbot, generating):
+    window = generating
+    verse = window.context.project.section_by_name("Verse")
+    window.context.selection.select_one(verse.id)
+    window.studio_actions.plan.trigger()
+    wait_jobs_done(qtbot, window)
+    plan = window.context.project.section(verse.id).plan
+    assert plan is not None and plan.n_bars == verse.length_bars
+    assert window.plan_editor.model.columnCount() == verse.length_bars
+    window.generation.generate(verse.id)
+    wait_jobs_done(qtbot, window)
+    window.context.selection.set_bar_range(BarRange(verse.id, 2, 4))
+    assert window.studio_actions.repaint.isEnabled()
+    window.studio_actions.repaint.trigger()
+    wait_jobs_done(qtbot, window)
+    section = window.context.project.section(verse.id)
+    assert [t.operation for t in section.takes] == [TakeOperation.GENERATE, TakeOperation.REPAINT]
+    assert section.active_take.repaint_ranges == ((2, 4),)
+    # Vary the first take from its checkpoint at step 2 through the takes panel.
+    takes = window.takes_panel
+    takes.tree.setCurrentItem(takes.tree.topLevelItem(0))
+    assert takes.vary_button.isEnabled()
+    takes.checkpoint_slider.setValue(0)
+    takes.strength_slider.setValue(60)
+    takes.vary_button.click()
+    wait_jobs_done(qtbot, window)
+    section = window.context.project.section(verse.id)
+    varied = section.active_take
+    assert varied.operation is TakeOperation.VARY and varied.parent_id == section.takes[0].id
+    assert varied.strength == pytest.approx(0.6)
+
+
+def test_retake_adds_four_takes_in_one_undo_step(qtbot, generating):
+    window = generating
+    chorus = window.context.project.section_by_name("Chorus")
+    window.generation.retake(chorus.id)
+    wait_jobs_done(qtbot, window)
+    assert len(window.context.project.section(chorus.id).takes) == 4
+    window.context.undo.undo()
+    assert not window.context.project.section(chorus.id).takes
+
+
+def test_a_failed_job_is_reported_and_changes_nothing(qtbot, generating):
+    window = generating
+    intro = window.context.project.section_by_name("Intro")
+    before = window.context.project
+    messages = []
+    window.generation.sig_message.connect(messages.append)
+    window.generation.repaint(intro.id, ((0, 2),))  # nothing rendered yet: cannot repaint
+    wait_jobs_done(qtbot, window)
+    assert window.context.project is before
+    entry = next(iter(window.jobs.jobs.values()))
+    assert entry.state == "failed"
+    assert any("generate it first" in m for m in messages)

@@ -1,0 +1,172 @@
+"""Inspector, generation settings, takes list and plan editor, driven through their widgets."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.ui.conftest import add_rendered_take, settle
+
+pytestmark = pytest.mark.qt
+
+
+def select(window, name: str):
+    section = window.context.project.section_by_name(name)
+    window.context.selection.select_one(section.id)
+    return section
+
+
+def test_typing_a_prompt_becomes_one_undoable_edit(qtbot, studio):
+    select(studio, "Verse")
+    prompt = studio.inspector.prompt_edit
+    prompt.setFocus()
+    qtbot.keyClicks(prompt, "dusty lo-fi keys")
+    qtbot.keyClicks(prompt, ", lazy swing drums")
+    qtbot.waitUntil(lambda: studio.context.project.section_by_name("Verse").prompt
+                    == "dusty lo-fi keys, lazy swing drums", timeout=3000)
+    assert studio.context.document.history.count == 1  # typing merged into one step
+    assert studio.undo_action.text() == "Undo Edit prompt of Verse"
+    studio.timeline.setFocus()
+    studio.undo_action.trigger()
+    assert studio.context.project.section_by_name("Verse").prompt == ""
+    assert prompt.toPlainText() == ""
+
+
+def test_switching_sections_saves_a_half_typed_prompt_to_its_own_section(qtbot, studio):
+    select(studio, "Intro")
+    prompt = studio.inspector.prompt_edit
+    prompt.setFocus()
+    qtbot.keyClicks(prompt, "warm pads")
+    select(studio, "Chorus")  # before the typing pause commits
+    project = studio.context.project
+    assert project.section_by_name("Intro").prompt == "warm pads"
+    assert project.section_by_name("Chorus").prompt == ""
+    assert prompt.toPlainText() == ""
+
+
+def test_rename_kind_energy_and_instruments(qtbot, studio):
+    select(studio, "Verse")
+    inspector = studio.inspector
+    inspector.name_edit.setFocus()
+    inspector.name_edit.selectAll()
+    qtbot.keyClicks(inspector.name_edit, "Verse A")
+    qtbot.keyClick(inspector.name_edit, Qt.Key.Key_Return)
+    assert studio.context.project.sections[1].name == "Verse A"
+    inspector.kind_combo.setCurrentIndex(inspector.kind_combo.findData("bridge"))
+    inspector.kind_combo.activated.emit(inspector.kind_combo.currentIndex())
+    assert studio.context.project.sections[1].kind == "bridge"
+    inspector.energy_slider.setValue(80)
+    inspector.energy_slider.setValue(85)
+    assert studio.context.project.sections[1].energy == pytest.approx(0.85)
+    inspector.instruments_edit.setText("rhodes, upright bass, rhodes")
+    inspector.instruments_edit.editingFinished.emit()
+    assert studio.context.project.sections[1].instrumentation == ("rhodes", "upright bass")
+    texts = studio.context.document.history.texts()
+    assert texts[0] == "Rename Verse to Verse A"
+    assert sum(text.startswith("Change energy") for text in texts) == 1  # slider merged
+
+
+def test_presets_follow_the_brief_and_expert_settings_edit(qtbot, studio):
+    select(studio, "Chorus")
+    box = studio.inspector.generation
+    labels = [box.preset_combo.itemText(i) for i in range(box.preset_combo.count())]
+    assert labels[:3] == ["Film score  (1–2)", "Social content  (3–5)", "Sound design  (7–10)"]
+    box.preset_combo.setCurrentIndex(box.preset_combo.findData("film"))
+    box.preset_combo.activated.emit(box.preset_combo.currentIndex())
+    chorus = studio.context.project.section_by_name("Chorus")
+    assert chorus.settings.preset == "film" and chorus.settings.guidance == 1.5
+    assert box.guidance_spin.value() == pytest.approx(1.5)
+    box.guidance_spin.setValue(6.0)
+    assert "outside film score range" in box.guidance_note.text()
+    box.expert.click()
+    assert box.expert_body.isVisible()
+    box.steps_spin.setValue(40)
+    box.sampler_combo.setCurrentIndex(1)
+    box.sampler_combo.activated.emit(1)
+    box.seed_edit.setText("12345")
+    box.seed_edit.editingFinished.emit()
+    box.seed_lock.setChecked(True)
+    settings = studio.context.project.section_by_name("Chorus").settings
+    assert (settings.steps, settings.sampler, settings.seed, settings.seed_locked) == (
+        40, "heun", 12345, True)
+    box.interval_start.setValue(0.9)
+    box.interval_end.setValue(0.5)
+    assert box.interval_error.text()  # shown, not applied
+    assert studio.context.project.section_by_name("Chorus").settings.guidance_interval == (0.9, 1)
+
+
+def test_takes_list_make_active_delete_and_vary_controls(qtbot, studio, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    intro = select(studio, "Intro")
+    first = add_rendered_take(studio, intro.id, seed=1, minutes=1)
+    second = add_rendered_take(studio, intro.id, seed=2, minutes=2)
+    settle(qtbot, studio)
+    takes = studio.takes_panel
+    assert takes.tree.topLevelItemCount() == 2
+    assert studio.scene.items_by_id[intro.id].section.active_take_id == second.id
+    takes.tree.setCurrentItem(takes.tree.topLevelItem(0))
+    assert takes.activate_button.isEnabled()
+    qtbot.mouseClick(takes.activate_button, Qt.MouseButton.LeftButton)
+    assert studio.context.project.section(intro.id).active_take_id == first.id
+    assert takes.vary_box.isVisible()
+    takes.checkpoint_slider.setValue(2)
+    assert takes.checkpoint_step() == 6
+    assert not takes.vary_button.isEnabled()  # no worker in this window
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    takes.tree.setCurrentItem(takes.tree.topLevelItem(0))
+    qtbot.mouseClick(takes.delete_button, Qt.MouseButton.LeftButton)
+    section = studio.context.project.section(intro.id)
+    assert [t.id for t in section.takes] == [second.id]
+    assert section.active_take_id == second.id
+
+
+def test_plan_editor_chord_edit_valid_invalid_and_undo(qtbot, studio):
+    verse = select(studio, "Verse")
+    editor = studio.plan_editor
+    qtbot.mouseClick(editor.create_button, Qt.MouseButton.LeftButton)
+    assert studio.context.project.section(verse.id).plan is not None
+    assert editor.model.columnCount() == 8
+    index = editor.model.index(0, 4)
+    assert editor.model.setData(index, "f#min7")
+    plan = studio.context.project.section(verse.id).plan
+    assert plan.bars[4].chord == "F#m7"
+    assert studio.undo_action.text() == "Undo Edit bar 5 of Verse"
+    assert not editor.model.setData(index, "H7#")
+    assert "H7#" in editor.error_label.text()
+    assert studio.context.project.section(verse.id).plan.bars[4].chord == "F#m7"
+    # Typing into the grid: edit, type, enter.
+    from PySide6.QtWidgets import QLineEdit
+
+    first = editor.model.index(0, 0)
+    editor.table.setCurrentIndex(first)
+    editor.table.edit(first)
+    line = editor.table.viewport().findChild(QLineEdit)
+    assert line is not None
+    qtbot.keyClicks(line, "Am")
+    qtbot.keyClick(line, Qt.Key.Key_Return)  # Qt commits the editor on the next loop turn
+    qtbot.waitUntil(lambda: studio.context.project.section(verse.id).plan.bars[0].chord == "Am",
+                    timeout=2000)
+    studio.context.undo.undo()
+    assert studio.context.project.section(verse.id).plan.bars[0].chord is None
+
+
+def test_plan_editor_drum_steps_and_locks(qtbot, studio):
+    from melodex_studio.music.plan import DrumVoice
+    from melodex_studio.ui.panels.plan_model import ROW_INDEX
+
+    verse = select(studio, "Verse")
+    studio.plan_editor.create_empty_plan()
+    editor = studio.plan_editor
+    kick_row = ROW_INDEX["kick"]
+    rect = editor.table.visualRect(editor.model.index(kick_row, 1))
+    step_width = (rect.width() - 6) / 16
+    x = round(rect.left() + 3 + step_width * 4.5)
+    qtbot.mouseClick(editor.table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=rect.center().__class__(x, rect.center().y()))
+    bar = studio.context.project.section(verse.id).plan.bars[1]
+    assert bar.drums[4] & DrumVoice.KICK
+    lock = editor.model.index(ROW_INDEX["lock"], 2)
+    assert editor.model.setData(lock, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    assert studio.context.project.section(verse.id).plan.locked_bars() == [2]

@@ -1,0 +1,226 @@
+"""The arrangement timeline driven with real mouse gestures on the view."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+pytestmark = pytest.mark.qt
+
+
+def x_of(window, bar: float) -> int:
+    view = window.timeline
+    scene_x = view.geometry_.bar_to_x(bar)
+    return view.mapFromScene(scene_x, 0).x()
+
+
+def lane_y(window, fraction: float) -> int:
+    geometry = window.timeline.geometry_
+    return round(geometry.lane_top + geometry.lane_height * fraction)
+
+
+def drag(qtbot, window, start: QPoint, end: QPoint, steps: int = 4,
+         modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    viewport = window.timeline.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, modifier, start)
+    for i in range(1, steps + 1):
+        point = start + (end - start) * (i / steps)
+        qtbot.mouseMove(viewport, point)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, modifier, end)
+
+
+def starts(window) -> dict[str, int]:
+    return {s.name: s.start_bar for s in window.context.project.sections}
+
+
+def test_drag_moves_a_section_by_whole_bars_in_one_undo_step(qtbot, studio):
+    y = lane_y(studio, 0.3)
+    drag(qtbot, studio, QPoint(x_of(studio, 13.5), y), QPoint(x_of(studio, 16.6), y), steps=6)
+    assert starts(studio)["Chorus"] == 15
+    history = studio.context.document.history
+    assert history.count == 1
+    assert studio.undo_action.text() == "Undo Move Chorus"
+    studio.undo_action.trigger()
+    assert starts(studio)["Chorus"] == 12
+    assert studio.redo_action.text() == "Redo Move Chorus"
+
+
+def test_a_move_onto_another_section_is_refused_and_changes_nothing(qtbot, studio):
+    before = studio.context.project
+    y = lane_y(studio, 0.3)
+    drag(qtbot, studio, QPoint(x_of(studio, 6.5), y), QPoint(x_of(studio, 9.5), y))
+    assert studio.context.project is before
+    assert studio.context.document.history.count == 0
+    assert not any(item.invalid for item in studio.scene.items_by_id.values())
+
+
+def test_dragging_the_right_edge_resizes_and_ripples_later_sections(qtbot, studio):
+    y = lane_y(studio, 0.3)
+    drag(qtbot, studio, QPoint(x_of(studio, 4) - 2, y), QPoint(x_of(studio, 6), y))
+    project = studio.context.project
+    assert [(s.name, s.start_bar, s.length_bars) for s in project.sections] == [
+        ("Intro", 0, 6), ("Verse", 6, 8), ("Chorus", 14, 4)]
+    assert studio.undo_action.text() == "Undo Resize Intro"
+    studio.context.undo.undo()
+    assert starts(studio) == {"Intro": 0, "Verse": 4, "Chorus": 12}
+
+
+def test_dragging_the_left_edge_keeps_the_end(qtbot, studio):
+    y = lane_y(studio, 0.3)
+    drag(qtbot, studio, QPoint(x_of(studio, 12) + 2, y), QPoint(x_of(studio, 13), y))
+    chorus = studio.context.project.section_by_name("Chorus")
+    assert (chorus.start_bar, chorus.end_bar) == (13, 16)
+    assert studio.context.document.history.count == 1
+
+
+def test_dragging_the_lower_part_selects_bars_for_a_repaint(qtbot, studio):
+    y = lane_y(studio, 0.85)
+    drag(qtbot, studio, QPoint(x_of(studio, 5.5), y), QPoint(x_of(studio, 7.5), y))
+    selection = studio.context.selection
+    verse = studio.context.project.section_by_name("Verse")
+    assert selection.current_id == verse.id
+    assert selection.bar_range is not None
+    assert (selection.bar_range.start, selection.bar_range.end) == (1, 4)
+    assert studio.context.document.history.count == 0  # selecting is not an edit
+    assert studio.scene.items_by_id[verse.id].bar_range == (1, 4)
+
+
+def test_rubber_band_and_ctrl_click_select_several_sections(qtbot, studio):
+    y = lane_y(studio, 0.5)
+    geometry = studio.timeline.geometry_
+    top = round(geometry.lane_top) + 2
+    drag(qtbot, studio, QPoint(x_of(studio, 22), top), QPoint(x_of(studio, 10), y))
+    names = {s.name for s in studio.context.selection.selected_sections()}
+    assert names == {"Verse", "Chorus"}
+    qtbot.mouseClick(studio.timeline.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ControlModifier, QPoint(x_of(studio, 1.5), y))
+    assert len(studio.context.selection.selected_ids) == 3
+
+
+def test_moving_several_selected_sections_is_one_step(qtbot, studio):
+    studio.editing.select_all()
+    y = lane_y(studio, 0.3)
+    drag(qtbot, studio, QPoint(x_of(studio, 2.5), y), QPoint(x_of(studio, 4.5), y))
+    assert starts(studio) == {"Intro": 2, "Verse": 6, "Chorus": 14}
+    assert studio.undo_action.text() == "Undo Move 3 sections"
+    studio.context.undo.undo()
+    assert starts(studio) == {"Intro": 0, "Verse": 4, "Chorus": 12}
+
+
+def test_add_duplicate_delete_through_actions_and_shortcuts(qtbot, studio):
+    context = studio.context
+    context.selection.select_one(context.project.section_by_name("Verse").id)
+    studio.studio_actions.add_section.trigger()
+    names = [s.name for s in context.project.sections]
+    assert len(names) == 4 and names[2] == "Chorus 2"  # after a verse comes a chorus
+    assert context.project.sections[2].start_bar == 12
+    studio.timeline.setFocus()
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert len(context.project.sections) == 5
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_Delete)
+    assert len(context.project.sections) == 4
+    assert studio.undo_action.text().startswith("Undo Delete")
+
+
+def test_ctrl_wheel_zooms_and_plus_minus_keys_zoom(qtbot, studio):
+    geometry = studio.timeline.geometry_
+    before = geometry.pixels_per_bar
+    studio.studio_actions.zoom_in.trigger()
+    assert geometry.pixels_per_bar > before
+    studio.studio_actions.zoom_out.trigger()
+    assert geometry.pixels_per_bar == pytest.approx(before)
+    item = next(iter(studio.scene.items_by_id.values()))
+    width = item.width()
+    studio.timeline.set_zoom(before * 2)
+    assert item.width() == pytest.approx(2 * width)
+
+
+def test_ruler_click_seeks_and_ruler_drag_sets_the_loop(qtbot, studio):
+    viewport = studio.timeline.viewport()
+    y = round(studio.timeline.geometry_.ruler_height / 2)
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=QPoint(x_of(studio, 8), y))
+    assert studio.playback.position_bar == pytest.approx(8, abs=0.05)
+    assert studio.transport_bar.position_label.text() == "9.1.1"
+    drag(qtbot, studio, QPoint(x_of(studio, 2), y), QPoint(x_of(studio, 6), y))
+    loop = studio.playback.loop
+    assert (loop.start, loop.end) == (2, 6)
+    assert studio.playback.loop_enabled
+    assert studio.studio_actions.loop.isChecked()
+    assert studio.scene.ruler.loop == (2, 6)
+
+
+def test_context_menu_offers_generation_and_edits(qtbot, studio):
+    verse = studio.context.project.section_by_name("Verse")
+    menu = studio.editing.build_context_menu(verse.id, 5, studio)
+    texts = [a.text().replace("&", "") for a in menu.actions() if a.text()]
+    for expected in ("Generate", "Regenerate", "Repaint Selection", "Vary…", "Extend…",
+                     "Duplicate", "Delete", "Rename…"):
+        assert expected in texts
+    generate = next(a for a in menu.actions() if a.text() == "&Generate")
+    assert generate.isEnabled() == studio.studio_actions.generate.isEnabled()
+
+
+def paint_item(item):
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+    rect = item.boundingRect()
+    image = QImage(int(rect.width()), int(rect.height()), QImage.Format.Format_ARGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.translate(-rect.left(), -rect.top())
+    item.paint(painter, QStyleOptionGraphicsItem(), None)
+    painter.end()
+    return image
+
+
+def bright_fraction(image, top: int) -> float:
+    """Share of pixels below `top` that are light (waveform) rather than dark (background)."""
+    import numpy as np
+
+    ptr = image.constBits()
+    pixels = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
+    body = pixels[top:, : image.width() * 4].reshape(image.height() - top, image.width(), 4)
+    return float((body[..., :3].mean(axis=2) > 140).mean())
+
+
+def test_empty_and_rendered_sections_look_different(qtbot, studio):
+    from tests.ui.conftest import add_rendered_take, settle
+
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio)
+    item = studio.scene.items_by_id[intro.id]
+    assert item.peaks is not None and len(item.peaks) > 100  # computed off the main thread
+    verse = studio.context.project.section_by_name("Verse")
+    verse_item = studio.scene.items_by_id[verse.id]
+    studio.timeline.set_zoom(60.0)
+    header = round(studio.timeline.geometry_.header_height) + 4
+    rendered = bright_fraction(paint_item(item), header)
+    empty = bright_fraction(paint_item(verse_item), header)
+    assert rendered > 0.15 > empty  # a waveform fills the rendered block, hatching does not
+    assert verse_item.peaks is None
+
+
+def test_peaks_reduce_to_pixel_columns_and_an_image():
+    import numpy as np
+    from PySide6.QtGui import QColor
+
+    from melodex_studio.ui.timeline.waveform import (
+        compute_peaks,
+        peaks_to_columns,
+        waveform_image,
+    )
+
+    audio = np.zeros(24000, np.float32)
+    audio[12000:12100] = 0.8
+    audio[12100:12200] = -0.5
+    peaks = compute_peaks(audio, 24000, peaks_per_second=100)
+    assert peaks.shape == (100, 2)
+    assert peaks[50].tolist() == pytest.approx([-0.5, 0.8])
+    columns = peaks_to_columns(peaks, 10)
+    assert columns.shape == (10, 2) and columns[5].tolist() == pytest.approx([-0.5, 0.8])
+    image = waveform_image(peaks, 10, 21, QColor("#ffffff"))
+    assert (image.width(), image.height()) == (10, 21)
+    assert image.pixelColor(5, 3).alpha() > 0  # the loud column reaches near the top
+    assert image.pixelColor(0, 3).alpha() == 0  # silence stays on the centre line
