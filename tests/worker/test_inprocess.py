@@ -12,7 +12,7 @@ from melodex_studio.worker.jobs import DecodeJob
 from melodex_studio.worker.protocol import FailureKind, JobStarted, Priority, WorkerConfig
 
 
-@pytest.mark.skip(reason="timing-sensitive: a 0.5 s limit the tiny job can beat on a loaded machine")
+@pytest.mark.skip(reason="timing-sensitive: the tiny job can beat a 0.5 s limit under load")
 def test_priorities_time_limits_and_close() -> None:
     client = InProcessClient(WorkerConfig(model="tiny-random", threads=1))
     started: list[str] = []
