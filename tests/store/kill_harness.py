@@ -61,6 +61,24 @@ def kill_after(pid: int, read_fd: int, delay: float | None) -> bytes:
     return b"".join(chunks)
 
 
+def kill_after_phase(pid: int, read_fd: int, phase: bytes, delay: float) -> bytes:
+    """SIGKILL the child `delay` seconds after it reports `phase` (or when it exits first).
+
+    Anchoring the delay to the phase the child reports, rather than to the fork, keeps the
+    kills inside the save however slow the machine is at that moment."""
+    seen = b""
+    while phase not in seen:
+        chunk = os.read(read_fd, 1)
+        if not chunk:  # the child exited before reaching the phase
+            os.waitpid(pid, 0)
+            os.close(read_fd)
+            return seen
+        seen += chunk
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    return seen + kill_after(pid, read_fd, None)
+
+
 def _variant(base: Project, blobs: dict[str, bytes], k: int) -> tuple[Project, dict[str, bytes]]:
     """Version k: a new title and one re-rendered final latent (a blob only memory has)."""
     data = latent_blob(np.full((16, 64), float(k), dtype=np.float32))
@@ -117,18 +135,27 @@ def run_save_kills(folder: Path, n_kills: int, seed: int = 0) -> SaveKillStats:
 
         return work
 
-    durations = []
-    for _ in range(3):  # calibrate: how long an unkilled round takes on this machine now
-        new = (current + 1) % len(versions)
-        start = time.perf_counter()
-        assert kill_after(*fork_child(saver(new)), None).endswith(b"d")
-        durations.append(time.perf_counter() - start)
-        current = new
-    stats = SaveKillStats(window_s=max(durations) * 1.15)
-    for _ in range(n_kills):
+    # Calibrate: time from "writing" to "done" of an unkilled child on this machine now.
+    save_times = []
+    for _ in range(3):
         new = (current + 1) % len(versions)
         pid, read_fd = fork_child(saver(new))
-        written = kill_after(pid, read_fd, rng.uniform(0.0, stats.window_s))
+        assert os.read(read_fd, 1) == b"w"
+        start = time.perf_counter()
+        rest = kill_after(pid, read_fd, None)
+        save_times.append(time.perf_counter() - start)
+        assert rest.endswith(b"d")
+        current = new
+    stats = SaveKillStats(window_s=float(np.median(save_times)) * 1.1)
+    for round_ in range(n_kills):
+        new = (current + 1) % len(versions)
+        pid, read_fd = fork_child(saver(new))
+        if round_ % 5 == 0:  # some kills before the save starts (opening, preparing)
+            written = kill_after(pid, read_fd, rng.uniform(0.0, 0.01))
+        else:
+            written = kill_after_phase(
+                pid, read_fd, PHASE_CODES["writing"], rng.uniform(0.0, stats.window_s)
+            )
         stats.kills += 1
         stats.phases[_phase_at_kill(written)] += 1
         with open_project(target) as opened:
