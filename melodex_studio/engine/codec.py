@@ -83,7 +83,8 @@ class CodecConfig:
                 decoder_blocks=(1, 1, 1),
                 hidden_ratio=2,
             ),
-            vocoder=VocoderConfig(dim=24, hidden=48, num_blocks=2),
+            vocoder=VocoderConfig(dim=24, hidden=48, num_blocks=2, refine_iterations=2,
+                                  mel_match_rounds=1),
         )
 
 

@@ -56,10 +56,11 @@ def _training_summary(run_dir: Path) -> dict[str, Any]:
             "devices": devices, "sessions": len(sessions)}
 
 
-def with_refine_iterations(codec: Codec, iterations: int) -> Codec:
-    """The same weights with another number of phase-refinement steps (an inference setting:
-    more steps give a more consistent spectrum and cost about 3 % of decode speed each)."""
-    vocoder = dataclasses.replace(codec.config.vocoder, refine_iterations=iterations)
+def with_vocoder_settings(codec: Codec, **changes: int) -> Codec:
+    """The same weights with other inference settings of the vocoder: ``refine_iterations``
+    (phase-refinement steps) or ``mel_match_rounds`` (rounds that pull the output's mel bands
+    to the input). Each step or round costs a few % of decode speed."""
+    vocoder = dataclasses.replace(codec.config.vocoder, **changes)
     config = CodecConfig(mel=codec.config.mel, autoencoder=codec.config.autoencoder,
                          vocoder=vocoder)
     rebuilt = Codec(config)
@@ -72,16 +73,19 @@ def with_refine_iterations(codec: Codec, iterations: int) -> Codec:
 def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | Iterable[Any],
                  max_clips: int | None = 64, extra: dict[str, Any] | None = None,
                  checkpoint: Path | str | None = None,
-                 refine_iterations: int | None = None) -> dict[str, Any]:
+                 refine_iterations: int | None = None,
+                 mel_match_rounds: int | None = None) -> dict[str, Any]:
     """Write ``codec_ae.safetensors``, ``vocoder.safetensors`` and config.json["codec"].
 
     ``checkpoint`` picks a snapshot folder instead of the run's latest checkpoint;
-    ``refine_iterations`` overrides the vocoder's phase-refinement steps for inference.
+    ``refine_iterations`` and ``mel_match_rounds`` override the vocoder's inference settings.
     """
     run_dir = Path(run_dir)
     codec = load_codec_from_run(checkpoint or run_dir)
     if refine_iterations is not None:
-        codec = with_refine_iterations(codec, refine_iterations)
+        codec = with_vocoder_settings(codec, refine_iterations=refine_iterations)
+    if mel_match_rounds is not None:
+        codec = with_vocoder_settings(codec, mel_match_rounds=mel_match_rounds)
     clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
     stats = latent_statistics(codec, clips)
     codec.set_latent_statistics(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))

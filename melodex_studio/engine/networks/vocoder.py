@@ -1,9 +1,18 @@
 """Vocos-style vocoder: ConvNeXt blocks over log-mel frames, then magnitude + phase and an iSTFT.
 
 Predicting STFT frames at the mel frame rate (instead of upsampling to samples like HiFi-GAN) keeps
-every layer at 94 frames/s, which is what makes it fast on a CPU. Everything is time-local (no
-normalisation over time), so a window decoded with enough context equals the same span of a full
-decode: ``receptive_field_frames`` says how much context that is.
+every layer at 94 frames/s, which is what makes it fast on a CPU. Around the network sit a few
+fixed, parameter-free steps that make a small CPU-trained model good enough:
+
+1. the predicted log-magnitude corrects a mel -> linear interpolation (``magnitude_prior``)
+   and is rescaled until its mel projection equals the input (``mel_projection_steps``);
+2. the predicted phase is a correction to each bin's centre-frequency phase ramp (``phase_ramp``);
+3. a few fast Griffin-Lim steps from the predicted phase make the spectrum consistent
+   (``refine_iterations``, also run in training), and at inference a few rounds rescale the
+   output's mel bands to the input (``mel_match_rounds``).
+
+Everything is time-local (no normalisation over time), so a window decoded with enough context
+equals the same span of a full decode: ``receptive_field_frames`` says how much context that is.
 """
 
 from __future__ import annotations
@@ -71,6 +80,10 @@ class VocoderConfig:
     # between bin centres; a few projections onto consistent spectra can.
     refine_iterations: int = 4
     refine_momentum: float = 0.99
+    # Inference-only rounds after the refinement: analyse the audio, rescale every mel band of
+    # its (consistent) spectrum to the input mel, resynthesise. Each round brings the output's
+    # mel closer to the input; 0 during training, set when a model is exported.
+    mel_match_rounds: int = 0
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -137,8 +150,10 @@ class Vocoder(nn.Module):
         """Mel frames of context on each side that can change one output frame (iSTFT included)."""
         half_kernel = self.config.kernel_size // 2
         istft_spread = self.mel_config.n_fft // (2 * self.mel_config.hop)
-        # Each refinement step is an iSTFT and an STFT: two more window lengths of reach.
-        refine_spread = 2 * istft_spread * self.config.refine_iterations
+        # Each refinement step or mel-match round is an iSTFT and an STFT: two more window
+        # lengths of reach.
+        rounds = self.config.refine_iterations + self.config.mel_match_rounds
+        refine_spread = 2 * istft_spread * rounds
         return half_kernel * (1 + self.config.num_blocks) + istft_spread + refine_spread
 
     def magnitude_phase(self, mel: Tensor) -> tuple[Tensor, Tensor]:
@@ -152,13 +167,28 @@ class Vocoder(nn.Module):
             prior = torch.matmul(self.mel_to_linear, energy)
             log_mag = log_mag + prior.clamp_min(self.mel_config.log_floor).log()
         magnitude = log_mag.clamp(max=self.config.max_log_magnitude).exp()
-        for _ in range(self.config.mel_projection_steps):
-            projected = torch.matmul(self.filters, magnitude).clamp_min(1e-8)
-            gain = torch.matmul(self.band_to_bins, energy / projected) + self.uncovered_bins
-            magnitude = magnitude * gain
+        magnitude = magnitude * self.mel_gain(magnitude, energy)
         if self.config.phase_ramp:
             phase = phase + self.centre_frequency_phase(mel.shape[-1], mel.device)
         return magnitude, phase
+
+    def mel_gain(self, magnitude: Tensor, energy: Tensor) -> Tensor:
+        """Per-bin gain [b, bins, F] after which ``magnitude``'s mel projection is ``energy``."""
+        gain = torch.ones_like(magnitude)
+        for _ in range(self.config.mel_projection_steps):
+            projected = torch.matmul(self.filters, magnitude * gain).clamp_min(1e-8)
+            gain = gain * (torch.matmul(self.band_to_bins, energy / projected)
+                           + self.uncovered_bins)
+        return gain
+
+    def match_mel(self, audio: Tensor, mel: Tensor) -> Tensor:
+        """``mel_match_rounds`` of: STFT, rescale each mel band to ``mel``, inverse STFT."""
+        energy = mel.float().exp()
+        for _ in range(self.config.mel_match_rounds):
+            spec = centred_stft(audio, self.mel_config, self.window)
+            magnitude = (spec.real.square() + spec.imag.square()).sqrt()
+            audio = self.synthesize(spec * self.mel_gain(magnitude, energy))
+        return audio
 
     def centre_frequency_phase(self, frames: int, device: torch.device) -> Tensor:
         """[bins, frames] phase of each bin's centre frequency at each frame, exact mod 2 pi.
@@ -178,7 +208,7 @@ class Vocoder(nn.Module):
 
     def forward(self, mel: Tensor) -> Tensor:
         magnitude, phase = self.magnitude_phase(mel)
-        return self.synthesize(self.refine(magnitude, phase))
+        return self.match_mel(self.synthesize(self.refine(magnitude, phase)), mel)
 
     def refine(self, magnitude: Tensor, phase: Tensor) -> Tensor:
         """Complex spectrum after fast Griffin-Lim from ``phase``, keeping ``magnitude``."""
