@@ -236,14 +236,21 @@ class DiT(nn.Module):
         fragment = read_component_config(Path(model_dir), COMPONENT)
         model = cls(DiTConfig.from_dict(fragment["config"]))
         weights = load_component_weights(Path(model_dir), COMPONENT)[WEIGHTS_FILE]
+        weights = {k: v.to(torch.float32) for k, v in weights.items()}
         load_state_strict(model, weights, str(Path(model_dir) / WEIGHTS_FILE))
         return model.to(device).eval()
 
-    def save_pretrained(self, model_dir: Path | str, extra: dict[str, Any] | None = None) -> None:
+    def save_pretrained(self, model_dir: Path | str, extra: dict[str, Any] | None = None,
+                        storage_dtype: str = "float16") -> None:
+        """Weights are stored as float16 by default (half the bytes: the shipped model must fit
+        16 MB a file) and computed in float32 after loading; the rounding is fixed at export,
+        so generation stays bit-reproducible."""
         path = Path(model_dir) / WEIGHTS_FILE
-        sha = save_tensors_atomic(path, state_dict_fp32(self))
+        dtype = {"float16": torch.float16, "float32": torch.float32}[storage_dtype]
+        sha = save_tensors_atomic(path, {k: v.to(dtype) for k, v in state_dict_fp32(self).items()})
         fragment = {
             "config": self.config.to_dict(),
+            "storage_dtype": storage_dtype,
             "files": {WEIGHTS_FILE: {"sha256": sha, "bytes": path.stat().st_size}},
             **(extra or {}),
         }
