@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import melodex_studio
 
 BUILTIN_MODEL_ID = "melodex-tiny"
+#: The parts a model folder's config.json must describe before it can generate.
+REQUIRED_COMPONENTS = ("codec", "structure", "renderer")
 
 
 def builtin_model_dir() -> Path:
@@ -14,8 +17,21 @@ def builtin_model_dir() -> Path:
     return Path(melodex_studio.__file__).resolve().parent.parent / "models" / BUILTIN_MODEL_ID
 
 
+def missing_components(model_dir: Path | None = None) -> list[str]:
+    """The required parts config.json does not describe (all of them if it is missing or
+    unreadable); file hashes are checked later, by the loaders."""
+    path = (model_dir or builtin_model_dir()) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return list(REQUIRED_COMPONENTS)
+    if not isinstance(config, dict):
+        return list(REQUIRED_COMPONENTS)
+    return [name for name in REQUIRED_COMPONENTS if not isinstance(config.get(name), dict)]
+
+
 def model_is_present(model_dir: Path | None = None) -> bool:
-    return ((model_dir or builtin_model_dir()) / "config.json").is_file()
+    return not missing_components(model_dir)
 
 
 def missing_model_message(model_dir: Path | None = None) -> str:
@@ -24,7 +40,13 @@ def missing_model_message(model_dir: Path | None = None) -> str:
         shown = where.relative_to(Path.cwd())
     except ValueError:
         shown = where
+    missing = missing_components(model_dir)
+    if len(missing) == len(REQUIRED_COMPONENTS) or not (where / "config.json").is_file():
+        return (
+            f"{shown} is missing (no usable config.json): the built-in model is not trained yet; "
+            "build it with `melodex train ...` (see `melodex train --help`) or pass a model folder"
+        )
     return (
-        f"{shown} is missing (no config.json): the built-in model is not trained yet; "
-        "build it with `melodex train ...` (see `melodex train --help`) or pass a model folder"
+        f"{shown} is missing its {', '.join(missing)}: train {'them' if len(missing) > 1 else 'it'}"
+        f" with `melodex train {missing[0]}` or pass a complete model folder"
     )

@@ -1,0 +1,32 @@
+"""A model folder counts as present only when config.json describes every part."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from melodex_studio.worker.model_paths import (
+    missing_components,
+    missing_model_message,
+    model_is_present,
+)
+
+
+def test_a_folder_needs_codec_structure_and_renderer(tmp_path: Path) -> None:
+    assert missing_components(tmp_path) == ["codec", "structure", "renderer"]
+    assert "is missing" in missing_model_message(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"codec": {"files": {}}}))
+    assert not model_is_present(tmp_path)
+    assert missing_components(tmp_path) == ["structure", "renderer"]
+    message = missing_model_message(tmp_path)
+    assert "structure, renderer" in message and "melodex train structure" in message
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"codec": {}, "structure": {}, "renderer": {}}))
+    assert model_is_present(tmp_path)
+
+
+def test_an_unreadable_config_counts_as_missing(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("[1, 2")
+    assert not model_is_present(tmp_path)
+    (tmp_path / "config.json").write_text("[1, 2]")
+    assert missing_components(tmp_path) == ["codec", "structure", "renderer"]
