@@ -1,42 +1,34 @@
-"""`melodex train ...`: build the built-in model's parts (the corpus so far).
+"""`melodex train PART`: build one part of the built-in model (corpus, codec, structure, renderer).
 
-Training code is imported only when one of these commands runs (it pulls in torch)."""
+Each part's options and runner live in their own module, `melodex_studio.cli.train_<part>`,
+with ``add_arguments(parser)`` and ``run(args) -> int``. Training code (torch) is imported only
+inside ``run``, so ``melodex train --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import importlib
+from types import ModuleType
 
-from melodex_studio.cli.main import CliError
+#: part -> one-line help; the module is melodex_studio.cli.train_<part>
+PARTS: dict[str, str] = {
+    "corpus": "render the procedural training corpus to disk",
+    "codec": "train the latent autoencoder and the vocoder",
+    "structure": "train the structure transformer (the bar-level planner)",
+    "renderer": "train the latent diffusion renderer",
+}
+
+
+def _module(part: str) -> ModuleType:
+    return importlib.import_module(f"melodex_studio.cli.train_{part}")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="target", metavar="PART", required=True)
-    corpus = sub.add_parser("corpus", help="render the procedural training corpus to disk")
-    corpus.add_argument("--n", type=int, default=2000, help="number of examples")
-    corpus.add_argument("--out", type=Path, default=None, help="corpus folder")
-    corpus.add_argument("--seed", type=int, default=0)
-    corpus.add_argument("--workers", type=int, default=1)
-    corpus.add_argument("--seconds-max", type=float, default=12.0)
+    for part, help_text in PARTS.items():
+        _module(part).add_arguments(sub.add_parser(part, help=help_text, description=help_text))
 
 
 def run(name: str, args: argparse.Namespace) -> int:
-    handler = {
-        ("train", "corpus"): _train_corpus,
-    }[(name, args.target)]
-    return handler(args)
-
-
-def _train_corpus(args: argparse.Namespace) -> int:
-    from melodex_studio.training.corpus import default_corpus_dir, train_corpus_main
-
-    if args.n < 1:
-        raise CliError("--n must be at least 1")
-    train_corpus_main(
-        n=args.n,
-        out_dir=args.out or default_corpus_dir(),
-        seed=args.seed,
-        workers=args.workers,
-        seconds_max=args.seconds_max,
-    )
-    return 0
+    return int(_module(args.target).run(args) or 0)

@@ -110,6 +110,7 @@ def save_tensors_atomic(path: Path, tensors: dict[str, Tensor]) -> str:
     os.close(fd)
     try:
         save_file(contiguous, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped weights must be readable by all
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -125,6 +126,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
             handle.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

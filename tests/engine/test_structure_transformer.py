@@ -312,3 +312,15 @@ def test_parameter_count_of_the_shipping_config() -> None:
 
     count = sum(p.numel() for p in StructureTransformer(StructureConfig()).parameters())
     assert 2_000_000 <= count <= 6_000_000
+
+
+def test_style_ids_match_what_musicians_type() -> None:
+    from melodex_studio.engine.networks.structure_transformer import StructureConfig
+
+    config = StructureConfig(styles=("lofi", "house", "jazz"))
+    assert config.style_id("lofi") == 1
+    assert config.style_id("Lo-Fi hip hop") == 1
+    assert config.style_id("house/EDM") == 2
+    assert config.style_id("  JAZZ ") == 3
+    assert config.style_id("polka") == 0
+    assert config.style_id(None) == 0 and config.style_id(7) == 0 and config.style_id(2) == 2

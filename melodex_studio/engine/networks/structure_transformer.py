@@ -91,14 +91,25 @@ class StructureConfig:
         return cls(d_model=32, n_layers=2, n_heads=2, mlp_ratio=2, styles=("lofi", "house"))
 
     def style_id(self, style: str | int | None) -> int:
-        """1 + index of a known style name; unknown or missing styles are 0."""
+        """1 + index of a known style; unknown or missing styles are 0.
+
+        Matching ignores case, spaces and punctuation, and a tag that starts with a style's
+        name counts as that style, so what a musician types ("Lo-Fi hip hop", "house/EDM")
+        finds the id the model was trained with ("lofi", "house")."""
         if isinstance(style, int):
             return style if 0 <= style <= len(self.styles) else 0
         if style is None:
             return 0
-        text = style.strip().lower()
-        names = [name.lower() for name in self.styles]
-        return 1 + names.index(text) if text in names else 0
+        text = _normalised(style)
+        names = [_normalised(name) for name in self.styles]
+        if text in names:
+            return 1 + names.index(text)
+        prefixes = [i for i, name in enumerate(names) if name and text.startswith(name)]
+        return 1 + max(prefixes, key=lambda i: len(names[i])) if prefixes else 0
+
+
+def _normalised(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 @dataclass(frozen=True)

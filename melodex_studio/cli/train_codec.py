@@ -1,0 +1,62 @@
+"""`melodex train codec`: train the mel autoencoder and the vocoder, then export them.
+
+The two stages can run one after the other in one run folder (``--stage ae`` then
+``--stage vocoder``), or side by side in two folders joined with ``--combine AE_RUN VOC_RUN``.
+``--export`` writes the weights, latent statistics and config into a model folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from melodex_studio.cli.main import CliError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", type=Path, default=Path("runs/codec/main"),
+                        help="run folder: checkpoints, loss log, snapshots (resumed if present)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache)")
+    parser.add_argument("--stage", choices=("ae", "vocoder", "both"), default="ae")
+    parser.add_argument("--steps", type=int, default=20_000,
+                        help="train until the stage's step counter reaches this")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--checkpoint-every-s", type=float, default=300.0)
+    parser.add_argument("--snapshot-every", type=int, default=1000)
+    parser.add_argument("--combine", nargs=2, type=Path, metavar=("AE_RUN", "VOCODER_RUN"),
+                        help="start --run from one run's autoencoder and another's vocoder")
+    parser.add_argument("--export", type=Path, default=None, metavar="MODEL_DIR",
+                        help="after training, write the codec into this model folder")
+    parser.add_argument("--export-clips", type=int, default=128,
+                        help="training clips used to measure the latent statistics")
+
+
+def run(args: argparse.Namespace) -> int:
+    from melodex_studio.training.codec_export import export_codec
+    from melodex_studio.training.codec_runs import combine_runs
+    from melodex_studio.training.codec_train import train_codec
+    from melodex_studio.training.corpus import default_corpus_dir
+
+    data = args.data or default_corpus_dir()
+    if not data.exists():
+        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
+    if args.steps < 0:
+        raise CliError("--steps must be at least 0")
+    if args.combine:
+        if (args.run / "checkpoint").exists():
+            raise CliError(f"{args.run} already has a checkpoint; --combine starts a new run")
+        combine_runs(args.combine[0], args.combine[1], args.run)
+    if args.steps:
+        train_codec(args.run, data, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                    device=args.device, stage=args.stage, num_threads=args.threads,
+                    checkpoint_every_s=args.checkpoint_every_s,
+                    snapshot_every=args.snapshot_every)
+    if args.export is not None:
+        fragment = export_codec(args.run, args.export, data, max_clips=args.export_clips)
+        for name, entry in fragment["files"].items():
+            print(f"{args.export / name}: {entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256']}")
+    return 0
