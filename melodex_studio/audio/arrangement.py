@@ -201,6 +201,26 @@ def clip_for_section(
     )
 
 
+def undecoded_takes_message(project: Project) -> str | None:
+    """Why the project cannot be exported as it is: the active takes that have no decoded
+    audio (rendered to a latent but never decoded, or whose render did not finish), named by
+    section and take; None when every active take has audio. Playback leaves such sections
+    silent, but an export must not quietly drop a section the musician chose a take for."""
+    problems = []
+    for section in project.sections:
+        take = section.active_take
+        if take is None or take.audio is not None:
+            continue
+        state = "has a latent but no decoded audio" if take.final_latent else "has no audio"
+        problems.append(f"section {section.span_text}, take {take.display_name} {state}")
+    if not problems:
+        return None
+    return (
+        f"{'; '.join(problems)}: decode {'it' if len(problems) == 1 else 'them'} (render the "
+        "section again) or make another take active before exporting"
+    )
+
+
 def arrangement_from_project(
     project: Project,
     read_audio: ReadTakeAudio,

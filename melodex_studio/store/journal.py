@@ -221,7 +221,8 @@ class RecoveryJournal:
             from melodex_studio.settings.paths import recovery_dir
 
             directory = recovery_dir()
-        self.directory = Path(directory)
+        # Absolute: journals must stay where they are if the working directory changes.
+        self.directory = Path(os.path.abspath(directory))
         self.limits = limits
 
     def _paths(self, session_id: str) -> tuple[Path, Path]:

@@ -116,7 +116,10 @@ class OpenedProject:
     """
 
     def __init__(self, path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.path = Path(path)
+        # Absolute from the start: a later save ATTACHes this file by URI (which needs an
+        # absolute path), and a change of working directory must not make the path name
+        # another file.
+        self.path = Path(os.path.abspath(path))
         self.limits = limits
         self._lock = threading.Lock()
         header = read_header(self.path, limits)

@@ -247,7 +247,8 @@ class _FileWriter:
             if info is None:
                 continue
             alias = f"src{len(attached)}"
-            db.execute(f"ATTACH DATABASE ? AS {alias}", (info[0].as_uri() + "?mode=ro",))
+            uri = Path(os.path.abspath(info[0])).as_uri() + "?mode=ro"  # URIs must be absolute
+            db.execute(f"ATTACH DATABASE ? AS {alias}", (uri,))
             attached.append((alias, leaf))
         return attached
 

@@ -8,8 +8,9 @@ import pytest
 import soundfile
 from conftest import BlobStore, make_take, rendered_project, with_take
 
+import melodex_studio.audio.export as export_module
 from melodex_studio.audio.arrangement import arrangement_from_project
-from melodex_studio.audio.errors import ExportError
+from melodex_studio.audio.errors import ExportError, MissingTakeAudioError
 from melodex_studio.audio.export import ExportOptions, export_audio, export_project
 from melodex_studio.audio.loudness import integrated_loudness, true_peak_dbtp
 from melodex_studio.audio.mixer import render_arrangement
@@ -40,20 +41,25 @@ def peaky_project(store: BlobStore) -> Project:
     return project
 
 
-@pytest.mark.parametrize(("suffix", "subtype"), [(".wav", "PCM_24"), (".flac", "PCM_16")])
+@pytest.mark.parametrize(
+    ("suffix", "subtype", "channels"), [(".wav", "PCM_24", None), (".flac", "PCM_16", 2)]
+)
 def test_export_reaches_the_loudness_target_under_the_true_peak_ceiling(
-    tmp_path: Path, store: BlobStore, suffix: str, subtype: str
+    tmp_path: Path, store: BlobStore, suffix: str, subtype: str, channels: int | None
 ) -> None:
     project = peaky_project(store)
     fractions: list[float] = []
     report = export_project(
         project,
         store.read_audio,
-        ExportOptions(tmp_path / f"song{suffix}", subtype=subtype, sample_rate=48000),
+        ExportOptions(tmp_path / f"song{suffix}", subtype=subtype, sample_rate=48000,
+                      channels=channels),
         progress=fractions.append,
     )
-    audio, rate = soundfile.read(tmp_path / f"song{suffix}", dtype="float32")
-    assert rate == 48000 and audio.shape[1] == 2
+    audio, rate = soundfile.read(tmp_path / f"song{suffix}", dtype="float32", always_2d=True)
+    # The mix is mono: by default the file is too; asked for stereo, both channels carry it.
+    assert rate == 48000 and audio.shape[1] == report.channels == (channels or 1)
+    np.testing.assert_array_equal(audio[:, 0], audio[:, -1])
     mono = audio[:, 0]
     assert abs(integrated_loudness(mono, rate) - -14.0) <= 0.5
     assert true_peak_dbtp(mono, rate) <= -1.0 + 0.01  # quantisation of the file format
@@ -158,3 +164,76 @@ def test_pcm_export_clips_overs_and_says_so(tmp_path: Path) -> None:
     written, _ = soundfile.read(tmp_path / "hot.wav", dtype="float32")
     assert report.clipped_samples == 40000 and "clipped" in report.warnings[0]
     assert written.max() <= 1.0 and written.min() >= -1.0
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg"])
+def test_lossy_files_meet_the_ceiling_once_decoded(tmp_path: Path, store: BlobStore, fmt) -> None:
+    project = peaky_project(store)
+    report = export_project(
+        project, store.read_audio,
+        ExportOptions(tmp_path / f"song.{fmt}", per_section=True, true_peak_dbtp=-1.0),
+    )
+    for path in report.files:  # the mixdown and every section file, as decoded
+        decoded, rate = soundfile.read(path, dtype="float32")
+        assert true_peak_dbtp(decoded, rate) <= -1.0
+    decoded, rate = soundfile.read(report.mixdown, dtype="float32")
+    assert report.true_peak_dbtp <= -1.0
+    assert report.lossy_headroom_db >= export_module.LOSSY_HEADROOM_DB
+    assert abs(integrated_loudness(decoded, rate) - -14.0) <= 0.5
+    assert not any("true peak" in warning for warning in report.warnings)
+
+
+def test_a_lossy_overshoot_is_measured_and_encoded_again(
+    tmp_path: Path, store: BlobStore, monkeypatch
+) -> None:
+    # Without the first encode's headroom, MP3's overshoot puts the decoded file over -1 dBTP:
+    # the export must see that, lower the encode ceiling by what it measured, and redo it.
+    monkeypatch.setattr(export_module, "LOSSY_HEADROOM_DB", 0.0)
+    project = peaky_project(store)
+    report = export_project(project, store.read_audio, ExportOptions(tmp_path / "song.mp3"))
+    decoded, rate = soundfile.read(report.mixdown, dtype="float32")
+    assert report.encodes >= 2 and report.lossy_headroom_db > 0.0
+    assert true_peak_dbtp(decoded, rate) == pytest.approx(report.true_peak_dbtp, abs=1e-6)
+    assert report.true_peak_dbtp <= -1.0
+    assert abs(integrated_loudness(decoded, rate) - -14.0) <= 0.5  # loudness kept, not gained
+    assert [p.name for p in tmp_path.iterdir()] == ["song.mp3"]
+
+
+def test_lossy_overshoot_past_the_last_encode_is_reported(
+    tmp_path: Path, store: BlobStore, monkeypatch
+) -> None:
+    # One encode allowed and no headroom: the overshoot stays, and the report must say so.
+    monkeypatch.setattr(export_module, "LOSSY_HEADROOM_DB", 0.0)
+    monkeypatch.setattr(export_module, "MAX_LOSSY_ENCODES", 1)
+    project = peaky_project(store)
+    report = export_project(project, store.read_audio, ExportOptions(tmp_path / "song.mp3"))
+    assert report.encodes == 1 and report.true_peak_dbtp > -1.0
+    assert any("MP3 encoding raised the true peak" in w for w in report.warnings)
+
+
+def test_undecoded_takes_are_named_and_empty_sections_are_warned_about(
+    tmp_path: Path, store: BlobStore
+) -> None:
+    project = rendered_project(store, "Intro:2,Verse:2,Outro:1", sample_rate=44100)
+    verse = project.section_by_name("Verse")
+    latent_only = verse.active_take.model_copy(update={"audio": None, "final_latent": "a" * 64})
+    broken = project.replace_section(verse.model_copy(update={"takes": (latent_only,)}))
+    with pytest.raises(MissingTakeAudioError, match=r"'Verse' \(bars 3-4\).*latent but no"):
+        export_project(broken, store.read_audio, ExportOptions(tmp_path / "a.wav"))
+    assert list(tmp_path.iterdir()) == []
+    outro = project.section_by_name("Outro")
+    empty = project.replace_section(outro.model_copy(update={"takes": (), "active_take_id": None}))
+    report = export_project(empty, store.read_audio, ExportOptions(tmp_path / "a.wav"))
+    assert any("silence: 'Outro'" in warning for warning in report.warnings)
+
+
+def test_section_files_and_midi_can_go_elsewhere(tmp_path: Path, store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:2", sample_rate=44100)
+    (tmp_path / "stems").mkdir()
+    options = ExportOptions(tmp_path / "mix.flac", per_section=True, midi=True,
+                            sections_folder=tmp_path / "stems", midi_path=tmp_path / "x.mid")
+    report = export_project(project, store.read_audio, options)
+    assert [p.relative_to(tmp_path).as_posix() for p in report.files] == [
+        "mix.flac", "stems/mix - 01 Intro.flac", "stems/mix - 02 Verse.flac", "x.mid",
+    ]
+    assert all(path.is_file() for path in report.files)

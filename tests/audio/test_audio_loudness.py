@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyloudnorm
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,10 +12,12 @@ from melodex_studio.audio.limiter import (
     block_true_peaks,
     limit,
     limiter_gain,
+    row_max,
     running_min,
     trailing_mean,
 )
 from melodex_studio.audio.loudness import integrated_loudness, normalize_loudness, true_peak_dbtp
+from melodex_studio.audio.resample import oversample
 
 RATE = 48000
 
@@ -81,3 +84,56 @@ def test_normalize_leaves_silence_alone() -> None:
 def test_short_audio_is_measurable() -> None:
     t = np.arange(RATE // 10) / RATE
     assert math.isfinite(integrated_loudness(0.5 * np.sin(2 * np.pi * 440 * t), RATE))
+
+
+@pytest.mark.parametrize("rate", [24000, 44100, 48000])
+@pytest.mark.parametrize("seconds", [0.1, 0.41, 3.3])
+def test_integrated_loudness_equals_pyloudnorm(rate: int, seconds: float) -> None:
+    # Ours is vectorised; pyloudnorm is the reference implementation of BS.1770-4 it follows.
+    rng = np.random.default_rng(rate + int(seconds * 10))
+    n = int(seconds * rate)
+    envelope = np.sin(np.arange(n) / rate * 2.0) ** 4  # quiet stretches the gates drop
+    mono = (0.3 * rng.standard_normal(n) * envelope).astype(np.float32)
+    stereo = np.stack([mono, 0.5 * mono], axis=1)
+    for audio in (mono, stereo):
+        # pyloudnorm refuses audio shorter than a 400 ms block: ours measures it padded.
+        missing = max(0, math.ceil(0.4 * rate) + 1 - n)
+        padded = np.concatenate([audio, np.zeros((missing, *audio.shape[1:]))]).astype(float)
+        expected = pyloudnorm.Meter(rate).integrated_loudness(padded)
+        measured = integrated_loudness(audio, rate)
+        assert measured == expected if math.isinf(expected) else measured == pytest.approx(
+            expected, abs=1e-6
+        )
+
+
+def test_silence_and_near_silence_measure_minus_infinity() -> None:
+    assert integrated_loudness(np.zeros(RATE), RATE) == -math.inf
+    assert integrated_loudness(np.full(RATE, 1e-6), RATE) == -math.inf  # under the -70 gate
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000, 65536 * 2 + 5, 200_003])
+def test_streamed_block_true_peaks_equal_the_whole_signal_measurement(n: int) -> None:
+    # The streamed measurement (chunk boundaries, carried points, the zero tail) must give
+    # exactly what measuring the whole oversampled signal at once gives.
+    rng = np.random.default_rng(n)
+    audio = (rng.standard_normal(n) * 0.3).astype(np.float32)
+    block, factor = 16, 4
+    n_blocks = -(-n // block)
+    up = np.zeros(n_blocks * block * factor + 1, dtype=np.float32)
+    whole = oversample(audio, RATE, factor)
+    up[: min(len(whole), len(up))] = np.abs(whole[: len(up)])
+    expected = up[:-1].reshape(n_blocks, block * factor).max(axis=1)
+    expected = np.maximum(expected, up[block * factor :: block * factor][:n_blocks])
+    samples = np.zeros(n_blocks * block, dtype=np.float32)
+    samples[:n] = np.abs(audio)
+    expected = np.maximum(expected, samples.reshape(n_blocks, block).max(axis=1))
+    np.testing.assert_array_equal(block_true_peaks(audio, RATE), expected)
+    assert true_peak_dbtp(audio, RATE) == pytest.approx(
+        20 * math.log10(max(float(np.abs(whole).max()), float(np.abs(audio).max()))), abs=1e-9
+    )
+
+
+def test_row_max_matches_numpy() -> None:
+    rows = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+    for width in (1, 2, 16, 64, 12):
+        np.testing.assert_array_equal(row_max(rows[:, :width]), rows[:, :width].max(axis=1))
