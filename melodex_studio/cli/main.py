@@ -20,7 +20,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("melodex_studio.cli.project_commands", "validate a .mlx file (exit 2 if invalid)"),
     "generate": ("melodex_studio.cli.render_commands", "generate a song from a prompt"),
     "render": ("melodex_studio.cli.render_commands", "render a new take of one section"),
+    "export": ("melodex_studio.cli.export_commands", "export the mixdown, per-section files, MIDI"),
     "train": ("melodex_studio.cli.train_commands", "train a part of the built-in model"),
+    "eval": ("melodex_studio.cli.eval_commands", "score a model: codec or generation"),
 }
 
 

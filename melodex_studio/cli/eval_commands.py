@@ -1,0 +1,183 @@
+"""`melodex eval PART`: score a model folder. `codec`: reconstruction against Griffin-Lim on the
+held-out split of a corpus; `generate`: tempo, key, chords and repaint seams of generated sections.
+
+Evaluation code (torch, librosa) is imported only inside ``run``, so ``melodex eval --help``
+stays fast. Both print a table and write every number as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from melodex_studio.cli.main import CliError
+from melodex_studio.worker.model_paths import builtin_model_dir, missing_model_message
+
+PARTS: dict[str, str] = {
+    "codec": "codec reconstruction vs Griffin-Lim on held-out corpus audio",
+    "generate": "tempo, key, chord and seam scores of generated sections",
+}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="target", metavar="PART", required=True)
+    codec = sub.add_parser("codec", help=PARTS["codec"], description=PARTS["codec"])
+    _common(codec)
+    codec.add_argument("--data", type=Path, default=None,
+                       help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache); its "
+                            "held-out split is used")
+    codec.add_argument("--clips", type=int, default=32, help="held-out clips to score")
+    codec.add_argument("--seconds", type=float, default=None,
+                       help="score only the first S seconds of each clip")
+    codec.add_argument("--png-dir", type=Path, default=None,
+                       help="write original / Griffin-Lim / round-trip spectrogram PNGs here")
+    codec.add_argument("--griffin-lim-iterations", type=int, default=32)
+    codec.add_argument("--speed-seconds", type=float, default=30.0,
+                       help="length of the audio the encode/decode speed is timed on")
+
+    generate = sub.add_parser("generate", help=PARTS["generate"],
+                              description=PARTS["generate"])
+    _common(generate)
+    generate.add_argument("--sections", type=int, default=96,
+                          help="sections to generate (spread over styles, keys, meters, tempos)")
+    generate.add_argument("--bars", type=int, default=8, help="bars per section")
+    generate.add_argument("--steps", type=int, default=None,
+                          help="denoising steps (default: the studio's)")
+    generate.add_argument("--guidance", type=float, default=None,
+                          help="classifier-free guidance (default: the studio's)")
+    generate.add_argument("--seed", type=int, default=0, help="seed of the section design")
+    generate.add_argument("--audio-dir", type=Path, default=None,
+                          help="also write every section and its repaint as WAV here")
+    generate.add_argument("--quiet", action="store_true", help="no line per section")
+    generate.add_argument("--reference-data", type=Path, default=None, metavar="CORPUS",
+                          help="also score this corpus' held-out audio against its labels "
+                               "(the ceiling row)")
+    generate.add_argument("--reference-examples", type=int, default=48)
+    # Tests and benchmarks before training ends: random networks of the shipped size ("full")
+    # or tiny ones; the codec comes from --model when it has one.
+    generate.add_argument("--random-models", choices=("tiny", "full"), default=None,
+                          help=argparse.SUPPRESS)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model folder (default: models/melodex-tiny)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    import torch
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CliError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda was asked for but torch sees no CUDA GPU")
+    model_dir = args.model or builtin_model_dir()
+    if args.target == "codec":
+        return _eval_codec(args, model_dir)
+    return _eval_generate(args, model_dir)
+
+
+def _eval_codec(args: argparse.Namespace, model_dir: Path) -> int:
+    from melodex_studio.engine.codec import Codec
+    from melodex_studio.engine.weights import ModelLoadError
+    from melodex_studio.training.codec_data import load_audio_pool
+    from melodex_studio.training.corpus import default_corpus_dir
+    from melodex_studio.training.eval_codec import evaluate_codec
+    from melodex_studio.training.eval_models import has_codec
+
+    if not model_dir.is_dir():
+        raise CliError(f"no model folder at {model_dir}")
+    if not has_codec(model_dir):
+        raise CliError(f"{model_dir} has no codec: run `melodex train codec --export` first")
+    if args.clips < 1:
+        raise CliError("--clips must be at least 1")
+    if (args.seconds is not None and args.seconds <= 0) or args.speed_seconds <= 0:
+        raise CliError("--seconds and --speed-seconds must be positive")
+    data = args.data or default_corpus_dir()
+    if not data.is_dir():
+        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
+    try:
+        codec = Codec.from_pretrained(model_dir, args.device)
+    except ModelLoadError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        clips = load_audio_pool(data, codec.sample_rate, max_clips=args.clips, held_out=True)
+    except ValueError as exc:
+        raise CliError(f"no held-out clips in {data}: {exc}") from exc
+    if args.seconds is not None:
+        clips = [clip[: int(args.seconds * codec.sample_rate)] for clip in clips]
+    result = evaluate_codec(codec, clips, args.png_dir,
+                            griffin_lim_iterations=args.griffin_lim_iterations,
+                            speed_seconds=args.speed_seconds)
+    if args.json is not None:
+        _write_json(args.json, {"model": str(model_dir), "data": str(data), **result})
+    return 0
+
+
+def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
+    from melodex_studio.engine.weights import ModelLoadError
+    from melodex_studio.training.eval_design import design_sections
+    from melodex_studio.training.eval_generate import GenerateSettings, evaluate_generation
+    from melodex_studio.training.eval_models import (
+        load_generation_models,
+        random_generation_models,
+    )
+
+    if args.sections < 1:
+        raise CliError("--sections must be at least 1")
+    if args.bars < 4:
+        raise CliError("--bars must be at least 4 (the repaint takes the 2 middle bars)")
+    if args.steps is not None and args.steps < 1:
+        raise CliError("--steps must be at least 1")
+    if args.guidance is not None and args.guidance < 0:
+        raise CliError("--guidance must not be negative")
+    if args.reference_data is not None and not args.reference_data.is_dir():
+        raise CliError(f"no corpus at {args.reference_data}")
+    if args.random_models is None and not model_dir.is_dir():
+        raise CliError(f"no model folder at {model_dir}")
+    try:
+        if args.random_models is not None:
+            codec_dir = model_dir if model_dir.is_dir() else None
+            models = random_generation_models(args.random_models, args.seed, codec_dir,
+                                              args.device)
+        else:
+            models = load_generation_models(model_dir, args.device)
+    except ModelLoadError as exc:
+        message = str(exc) if model_dir.is_dir() else missing_model_message(model_dir)
+        raise CliError(message) from exc
+    defaults = GenerateSettings()
+    settings = GenerateSettings(
+        steps=args.steps if args.steps is not None else defaults.steps,
+        guidance=args.guidance if args.guidance is not None else defaults.guidance,
+    )
+    sections = design_sections(args.sections, args.bars, args.seed)
+    reference = None
+    if args.reference_data is not None:
+        from melodex_studio.training.eval_reference import judge_corpus_examples
+
+        try:
+            reference = judge_corpus_examples(args.reference_data, args.reference_examples)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot score the reference corpus: {exc}") from exc
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    evaluate_generation(models, sections, settings, json_path=args.json,
+                        audio_dir=args.audio_dir, progress=None if args.quiet else progress,
+                        reference=reference)
+    return 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from melodex_studio.training.eval_generate import json_safe
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_safe(data), indent=2) + "\n", encoding="utf-8")
