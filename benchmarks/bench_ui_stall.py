@@ -5,6 +5,13 @@ A 1 ms precise QTimer probes the main thread; the gap between two of its ticks, 
 idle, playback, saving a large project, computing every waveform, and rendering a section in
 the worker process (a tiny random-weight model, spawned exactly as the studio spawns it).
 
+Each gap is also split (on Linux) into what the main thread did and what it waited for:
+`cpu` is the main thread's own CPU time inside the gap (the studio's work: slots, paints),
+`runq` the time it was runnable but had no core (another process or thread had the CPU), and
+the rest is time blocked (the GIL held by a background thread, a lock). On a busy machine the
+longest stall is mostly `runq`; `work` (the most main-thread CPU inside any one gap) is the
+part the studio's code controls. `>16 ms` counts the stalls longer than one 60 Hz frame.
+
     .venv/bin/python benchmarks/bench_ui_stall.py [--sections 12] [--takes 2] [--no-render]
 
 Prints a table (milliseconds). Not a test: numbers vary with the machine and its load.
@@ -39,11 +46,22 @@ from melodex_studio.ui.main_window import MainWindow  # noqa: E402
 from melodex_studio.worker.blobs import BlobBag  # noqa: E402
 
 RATE = 24000
+STALL_LIMIT_MS = 16.0  # one frame at 60 Hz: the studio's acceptance limit
 FRAME_RATE = 23.4375
 
 
+def _run_queue_ns() -> int:
+    """Nanoseconds this thread has spent runnable but waiting for a CPU (Linux; else 0)."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class StallProbe:
-    """Ticks every millisecond on the main thread and records the gaps between ticks."""
+    """Ticks every millisecond on the main thread and records the gaps between ticks, with
+    the main thread's CPU time and run-queue wait inside each gap."""
 
     def __init__(self) -> None:
         self.timer = QTimer()
@@ -51,23 +69,29 @@ class StallProbe:
         self.timer.setInterval(1)
         self.timer.timeout.connect(self._tick)
         self.clock = QElapsedTimer()
-        self.gaps: list[float] = []
-        self._last = 0
+        self.gaps: list[tuple[float, float, float]] = []  # wall, cpu, run queue (ms)
+        self._last = (0, 0, 0)
+
+    def _now(self) -> tuple[int, int, int]:
+        return self.clock.nsecsElapsed(), time.thread_time_ns(), _run_queue_ns()
 
     def start(self) -> None:
         self.gaps.clear()
         self.clock.start()
-        self._last = self.clock.nsecsElapsed()
+        self._last = self._now()
         self.timer.start()
 
     def _tick(self) -> None:
-        now = self.clock.nsecsElapsed()
-        self.gaps.append((now - self._last) / 1e6)
+        now = self._now()
+        self.gaps.append(tuple((b - a) / 1e6 for a, b in zip(self._last, now, strict=True)))
         self._last = now
 
     def stop(self) -> np.ndarray:
+        """(n, 3): stall (gap minus the 1 ms asked for), main-thread CPU, run-queue wait."""
         self.timer.stop()
-        return np.asarray(self.gaps) - 1.0
+        gaps = np.asarray(self.gaps, dtype=np.float64).reshape(-1, 3)
+        gaps[:, 0] -= 1.0
+        return gaps
 
 
 def run_until(app, done: Callable[[], bool], timeout_s: float) -> float:
@@ -103,11 +127,16 @@ def big_project(window: MainWindow, sections: int, takes: int) -> int:
     return total
 
 
-def summary(name: str, stalls: np.ndarray, seconds: float) -> str:
-    if len(stalls) == 0:
-        return f"| {name:34s} | {seconds:7.2f} | {0:6d} | {'-':>8s} | {'-':>8s} | {'-':>8s} |"
-    return (f"| {name:34s} | {seconds:7.2f} | {len(stalls):6d} | {np.percentile(stalls, 50):8.2f}"
-            f" | {np.percentile(stalls, 99):8.2f} | {stalls.max():8.2f} |")
+def summary(name: str, gaps: np.ndarray, seconds: float) -> str:
+    if len(gaps) == 0:
+        return (f"| {name:34s} | {seconds:7.2f} | {0:6d} |" + f" {'-':>8s} |" * 3
+                + f" {'-':>18s} | {'-':>6s} | {'-':>6s} |")
+    stalls = gaps[:, 0]
+    worst = gaps[int(np.argmax(stalls))]
+    split = f"{worst[1]:5.1f} / {worst[2]:5.1f}"
+    return (f"| {name:34s} | {seconds:7.2f} | {len(gaps):6d} | {np.percentile(stalls, 50):8.2f}"
+            f" | {np.percentile(stalls, 99):8.2f} | {worst[0]:8.2f} | {split:>18s} |"
+            f" {int((stalls > STALL_LIMIT_MS).sum()):6d} | {gaps[:, 1].max():6.2f} |")
 
 
 def main() -> int:
@@ -186,9 +215,9 @@ def main() -> int:
     print(f"Main-thread stalls (ms over the 1 ms probe), {args.sections} sections x "
           f"{args.takes} takes of 16 bars")
     print("| scenario                           | seconds | probes |   median |      p99 |"
-          "  longest |")
+          "  longest | longest: cpu / runq | >16 ms |   work |")
     print("|------------------------------------|---------|--------|----------|----------|"
-          "----------|")
+          "----------|--------------------|--------|--------|")
     for row in rows:
         print(row)
     window._close_confirmed = True

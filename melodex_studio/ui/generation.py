@@ -5,13 +5,18 @@ undoable commands (so undoing a render never re-runs inference).
 Threads: building a request reads blobs (neighbouring takes' latents) and finishing one may
 splice audio, so both run in the file executor; the worker client reports on its own threads
 and every report is posted to the main thread before it touches a widget or the document.
+
+The main thread stays light while a render runs: progress reaches the job queue and the
+timeline at most once per frame (newest step wins), preview audio is decoded and reduced to
+peaks in the file thread (only the newest waiting preview is drawn), and a finished take's
+waveform peaks are computed with the take itself, so inserting it repaints its block once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,11 +41,12 @@ from melodex_studio.project.operations import (
 )
 from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
+from melodex_studio.ui.frame_coalescer import FrameCoalescer
 from melodex_studio.ui.panels.job_queue import JobQueuePanel
 from melodex_studio.ui.project_files import ProjectFiles
 from melodex_studio.ui.tasks import post_to_main
 from melodex_studio.ui.timeline.scene import TimelineScene
-from melodex_studio.ui.timeline.waveform import compute_peaks
+from melodex_studio.ui.timeline.waveform import compute_peaks, peaks_of_audio_blob
 from melodex_studio.worker.blobs import decode_tensor
 from melodex_studio.worker.handles import new_job_id
 from melodex_studio.worker.jobs import PlanOutput
@@ -72,19 +78,6 @@ class WorkerClientLike(Protocol):
                job_id: str | None = ..., timeout_s: float | None = ...,
                on_event: Any = ...) -> Any: ...
 
-    def _show_preview(self, job: RunningJob, blob: bytes, sample_rate: int) -> None:
-        """Draw the worker's rough decode of the render so far on the section (peaks are
-        computed in the file thread)."""
-        def peaks() -> np.ndarray:
-            return compute_peaks(decode_tensor(blob, "audio").reshape(-1), sample_rate)
-
-        def show(result: np.ndarray) -> None:
-            item = self.scene.items_by_id.get(job.section_id)
-            if item is not None and job.job_id in self.running:
-                item.set_preview(result, sample_rate)
-
-        self.context.executor.submit("Preview waveform", peaks, on_done=show, context=self)
-
     def cancel(self, job_id: str) -> None: ...
 
     def close(self, timeout: float = ...) -> None: ...
@@ -97,7 +90,8 @@ class RunningJob:
     section_id: str
     request: RenderRequest | PlanRequest | None = None
     cancelled: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
+    preview_busy: bool = False  # a preview is being reduced to peaks in the file thread
+    preview_next: tuple[bytes, int] | None = None  # the newest preview waiting for its turn
 
 
 class GenerationController(QObject):
@@ -126,6 +120,7 @@ class GenerationController(QObject):
         self.model_text = ""
         self.running: dict[str, RunningJob] = {}
         self.preview_every = PREVIEW_EVERY_STEPS
+        self.frames = FrameCoalescer(parent=self)
         self._available = False
         actions.generate.triggered.connect(self._current(self.generate))
         actions.regenerate.triggered.connect(self._current(self.regenerate))
@@ -168,13 +163,11 @@ class GenerationController(QObject):
         if job is None:
             return
         if isinstance(message, JobStarted):
-            self.jobs_panel.set_progress(job.job_id, 0, 1, "Running")
-            self._item_progress(job, 0.0, "Rendering…")
+            self._post_progress(job, 0, 1, "Running", "Rendering…")
         elif isinstance(message, Progress):
-            text = f"Step {message.step}/{message.total}"
-            self.jobs_panel.set_progress(job.job_id, message.step, message.total, text)
-            self._item_progress(job, message.step / message.total,
-                                f"{job.title.split(' ', 1)[0]} {message.step}/{message.total}")
+            step, total = message.step, message.total
+            self._post_progress(job, step, total, f"Step {step}/{total}",
+                                f"{job.title.split(' ', 1)[0]} {step}/{total}")
             preview = envelope.blobs.get(message.preview_audio or "")
             if preview is not None and message.preview_sample_rate:
                 self._show_preview(job, preview, message.preview_sample_rate)
@@ -182,6 +175,16 @@ class GenerationController(QObject):
             self._finish(job, envelope)
         elif isinstance(message, JobFailed):
             self._failed(job, message.reason, cancelled=message.kind == "cancelled")
+
+    def _post_progress(self, job: RunningJob, step: int, total: int, panel_text: str,
+                       item_text: str) -> None:
+        """Show a step with the next frame; a newer step of the same job replaces it."""
+        def show() -> None:
+            if job.job_id in self.running:
+                self.jobs_panel.set_progress(job.job_id, step, total, panel_text)
+                self._item_progress(job, step / max(1, total), item_text)
+
+        self.frames.post((job.job_id, "progress"), show)
 
     def _on_status(self, status: WorkerStatus) -> None:
         if status.model is not None:
@@ -329,12 +332,21 @@ class GenerationController(QObject):
             return
         read_blob = self.files.read_blob
 
-        def finished(outcome) -> None:
+        def finish_with_peaks():
+            outcome = finish_render(project, request, envelope, read_blob)
+            # The new takes' waveforms, computed here rather than in a second task after the
+            # take is in the project: the block repaints once, already with its waveform.
+            return outcome, _peaks_of_new_takes(outcome)
+
+        def finished(result) -> None:
+            outcome, peaks = result
+            for sha, take_peaks in peaks.items():
+                self.scene.waveforms.put(sha, take_peaks)
             self._apply(job, outcome.command, dict(outcome.blobs),
                         f"{len(outcome.takes)} take(s) added")
 
         self.context.executor.submit(
-            f"Finish {job.title}", finish_render, project, request, envelope, read_blob,
+            f"Finish {job.title}", finish_with_peaks,
             on_done=finished, on_error=lambda error: self._failed(job, _reason(error)),
             context=self)
 
@@ -355,6 +367,8 @@ class GenerationController(QObject):
 
     def _done(self, job: RunningJob) -> None:
         self.running.pop(job.job_id, None)
+        self.frames.discard((job.job_id, "progress"))
+        job.preview_next = None
         self._item_progress(job, None)
         if not self.running:
             self.sig_worker_status.emit("ready", "ok")
@@ -370,8 +384,20 @@ class GenerationController(QObject):
                                      (fraction or 0.0), text)
 
     def _show_preview(self, job: RunningJob, blob: bytes, sample_rate: int) -> None:
-        """Draw the worker's rough decode of the render so far on the section (peaks are
-        computed in the file thread)."""
+        """Draw the worker's rough decode of the render so far on the section. Peaks are
+        computed in the file thread, one preview at a time: one that arrives meanwhile waits,
+        and a newer one replaces it (only the newest is worth drawing)."""
+        job.preview_next = (blob, sample_rate)
+        if not job.preview_busy:
+            self._next_preview(job)
+
+    def _next_preview(self, job: RunningJob) -> None:
+        waiting, job.preview_next = job.preview_next, None
+        job.preview_busy = waiting is not None and job.job_id in self.running
+        if not job.preview_busy:
+            return
+        blob, sample_rate = waiting
+
         def peaks() -> np.ndarray:
             return compute_peaks(decode_tensor(blob, "audio").reshape(-1), sample_rate)
 
@@ -379,8 +405,14 @@ class GenerationController(QObject):
             item = self.scene.items_by_id.get(job.section_id)
             if item is not None and job.job_id in self.running:
                 item.set_preview(result, sample_rate)
+            self._next_preview(job)
 
-        self.context.executor.submit("Preview waveform", peaks, on_done=show, context=self)
+        def skip(error: BaseException) -> None:  # a damaged preview: wait for the next one
+            log.warning("preview of %s not drawn: %s", job.title, error)
+            self._next_preview(job)
+
+        self.context.executor.submit("Preview waveform", peaks, on_done=show, on_error=skip,
+                                     context=self)
 
     def cancel(self, job_id: str) -> None:
         job = self.running.get(job_id)
@@ -408,6 +440,21 @@ class GenerationController(QObject):
         client, self.client = self.client, None
         if client is not None:
             client.close()
+
+
+def _peaks_of_new_takes(outcome) -> dict[str, np.ndarray]:
+    """Waveform peaks of the audio a finished render brought (file thread). Best effort: a
+    take whose audio cannot be read here still arrives, and the waveform service reports it."""
+    peaks: dict[str, np.ndarray] = {}
+    for take in outcome.takes:
+        if take.audio is None or take.audio in peaks or take.audio not in outcome.blobs:
+            continue
+        try:
+            peaks[take.audio] = peaks_of_audio_blob(outcome.blobs[take.audio],
+                                                    take.audio_sample_rate)
+        except Exception as error:  # safetensors and audio errors alike: no waveform yet
+            log.warning("no waveform yet for take %s: %s", take.display_name, error)
+    return peaks
 
 
 def _reason(error: BaseException) -> str:

@@ -68,6 +68,9 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     original = item.set_preview
     item.set_preview = lambda peaks, rate=24000: (previews.append(peaks), original(peaks, rate))
     window.generation.preview_every = 1
+    seeded = []
+    put = window.waveforms.put
+    window.waveforms.put = lambda sha, peaks: (seeded.append(sha), put(sha, peaks))
     window.studio_actions.generate.trigger()
     assert window.jobs.active_count() == 1
     wait_jobs_done(qtbot, window)
@@ -75,6 +78,7 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     assert item.preview_peaks is None  # and cleared when the take arrived
     section = window.context.project.section(intro.id)
     assert len(section.takes) == 1 and section.active_take.operation is TakeOperation.GENERATE
+    assert seeded == [section.active_take.audio]  # its waveform came with the take
     entry = next(iter(window.jobs.jobs.values()))
     assert entry.state == "done" and entry.progress.value() == 100
     assert item.render_progress is None

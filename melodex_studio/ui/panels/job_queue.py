@@ -97,8 +97,8 @@ class JobQueuePanel(QWidget):
             return
         entry.state = "running"
         total = max(1, total)
-        entry.progress.setValue(round(100 * min(step, total) / total))
-        entry.progress.setFormat(text or f"Step {step}/{total}")
+        _set_later(entry.progress, round(100 * min(step, total) / total),
+                   text or f"Step {step}/{total}")
 
     def set_finished(self, job_id: str, ok: bool, message: str = "") -> None:
         entry = self.jobs.get(job_id)
@@ -149,3 +149,19 @@ class JobQueuePanel(QWidget):
         self.clear_button.setEnabled(any(e.state not in ("queued", "running")
                                          for e in self.jobs.values()))
         self.sig_active_count_changed.emit(self.active_count())
+
+
+def _set_later(bar: QProgressBar, value: int, text: str) -> None:
+    """Set a bar's value and text, painted with the next frame instead of now.
+
+    QProgressBar.setValue repaints synchronously whenever the change is visible (one step
+    of a 24-step render always is): a full widget repaint and flush inside the progress
+    handler, several milliseconds on the main thread per step. With updates disabled the
+    repaint is skipped; enabling them again schedules an ordinary update, which Qt merges
+    with the frame's other repaints."""
+    bar.setUpdatesEnabled(False)
+    try:
+        bar.setValue(value)
+        bar.setFormat(text)
+    finally:
+        bar.setUpdatesEnabled(True)

@@ -24,9 +24,19 @@ class RulerItem(QGraphicsObject):
         self.setZValue(5)
 
     def set_extent(self, total_bars: int, song_bars: int, beats_per_bar: int) -> None:
+        """The scene calls this after every edit; most edits (a take arriving, a prompt typed)
+        leave the ruler as it is, and repainting the full-width ruler for them is wasted."""
+        geometry = self.geometry
+        extent = (total_bars, song_bars, beats_per_bar, geometry.pixels_per_bar,
+                  geometry.ruler_height)
+        if extent == self._extent:
+            return
+        self._extent = extent
         self.prepareGeometryChange()
         self.total_bars, self.song_bars, self.beats_per_bar = total_bars, song_bars, beats_per_bar
         self.update()
+
+    _extent: tuple | None = None
 
     def set_loop(self, loop: tuple[int, int] | None, enabled: bool) -> None:
         if (loop, enabled) != (self.loop, self.loop_enabled):

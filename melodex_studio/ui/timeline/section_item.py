@@ -10,11 +10,17 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from melodex_studio.project.section import Section
 from melodex_studio.ui.theme import current_palette, section_colour
 from melodex_studio.ui.timeline.geometry import TimelineGeometry
+from melodex_studio.ui.timeline.render_overlay import (
+    PreviewImage,
+    paint_progress,
+    preview_band,
+    progress_rect,
+)
 from melodex_studio.ui.timeline.waveform import PEAKS_PER_SECOND, waveform_image
 
 EDGE_GRAB_PX = 6.0
@@ -41,7 +47,10 @@ class SectionItem(QGraphicsObject):
         self.invalid = False
         self._span = (section.start_bar, section.length_bars)
         self._wave_cache: tuple[tuple, QImage] | None = None
+        self._preview_image = PreviewImage()
         self.setAcceptHoverEvents(False)
+        # paint() gets the exposed rect, so a repaint of a strip skips what lies outside it.
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setZValue(1)
         self.relayout()
 
@@ -88,17 +97,25 @@ class SectionItem(QGraphicsObject):
             self.update()
 
     def set_render_progress(self, fraction: float | None, text: str = "") -> None:
+        """A tick repaints the progress strip only; starting or ending a render repaints the
+        block (its "empty" hint comes and goes)."""
+        if (fraction, text) == (self.render_progress, self.render_text):
+            return
+        started_or_ended = (fraction is None) != (self.render_progress is None)
         self.render_progress = fraction
         self.render_text = text
-        self.update()
+        if started_or_ended:
+            self.update()
+        else:
+            self.update(progress_rect(self.body_rect()))
 
     def set_preview(self, peaks: np.ndarray | None, sample_rate: int = 24000) -> None:
-        """Peaks of the render in progress (None when it ends)."""
+        """Peaks of the render in progress (None when it ends); repaints the preview's band."""
+        if peaks is None and self.preview_peaks is None:
+            return
         self.preview_peaks, self.preview_rate = peaks, sample_rate
-        self._preview_cache = None
-        self.update()
-
-    _preview_cache: tuple[tuple, QImage] | None = None
+        self._preview_image.clear()
+        self.update(preview_band(self.body_rect()))
 
     def set_bar_range(self, bar_range: tuple[int, int] | None) -> None:
         if bar_range != self.bar_range:
@@ -117,6 +134,11 @@ class SectionItem(QGraphicsObject):
 
     def boundingRect(self) -> QRectF:
         return QRectF(-1, -1, self.width() + 2, self.geometry.lane_height + 2)
+
+    def body_rect(self) -> QRectF:
+        """The block below its header strip, in item coordinates (as paint() lays it out)."""
+        header = self.geometry.header_height
+        return QRectF(0.5, 0.5 + header, self.width() - 1, self.geometry.lane_height - 1 - header)
 
     def zone_at(self, local_x: float, local_y: float) -> str:
         """What a press at this point of the block does: "left", "right" (resize), "range"
@@ -140,6 +162,10 @@ class SectionItem(QGraphicsObject):
         section = self.section
         width, height = self.width(), geometry.lane_height
         rect = QRectF(0.5, 0.5, width - 1, height - 1)
+        # Only the exposed part needs drawing: a progress tick exposes a thin strip.
+        exposed = option.exposedRect if option is not None else QRectF()
+        if exposed.isEmpty():
+            exposed = self.boundingRect()
         colour = section_colour(section.kind)
         if section.muted:
             colour = QColor(colour.value(), colour.value(), colour.value()).darker(130)
@@ -151,11 +177,9 @@ class SectionItem(QGraphicsObject):
         # Body: filled for rendered sections, hatched for empty ones.
         painter.setPen(Qt.PenStyle.NoPen)
         if rendered:
-            fill = QColor(colour)
-            fill.setAlpha(70)
-            painter.setBrush(QColor(palette.bg1))
-            painter.drawRoundedRect(rect, 4, 4)
-            painter.setBrush(fill)
+            # One opaque fill: the tint composited over the lane colour here, rather than two
+            # stacked antialiased fills (half the rasterising, the same colour).
+            painter.setBrush(_over(colour, 70, QColor(palette.bg1)))
             painter.drawRoundedRect(rect, 4, 4)
         else:
             painter.setBrush(QColor(palette.bg1))
@@ -172,26 +196,32 @@ class SectionItem(QGraphicsObject):
             line = QColor(palette.text)
             line.setAlpha(22)
             painter.setPen(QPen(line, 1))
-            for bar in range(1, self._span[1]):
+            first = max(1, int(exposed.left() // ppb))
+            last = min(self._span[1] - 1, int(exposed.right() // ppb) + 1)
+            for bar in range(first, last + 1):
                 x = round(bar * ppb)
                 painter.drawLine(x, int(body.top()), x, int(body.bottom()))
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
         self._paint_waveform(painter, body, colour)
-        self._paint_preview(painter, body, palette)
-        self._paint_chords(painter, body, palette)
+        if self.render_progress is not None and self.preview_peaks is not None:
+            self._preview_image.paint(painter, body, palette, self.preview_peaks,
+                                      self.preview_rate, self.seconds_per_bar, ppb, width)
+        if exposed.top() <= body.top() + 18:  # chord labels sit at the top of the body
+            self._paint_chords(painter, body, palette, exposed)
         self._paint_bar_range(painter, body, palette)
 
-        # Header strip with name, length and take badge.
-        head_colour = QColor(colour)
-        head_colour.setAlpha(235 if rendered else 120)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(head_colour)
-        painter.drawRoundedRect(header, 4, 4)
-        # Square off the header's lower corners so it sits flush on the body.
-        painter.drawRect(QRectF(header.left(), header.center().y(), header.width(),
-                                header.height() / 2))
-        self._paint_header_text(painter, header, palette, rendered)
+        if exposed.intersects(header):
+            # Header strip with name, length and take badge.
+            head_colour = QColor(colour)
+            head_colour.setAlpha(235 if rendered else 120)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(head_colour)
+            painter.drawRoundedRect(header, 4, 4)
+            # Square off the header's lower corners so it sits flush on the body.
+            painter.drawRect(QRectF(header.left(), header.center().y(), header.width(),
+                                    header.height() / 2))
+            self._paint_header_text(painter, header, palette, rendered)
 
         if not rendered and width > 120 and self.render_progress is None:
             painter.setPen(QColor(palette.text_dim))
@@ -201,7 +231,8 @@ class SectionItem(QGraphicsObject):
             painter.drawText(body.adjusted(8, 4, -8, -4),
                              Qt.AlignmentFlag.AlignCenter, "empty · right-click › Generate")
 
-        self._paint_progress(painter, body, palette)
+        if self.render_progress is not None:
+            paint_progress(painter, body, palette, self.render_progress, self.render_text)
 
         # Outline: dashed for empty, solid for rendered; white when selected, red when a
         # gesture would put it somewhere it cannot go.
@@ -288,26 +319,7 @@ class SectionItem(QGraphicsObject):
             self._wave_cache = (key, image)
         painter.drawImage(QPointF(x0, top), self._wave_cache[1])
 
-    def _paint_preview(self, painter: QPainter, body: QRectF, palette) -> None:
-        """The render so far, in the accent colour, over whatever plays now."""
-        peaks = self.preview_peaks
-        if peaks is None or len(peaks) == 0 or self.render_progress is None:
-            return
-        bucket = max(1, round(self.preview_rate / PEAKS_PER_SECOND))
-        seconds = len(peaks) * bucket / self.preview_rate
-        width = min(self.width(), seconds / self.seconds_per_bar * self.geometry.pixels_per_bar)
-        height = body.height() * 0.6
-        if width <= 1:
-            return
-        colour = QColor(palette.accent)
-        colour.setAlpha(150)
-        key = (id(peaks), round(width), round(height))
-        if self._preview_cache is None or self._preview_cache[0] != key:
-            self._preview_cache = (key, waveform_image(peaks, round(width), round(height), colour))
-        painter.drawImage(QPointF(0, body.top() + (body.height() - height) / 2),
-                          self._preview_cache[1])
-
-    def _paint_chords(self, painter: QPainter, body: QRectF, palette) -> None:
+    def _paint_chords(self, painter: QPainter, body: QRectF, palette, exposed: QRectF) -> None:
         plan = self.section.plan
         ppb = self.geometry.pixels_per_bar
         if plan is None or ppb < 26:
@@ -326,6 +338,8 @@ class SectionItem(QGraphicsObject):
                 continue
             previous = bar.chord
             x = index * ppb + 3
+            if x > exposed.right() or x + ppb < exposed.left():
+                continue
             label = metrics.elidedText(bar.chord, Qt.TextElideMode.ElideRight, ppb - 4)
             painter.drawText(QRectF(x, body.top() + 2, ppb - 4, 14),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, label)
@@ -354,24 +368,12 @@ class SectionItem(QGraphicsObject):
         painter.drawText(label_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
                          label)
 
-    def _paint_progress(self, painter: QPainter, body: QRectF, palette) -> None:
-        if self.render_progress is None:
-            return
-        bar = QRectF(body.left() + 6, body.bottom() - 14, body.width() - 12, 8)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 150))
-        painter.drawRoundedRect(bar, 4, 4)
-        done = QRectF(bar.left(), bar.top(), bar.width() * max(0.0, min(1.0, self.render_progress)),
-                      bar.height())
-        painter.setBrush(QColor(palette.accent))
-        painter.drawRoundedRect(done, 4, 4)
-        painter.setPen(QColor(palette.text_bright))
-        font = QFont(painter.font())
-        font.setPointSizeF(8)
-        painter.setFont(font)
-        text = self.render_text or f"Rendering {round(self.render_progress * 100)}%"
-        painter.drawText(QRectF(bar.left(), bar.top() - 18, bar.width(), 16),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+def _over(colour: QColor, alpha: int, base: QColor) -> QColor:
+    """`colour` at `alpha` (0-255) composited over the opaque `base`."""
+    a = alpha / 255.0
+    return QColor(round(colour.red() * a + base.red() * (1 - a)),
+                  round(colour.green() * a + base.green() * (1 - a)),
+                  round(colour.blue() * a + base.blue() * (1 - a)))
 
 
 def _peaks_rate(peaks: np.ndarray, take) -> float:

@@ -28,17 +28,20 @@ BlobReader = Callable[[str], bytes]
 
 
 def compute_peaks(audio: np.ndarray, sample_rate: int, peaks_per_second: int = PEAKS_PER_SECOND):
-    """(n, 2) float32 of (min, max) per bucket of `sample_rate / peaks_per_second` samples."""
+    """(n, 2) float32 of (min, max) per bucket of `sample_rate / peaks_per_second` samples (the
+    last bucket may be shorter).
+
+    Runs for every preview a render sends, beside the UI thread: `reduceat` over the bucket
+    starts needs no padded copy and is about twice as fast as `min(axis=1)` on (n, bucket)."""
     mono = np.asarray(audio, dtype=np.float32).reshape(-1)
     bucket = max(1, round(sample_rate / peaks_per_second))
-    n = -(-mono.size // bucket)
-    if n == 0:
+    if mono.size == 0:
         return np.zeros((0, 2), dtype=np.float32)
-    padded = np.zeros(n * bucket, dtype=np.float32)
-    padded[: mono.size] = mono
-    frames = padded.reshape(n, bucket)
-    peaks = np.stack([frames.min(axis=1), frames.max(axis=1)], axis=1)
-    return np.clip(peaks, -1.0, 1.0)
+    starts = np.arange(0, mono.size, bucket)
+    peaks = np.empty((starts.size, 2), dtype=np.float32)
+    peaks[:, 0] = np.minimum.reduceat(mono, starts)
+    peaks[:, 1] = np.maximum.reduceat(mono, starts)
+    return np.clip(peaks, -1.0, 1.0, out=peaks)
 
 
 def peaks_to_columns(peaks: np.ndarray, columns: int) -> np.ndarray:
@@ -137,4 +140,10 @@ class WaveformService(QObject):
 
 
 def _load_peaks(reader: BlobReader, sha: str, sample_rate: int) -> np.ndarray:
-    return compute_peaks(decode_take_audio(reader(sha)), sample_rate)
+    return peaks_of_audio_blob(reader(sha), sample_rate)
+
+
+def peaks_of_audio_blob(data: bytes, sample_rate: int) -> np.ndarray:
+    """Peaks of a take's audio blob (for the file thread: decoding and reducing take a few
+    milliseconds for a long section)."""
+    return compute_peaks(decode_take_audio(data), sample_rate)
