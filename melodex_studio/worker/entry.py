@@ -7,13 +7,20 @@ The server module is imported by name here, inside the child, where torch belong
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 from multiprocessing.connection import Connection
 
 SERVER_MODULE = "melodex_studio.worker.server"
 
 
 def worker_process_main(conn: Connection) -> None:
-    """Entry point of the worker process: run the server loop on the pipe end `conn`."""
+    """Entry point of the worker process: run the server loop on the pipe end `conn`.
+
+    The worker lowers its own CPU priority: rendering is throughput work, while the studio's
+    UI thread and the audio callback must get a core the moment they wake."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(5)
     server = importlib.import_module(SERVER_MODULE)
     server.serve(conn)
