@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,13 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor
 from tqdm import tqdm
 
 from melodex_studio.engine.networks.dit import DiT, DiTConfig, count_parameters
 from melodex_studio.engine.sampling import training_pair
-from melodex_studio.engine.weights import write_json_atomic
+from melodex_studio.training.checkpoints import write_checkpoint
 from melodex_studio.training.codec_runs import (
     append_session,
     load_optimizer_tensors,
@@ -138,26 +137,14 @@ class RendererTrainer:
         return float(loss.item())
 
     def save(self) -> None:
-        target = self.out_dir / CHECKPOINT
-        staging = target.with_name(target.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        cpu = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        save_file(cpu, str(staging / "model.safetensors"))
-        save_file({k: v.cpu().contiguous() for k, v in self.ema.items()},
-                  str(staging / "ema.safetensors"))
-        save_file({k: v.cpu().contiguous() for k, v in optimizer_tensors(self.optimizer).items()},
-                  str(staging / "optimizer.safetensors"))
-        write_json_atomic(staging / "state.json", {
+        write_checkpoint(self.out_dir / CHECKPOINT, {
+            "model.safetensors": self.model.state_dict(),
+            "ema.safetensors": self.ema,
+            "optimizer.safetensors": optimizer_tensors(self.optimizer),
+        }, {
             "step": self.step, "seed": self.seed, "total_steps": self.total_steps,
             "config": self.model.config.to_dict(), "settings": self.settings.to_dict(),
         })
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
 
     def load(self, folder: Path) -> None:
         self.model.load_state_dict(load_file(str(folder / "model.safetensors")))

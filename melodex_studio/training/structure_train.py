@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import platform
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from melodex_studio.engine.networks.structure_transformer import (
@@ -35,6 +34,7 @@ from melodex_studio.engine.networks.structure_transformer import (
 )
 from melodex_studio.engine.text_encoder import TextEncoder
 from melodex_studio.engine.weights import write_json_atomic
+from melodex_studio.training.checkpoints import write_checkpoint
 from melodex_studio.training.codec_runs import (
     append_session,
     load_optimizer_tensors,
@@ -148,25 +148,14 @@ class StructureTrainer:
 
     def save(self, batch_size: int) -> None:
         """Write a complete checkpoint beside the old one, then rename it into place."""
-        target = self.out_dir / CHECKPOINT
-        staging = target.with_name(target.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                  str(staging / "model.safetensors"))
-        save_file({k: v.cpu().contiguous() for k, v in optimizer_tensors(self.optimizer).items()},
-                  str(staging / "optimizer.safetensors"))
-        write_json_atomic(staging / "state.json", {
+        write_checkpoint(self.out_dir / CHECKPOINT, {
+            "model.safetensors": self.model.state_dict(),
+            "optimizer.safetensors": optimizer_tensors(self.optimizer),
+        }, {
             "step": self.step, "seed": self.seed, "total_steps": self.total_steps,
             "batch_size": batch_size, "examples_seen": self.step * batch_size,
             "config": self.model.config.to_dict(), "settings": self.settings.to_dict(),
         })
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
 
     def load(self, folder: Path) -> None:
         self.model.load_state_dict(load_file(str(folder / "model.safetensors"),
