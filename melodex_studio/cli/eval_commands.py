@@ -70,14 +70,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
-    import torch
+    from melodex_studio.training.runtime import configure_torch
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise CliError("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise CliError("--device cuda was asked for but torch sees no CUDA GPU")
+    if args.threads is not None and args.threads < 1:
+        raise CliError("--threads must be at least 1")
+    try:
+        configure_torch(args.threads, args.device)
+    except ValueError as error:
+        raise CliError(str(error)) from error
     model_dir = args.model or builtin_model_dir()
     if args.target == "codec":
         return _eval_codec(args, model_dir)

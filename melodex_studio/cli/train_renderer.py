@@ -32,8 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from melodex_studio.engine.codec import Codec
     from melodex_studio.engine.text_encoder import MiniLMTextEncoder
     from melodex_studio.training.corpus import default_corpus_dir
@@ -43,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
         export_renderer,
         train_renderer,
     )
+    from melodex_studio.training.runtime import configure_torch
     from melodex_studio.worker.model_paths import builtin_model_dir
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        configure_torch(args.threads)
     data = args.data or default_corpus_dir()
     model_dir = args.model or builtin_model_dir()
     if not data.exists():

@@ -37,9 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    import torch
-
     from melodex_studio.engine.text_encoder import MiniLMTextEncoder
+    from melodex_studio.training.runtime import configure_torch
     from melodex_studio.training.structure_data import draw_example, example_indices
     from melodex_studio.training.structure_eval import format_table, generation_checks
     from melodex_studio.training.structure_train import (
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 0 or args.batch_size < 1 or args.eval < 0:
         raise CliError("--steps and --eval must not be negative, --batch-size at least 1")
     if args.threads:
-        torch.set_num_threads(args.threads)
+        configure_torch(args.threads)
     settings = None
     if args.pool_size is not None:
         if args.pool_size < args.batch_size:
