@@ -55,6 +55,10 @@ class Checkpoint(BaseModel):
     latent: BlobRef
 
 
+#: Neighbouring takes one render can see: the sections on either side, with room to spare.
+MAX_CONTEXT_TAKES = 16
+
+
 class Take(BaseModel):
     """One rendering. Bars are relative to the section's start: `region_*` is the part of the
     section this take rendered; `repaint_ranges` are the sub-ranges a repaint re-generated."""
@@ -67,6 +71,9 @@ class Take(BaseModel):
     region_end_bar: int = Field(ge=1, le=MAX_SECTION_BARS)
     repaint_ranges: tuple[tuple[int, int], ...] = Field(default=(), max_length=MAX_REPAINT_RANGES)
     parent_id: EntityId | None = None
+    # The other sections' takes whose latents were fixed context around this render, so a
+    # re-run from this record uses them even after the neighbours got new active takes.
+    context_take_ids: tuple[EntityId, ...] = Field(default=(), max_length=MAX_CONTEXT_TAKES)
     operation: TakeOperation
     prompt: Prompt = ""
     settings: GenerationSettings = GenerationSettings()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from melodex_studio.project import operations as ops
-from melodex_studio.project.commands import SetPlan
+from melodex_studio.project.commands import DeleteTake, SetPlan
 from melodex_studio.project.document import Document
 from melodex_studio.project.fields import validated_copy
 from melodex_studio.project.models import Project, TakeOperation, new_project
@@ -215,10 +215,19 @@ def test_rerun_from_the_record_is_bit_identical(studio: Studio) -> None:
         )
     )
     _rerun_matches(studio, varied.takes[0].id)
+    # The verse has had two new active takes since the intro was rendered: the intro's record
+    # names the verse take it was rendered against, and re-running uses that one.
+    assert intro.takes[0].context_take_ids == (verse.active_take_id,)
+    assert studio.section("Verse").active_take_id != verse.active_take_id
+    _rerun_matches(studio, intro.takes[0].id)
     extended = studio.run(
         ops.extend_section(studio.project, studio.blobs.get, verse.id, 1, geometry=studio.geometry)
     )
     _rerun_matches(studio, extended.takes[0].id)
+    studio.doc.history.push(DeleteTake(verse.id, verse.active_take_id))
+    with pytest.raises(ops.OperationError, match="has been deleted"):
+        ops.rerun_take(studio.project, studio.blobs.get, intro.takes[0].id,
+                       geometry=studio.geometry)
 
 
 def test_vary_at_strength_zero_is_the_source_and_resumes_from_checkpoints(studio: Studio) -> None:

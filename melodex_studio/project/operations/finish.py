@@ -131,6 +131,7 @@ def _take(
         region_end_bar=request.length_bars,
         repaint_ranges=request.repaint_ranges,
         parent_id=request.parent.id if request.parent else None,
+        context_take_ids=request.context_take_ids,
         operation=request.operation,
         prompt=request.prompt,
         settings=request.settings.model_copy(update={"seed": candidate.seed}),

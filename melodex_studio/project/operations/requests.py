@@ -80,6 +80,7 @@ class RenderRequest:
     source_checkpoint_step: int | None = None
     resized_to: int | None = None
     description: str = ""
+    context_take_ids: tuple[str, ...] = ()
 
 
 # --- seeds ---------------------------------------------------------------------------------------
@@ -223,6 +224,7 @@ def render_section(
     )
     verb = {TakeOperation.RETAKE: f"{len(seeds)} takes of"}.get(operation, str(operation).title())
     return RenderRequest(
+        context_take_ids=window.context_take_ids,
         operation=operation,
         section_id=section.id,
         job=job,
@@ -361,6 +363,7 @@ def repaint_bars(
     )
     names = ", ".join(f"{a + 1}-{b}" for a, b in ordered)
     return RenderRequest(
+        context_take_ids=window.context_take_ids,
         operation=TakeOperation.REPAINT,
         section_id=section.id,
         job=job,
@@ -440,6 +443,7 @@ def extend_section(
     )
     region = (old_span.n_samples, span.n_samples)
     return RenderRequest(
+        context_take_ids=window.context_take_ids,
         operation=TakeOperation.EXTEND,
         section_id=section.id,
         job=job,

@@ -182,6 +182,7 @@ class RenderWindow:
     frames: int
     span: SectionSpan
     source: np.ndarray
+    context_take_ids: tuple[str, ...] = ()  # the neighbours' takes inside the window
 
     @property
     def keep(self) -> tuple[int, int]:
@@ -227,7 +228,22 @@ def build_window(
                 f"{(geometry.channels, span.n_frames)}"
             )
         source[:, left : left + span.n_frames] = own_latent
-    return RenderWindow(start=start, frames=end - start, span=span, source=source)
+    return RenderWindow(start=start, frames=end - start, span=span, source=source,
+                        context_take_ids=_takes_between(project, geometry, section, start, end))
+
+
+def _takes_between(project: Project, geometry: LatentGeometry, section: Section, start: int,
+                   end: int) -> tuple[str, ...]:
+    """Active takes of the other sections that overlap song frames [start, end)."""
+    ids = []
+    for other in project.sections:
+        take = other.active_take
+        if other.id == section.id or take is None or take.final_latent is None:
+            continue
+        span = section_span(project, other, geometry)
+        if span.start_frame < end and start < span.end_frame:
+            ids.append(take.id)
+    return tuple(ids)
 
 
 def take_latent_for_span(

@@ -150,7 +150,27 @@ def vary_take(
         resume=resume,
         preview_every=preview_every,
     )
-    return RenderRequest(job=job, blobs=bag, **common)  # type: ignore[arg-type]
+    return RenderRequest(  # type: ignore[arg-type]
+        job=job, blobs=bag, context_take_ids=window.context_take_ids, **common
+    )
+
+
+def with_context_takes(project: Project, take: Take) -> Project:
+    """The project as `take` saw it: each neighbour's recorded context take made active again
+    (only for the re-run's view; the document is not touched)."""
+    for context_id in take.context_take_ids:
+        try:
+            neighbour = project.section_of_take(context_id)
+        except KeyError:
+            raise OperationError(
+                f"take {take.display_name} was rendered next to take {context_id}, which has "
+                "been deleted: it can no longer be re-run exactly"
+            ) from None
+        if neighbour.active_take_id != context_id:
+            project = project.replace_section(
+                neighbour.model_copy(update={"active_take_id": context_id})
+            )
+    return project
 
 
 def rerun_take(
@@ -167,6 +187,8 @@ def rerun_take(
     except KeyError:
         raise OperationError(f"the project has no take {take_id}") from None
     take = section.take(take_id)
+    project = with_context_takes(project, take)
+    section = project.section(section.id)
     options = dict(
         prompt=take.prompt,
         settings=take.settings,
