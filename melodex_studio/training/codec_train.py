@@ -47,6 +47,7 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
     truncate_loss_log,
 )
+from melodex_studio.training.runtime import resolve_device
 
 Stage = Literal["ae", "vocoder", "both"]
 
@@ -89,12 +90,6 @@ def step_generator(seed: int, stage: str, step: int, stream: int = 0) -> torch.G
     """The generator for one training step: a pure function of (seed, stage, step, stream)."""
     words = np.random.SeedSequence([seed, STAGES.index(stage), step, stream]).generate_state(2)
     return torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _make_optimizer(module: nn.Module, settings: CodecTrainSettings) -> torch.optim.AdamW:

@@ -14,7 +14,6 @@ the uninterrupted run.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
 )
 from melodex_studio.training.renderer_data import LatentCache, MaskMix, batches
+from melodex_studio.training.runtime import resolve_device, warmup_cosine
 
 CHECKPOINT = "checkpoint"
 
@@ -64,19 +64,10 @@ class RendererTrainSettings:
         return cls(**data)
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def learning_rate(settings: RendererTrainSettings, step: int, total: int) -> float:
-    """Linear warmup, then cosine down to the minimum at `total` steps."""
-    if step < settings.warmup_steps:
-        return settings.learning_rate * (step + 1) / settings.warmup_steps
-    progress = min(1.0, (step - settings.warmup_steps) / max(1, total - settings.warmup_steps))
-    low, high = settings.min_learning_rate, settings.learning_rate
-    return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * progress))
+    """Linear warm-up, then cosine down to the minimum at `total` steps."""
+    return warmup_cosine(step, total, settings.warmup_steps, settings.learning_rate,
+                         settings.min_learning_rate)
 
 
 def flow_loss(model: DiT, x0: Tensor, cond: Any, loss_mask: Tensor,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -12,3 +14,18 @@ def configure_torch(threads: int | None = None, device: str = "auto") -> None:
         torch.set_num_threads(threads)
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but torch sees no CUDA GPU")
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when torch sees a GPU, else the CPU; other names pass through."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def warmup_cosine(step: int, total: int, warmup: int, peak: float, floor: float) -> float:
+    """Linear warm-up to `peak` over `warmup` steps, then cosine down to `floor` at `total`."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))

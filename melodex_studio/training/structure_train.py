@@ -16,7 +16,6 @@ and ``held_out.json``.
 from __future__ import annotations
 
 import json
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -41,6 +40,7 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
 )
 from melodex_studio.training.corpus.styles import STYLES
+from melodex_studio.training.runtime import resolve_device, warmup_cosine
 from melodex_studio.training.structure_loss import evaluate_tokens, plan_token_loss
 from melodex_studio.training.structure_pool import StructurePool, build_pool, epoch_batches
 
@@ -79,17 +79,8 @@ class StructureTrainSettings:
 
 def learning_rate(settings: StructureTrainSettings, step: int, total: int) -> float:
     """Linear warm-up, then cosine down to the minimum at `total` steps."""
-    if step < settings.warmup_steps:
-        return settings.learning_rate * (step + 1) / settings.warmup_steps
-    progress = min(1.0, (step - settings.warmup_steps) / max(1, total - settings.warmup_steps))
-    low, high = settings.min_learning_rate, settings.learning_rate
-    return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * progress))
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return warmup_cosine(step, total, settings.warmup_steps, settings.learning_rate,
+                         settings.min_learning_rate)
 
 
 class StructureTrainer:
