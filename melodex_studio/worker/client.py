@@ -27,7 +27,7 @@ from multiprocessing.process import BaseProcess
 
 from melodex_studio.worker.entry import worker_process_main
 from melodex_studio.worker.handles import EventCallback, EventHub, JobHandle, new_job_id
-from melodex_studio.worker.jobs import Job, job_blob_refs
+from melodex_studio.worker.jobs import Job, blobs_for
 from melodex_studio.worker.protocol import (
     CancelJob,
     Configure,
@@ -188,10 +188,7 @@ class WorkerClient:
         on_event: EventCallback | None = None,
     ) -> JobHandle:
         """Queue `job` with the blobs it reads; returns at once with a handle."""
-        blobs = dict(blobs or {})
-        missing = job_blob_refs(job) - blobs.keys()
-        if missing:
-            raise ValueError(f"the job reads blob {sorted(missing)[0][:12]}... that was not given")
+        blobs = blobs_for(job, blobs)
         job_id = job_id or new_job_id()
         frame = encode_frame(SubmitJob(job_id=job_id, priority=priority, job=job), blobs)
         handle = JobHandle(job_id, job, priority, self.cancel, on_event)

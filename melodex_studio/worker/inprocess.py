@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from melodex_studio.worker.handles import EventCallback, EventHub, JobHandle, new_job_id
-from melodex_studio.worker.jobs import Job, job_blob_refs
+from melodex_studio.worker.jobs import Job, blobs_for
 from melodex_studio.worker.protocol import (
     Envelope,
     FailureKind,
@@ -94,10 +94,7 @@ class InProcessClient:
         timeout_s: float | None = None,
         on_event: EventCallback | None = None,
     ) -> JobHandle:
-        blobs = dict(blobs or {})
-        missing = job_blob_refs(job) - blobs.keys()
-        if missing:
-            raise ValueError(f"the job reads blob {sorted(missing)[0][:12]}... that was not given")
+        blobs = blobs_for(job, blobs)
         job_id = job_id or new_job_id()
         message = SubmitJob(job_id=job_id, priority=priority, job=job)
         encode_frame(message, blobs)  # the same checks a pipe would apply (sizes, JSON)

@@ -12,6 +12,7 @@ safetensors bytes, see `worker.blobs`) that travel next to the message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -265,6 +266,17 @@ def job_blob_refs(job: PlanJob | RenderJob | DecodeJob) -> frozenset[str]:
     if isinstance(job, DecodeJob):
         return frozenset({job.latent})
     return frozenset()
+
+
+def blobs_for(job: PlanJob | RenderJob | DecodeJob,
+              blobs: Mapping[str, bytes] | None) -> dict[str, bytes]:
+    """The blobs to send with `job`, refused before anything is queued when one it reads is
+    missing (both clients call this, so the in-process one fails exactly like the real one)."""
+    given = dict(blobs or {})
+    missing = job_blob_refs(job) - given.keys()
+    if missing:
+        raise ValueError(f"the job reads blob {sorted(missing)[0][:12]}... that was not given")
+    return given
 
 
 def output_blob_refs(output: PlanOutput | RenderOutput | DecodeOutput) -> frozenset[str]:
