@@ -9,7 +9,8 @@ What the callback (`PlaybackEngine.render`) does, and nothing more:
 3. during a swap's crossfade only, mixes the old and new buffers into the scratch memory the
    swap request brought with it (np.multiply / np.add with `out=`), then swaps the buffer
    reference;
-4. stores the position into `playhead` (a preallocated int64 numpy array the UI polls).
+4. adds the metronome's clicks (`ClickTrack.mix_into`) when the UI has set one;
+5. stores the position into `playhead` (a preallocated int64 numpy array the UI polls).
 
 It allocates no arrays (only slice views and small ints), takes no locks, logs nothing, calls
 nothing outside numpy, and emits no signals or callbacks. Everything it needs (buffers at the
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from melodex_studio.audio.metronome import ClickTrack
 from melodex_studio.audio.swap import SwapRequest
 
 # A switch sample the playhead cannot reach: used while a swap waits for a loop wrap.
@@ -61,6 +63,8 @@ class PlaybackEngine:
         self.reached_end = False
         #: The loop the callback honours; the UI replaces it with a new LoopRange or None.
         self.loop: LoopRange | None = None
+        #: The metronome the callback adds; the UI replaces it with a new ClickTrack or None.
+        self.metronome: ClickTrack | None = None
         #: The last swap request the callback finished (identity tells the UI it landed).
         self.last_applied_swap: SwapRequest | None = None
         #: Sample where the last swap's crossfade started, for the UI and tests.
@@ -121,6 +125,7 @@ class PlaybackEngine:
             self._apply_seek(seek)
         pos = self._position
         written = 0
+        click = self.metronome
         while written < frames:
             if self._active_swap is None or pos < self._switch_at:
                 self._adopt_swap(pos)
@@ -147,6 +152,8 @@ class PlaybackEngine:
                     self.reached_end = True
                     break
                 out[written : written + n] = buffer[pos : pos + n, None]
+            if click is not None:
+                click.mix_into(out, written, pos, n)
             pos += n
             written += n
             if looping and pos >= stop:

@@ -17,6 +17,7 @@ playback stops by itself at the end; play from there starts over from 0.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,6 +27,7 @@ from melodex_studio.audio.backends import OutputBackend
 from melodex_studio.audio.engine import LoopRange, PlaybackEngine
 from melodex_studio.audio.errors import AudioDeviceError
 from melodex_studio.audio.fades import DEFAULT_CROSSFADE_SECONDS, seconds_to_samples
+from melodex_studio.audio.metronome import DEFAULT_CLICK_GAIN_DB, ClickTrack
 from melodex_studio.audio.resample import resample
 from melodex_studio.audio.swap import (
     SwapRequest,
@@ -81,6 +83,10 @@ class Transport:
         self._play_start = 0
         self._bar_lines: tuple[int, ...] = ()
         self._source: tuple[np.ndarray, int] | None = None
+        self._metronome_gain_db: float | None = None  # None: metronome off
+        # Every buffer handed to the engine, until nobody else holds it: the last reference
+        # is dropped here on the UI thread, so a song-sized free never runs in the callback.
+        self._held: list[np.ndarray] = []
 
     # --- properties the UI reads ---------------------------------------------------------------
 
@@ -120,6 +126,7 @@ class Transport:
 
     def poll(self) -> TransportStatus:
         """Housekeeping plus a snapshot; call it from the UI timer (e.g. every 16-33 ms)."""
+        self._release_retired()
         failure = self._device_failure
         if failure is not None:
             self._device_failure = None
@@ -145,12 +152,30 @@ class Transport:
             underruns=self.backend.stats.underruns,
         )
 
+    @property
+    def metronome_on(self) -> bool:
+        return self._metronome_gain_db is not None
+
     # --- content --------------------------------------------------------------------------------
 
     def set_grid(self, grid: TempoGrid) -> None:
         """The project's tempo grid (any rate; kept at `output_rate`)."""
         self._grid = grid.with_sample_rate(self.output_rate)
         self._bar_lines = ()
+        self._update_clicks()
+
+    def set_metronome(self, enabled: bool, gain_db: float = DEFAULT_CLICK_GAIN_DB) -> None:
+        """Click every counted beat (accented downbeats) on top of the song, also while playing;
+        the clicks never reach the mix or an export."""
+        self._metronome_gain_db = gain_db if enabled else None
+        self._update_clicks()
+
+    def _update_clicks(self, length: int | None = None) -> None:
+        if self._metronome_gain_db is None:
+            self.engine.metronome = None
+            return
+        length = self.length if length is None else length
+        self.engine.metronome = ClickTrack.for_grid(self._grid, length, self._metronome_gain_db)
 
     def _prepare(self, buffer: np.ndarray, sample_rate: int) -> np.ndarray:
         data = np.asarray(buffer, dtype=np.float32)
@@ -172,6 +197,7 @@ class Transport:
             data, 0, self.crossfade_samples, self._bar_lines_for(len(data)), immediate=True
         )
         self._submit(request)
+        self._extend_clicks(len(data))
         if not self.backend.running:
             self.seek(min(self.playhead, len(data)))
 
@@ -191,9 +217,22 @@ class Transport:
             data, switch, self.crossfade_samples, self._bar_lines_for(len(data))
         )
         self._submit(request)
+        self._extend_clicks(len(data))
         return switch if self.backend.running else position
 
+    def _extend_clicks(self, length: int) -> None:
+        click = self.engine.metronome
+        if click is not None and click.positions[-1] < length:
+            self._update_clicks(length)
+
+    def _release_retired(self) -> None:
+        """Free the buffers the engine has let go of (here, not in the audio callback)."""
+        # References to a retired buffer: this list, the loop variable, getrefcount's argument.
+        self._held = [buffer for buffer in self._held if sys.getrefcount(buffer) > 3]
+
     def _submit(self, request: SwapRequest) -> None:
+        if all(buffer is not request.buffer for buffer in self._held):
+            self._held.append(request.buffer)
         self.engine.request_swap(request)
         if not self.backend.running:
             self.engine.apply_requests_now()
@@ -271,8 +310,7 @@ class Transport:
         self.engine.apply_requests_now()
         old_rate = self.output_rate
         self.backend = backend
-        self._grid = self._grid.with_sample_rate(backend.sample_rate)
-        self._bar_lines = ()
+        self.set_grid(self._grid)  # at the new device's rate; rebuilds the clicks
         self._state = TransportState.STOPPED
         if self._source is not None:
             source, rate = self._source

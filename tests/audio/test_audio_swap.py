@@ -168,3 +168,32 @@ def test_crossfade_length_is_configurable() -> None:
     assert transport.crossfade_samples == 960
     with pytest.raises(ValueError):
         build_swap_request(NEW, 0, 0)
+
+
+def test_a_swapped_out_buffer_is_freed_by_poll_not_by_the_callback() -> None:
+    """The callback drops its reference to the old buffer when the crossfade ends; the last
+    reference stays with the transport until the UI thread polls, so the (song-sized) free
+    never happens in the audio callback."""
+    import gc
+    import weakref
+
+    backend = NullBackend(sample_rate=RATE, block_frames=480, manual=True)
+    transport = Transport(backend, TempoGrid(120.0, Meter(4, 4), RATE))
+    old, new = offset_tone(0.4), offset_tone(-0.4)
+    transport.load(old)
+    gone = weakref.ref(transport.engine.buffer)  # the prepared copy the callback plays
+    del old
+    transport.play()
+    backend.pump(10)
+    transport.swap_at_next_bar(new)
+    backend.pump(2 * RATE // 480 + 10)  # past the next bar line (2 s at 120 BPM) and its fade
+    playing = transport.engine.buffer
+    assert playing is not gone() and not transport.engine.swap_pending
+    np.testing.assert_array_equal(playing, new)
+    gc.collect()
+    assert gone() is not None  # the callback let go, the transport still holds it
+    transport.poll()
+    assert gone() is None  # freed here, on the polling thread
+    transport.poll()
+    assert transport.engine.buffer is playing  # the playing buffer is never released
+    backend.pump(5)
