@@ -11,8 +11,15 @@ swap request), so the callback's crossfade path and the UI thread's GIL use are 
 The interpreter's GIL switch interval (5 ms) is divided by the speed as well, since a callback
 waiting for the GIL waits up to one interval.
 
-The CPU load is a separate process doing numpy matrix products on 2 threads (the lead will
-point `--load` at a real worker render).
+The CPU load (`--load`): `worker` (the default) starts the studio's inference worker process
+(built-in model, 2 threads) and keeps it rendering 8-bar sections with a preview decoded after
+every step, received by this process as the studio receives them; `numpy` runs matrix products
+on 2 threads in another process; anything else is run as a command line.
+
+"late > half" counts blocks finished later than half their deadline; "steal ms" is the CPU time
+the hypervisor took from this virtual machine during the run (/proc/stat), and "late w/ steal"
+how many of those late blocks had steal counted within 50 ms of them (10 ms resolution): time
+no program in the guest can get back.
 
     .venv/bin/python benchmarks/bench_playback.py [--minutes 10] [--speed 20] [--block-ms 20]
 """
@@ -20,9 +27,11 @@ point `--load` at a real worker render).
 from __future__ import annotations
 
 import argparse
+import bisect
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -47,10 +56,46 @@ while True:
 """
 
 
-def start_load(kind: str, nice: int = 0) -> subprocess.Popen | None:
+class WorkerLoad:
+    """The studio's worker rendering sections back to back (what plays against real use)."""
+
+    def __init__(self) -> None:
+        from melodex_studio.worker.client import WorkerClient
+        from melodex_studio.worker.model_paths import model_is_present
+        from melodex_studio.worker.protocol import WorkerConfig
+
+        model = "builtin" if model_is_present() else "tiny-random"
+        self.client = WorkerClient(WorkerConfig(model=model, threads=2, device="cpu"))
+        self.client.wait_ready(600)
+        self.renders = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="render-load", daemon=True)
+        self._thread.start()
+        time.sleep(1.0)
+
+    def _loop(self) -> None:
+        sys.path.insert(0, os.path.dirname(__file__))
+        from bench_worker import section_job
+
+        while not self._stop.is_set():
+            self.client.submit(section_job(24)).result(600)
+            self.renders += 1
+
+    def kill(self) -> None:
+        self._stop.set()
+        self._thread.join(600)
+        self.client.close()
+
+    def wait(self) -> None:
+        """Nothing to reap (`kill` already joined the render thread and closed the worker)."""
+
+
+def start_load(kind: str, nice: int = 0) -> subprocess.Popen | WorkerLoad | None:
     """A CPU-heavy job in another process, on both cores (at niceness `nice`)."""
     if kind == "none":
         return None
+    if kind == "worker":
+        return WorkerLoad()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
     command = [sys.executable, "-c", _NUMPY_LOAD] if kind == "numpy" else kind.split()
     process = subprocess.Popen(
@@ -71,6 +116,24 @@ def section_clip(grid: TempoGrid, n_bars: int, index: int, variant: int) -> Arra
     return ArrangementClip(f"s{index}", start, audio.astype(np.float32))
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to other guests, all cores (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def steal_near(samples: list[tuple[float, float]], at: float, late: float) -> float:
+    """Steal seconds counted between the polls around a late block (late s before `at`)."""
+    times = [t for t, _ in samples]
+    lo = max(0, bisect.bisect_left(times, at - late - 0.05) - 1)
+    hi = min(len(samples) - 1, bisect.bisect_right(times, at + 0.05))
+    return samples[hi][1] - samples[lo][1] if hi > lo else 0.0
+
+
 @dataclass
 class Result:
     label: str
@@ -78,11 +141,14 @@ class Result:
     wall_seconds: float
     callbacks: int
     underruns: int
+    near_misses: int
     worst_callback_ms: float
     worst_lateness_ms: float
     budget_ms: float
     swaps: int
     priority: str
+    steal_ms: float
+    near_misses_with_steal: int
 
 
 def run(
@@ -109,9 +175,11 @@ def run(
     sys.setswitchinterval(default_switch / speed)
     next_swap, swaps, variant = swap_every, 0, 1
     began = time.perf_counter()
+    steal = [(began, steal_seconds())]
     transport.play()
     while transport.poll().state is TransportState.PLAYING:
         time.sleep(1 / 30)
+        steal.append((time.perf_counter(), steal_seconds()))
         position = transport.playhead
         if position >= next_swap:
             # "Choose another take" for the section under the playhead.
@@ -126,17 +194,21 @@ def run(
     transport.close()
     sys.setswitchinterval(default_switch)
     stats = backend.stats
+    stolen = [steal_near(steal, at, late) for at, late in stats.near_miss_times()]
     return Result(
         label=label,
         song_seconds=len(mixer.buffer) / RATE,
         wall_seconds=wall,
         callbacks=stats.callbacks,
         underruns=stats.missed_deadlines,
+        near_misses=stats.near_misses,
         worst_callback_ms=stats.worst_callback_seconds * 1000,
         worst_lateness_ms=stats.worst_lateness_seconds * 1000,
         budget_ms=block_ms / speed,
         swaps=swaps,
         priority=backend.thread_priority,
+        steal_ms=(steal[-1][1] - steal[0][1]) * 1000,
+        near_misses_with_steal=sum(1 for seconds in stolen if seconds > 0),
     )
 
 
@@ -149,15 +221,18 @@ def main() -> None:
                         help="length of the extra 1x run (0 to skip)")
     parser.add_argument("--swap-every", type=float, default=10.0,
                         help="seconds of song between take swaps (0: none)")
-    parser.add_argument("--load", default="numpy",
-                        help="'numpy', 'none', or a command line to run as the CPU load")
+    parser.add_argument("--load", default="worker",
+                        help="'worker', 'numpy', 'none', or a command line to run as the CPU load")
+    parser.add_argument("--priority", choices=("audio", "normal", "both"), default="both",
+                        help="the playback thread's priority: audio (SCHED_FIFO), normal, or both")
     parser.add_argument("--load-nice", type=int, default=0,
                         help="niceness of the load process (the worker could run at 10)")
     args = parser.parse_args()
     load = start_load(args.load, args.load_nice)
     results = []
     try:
-        for realtime in (True, False):
+        modes = {"audio": (True,), "normal": (False,), "both": (True, False)}[args.priority]
+        for realtime in modes:
             priority = "audio priority" if realtime else "normal priority"
             label = f"{args.minutes:g} min at x{args.speed:g}, {priority}"
             results.append(
@@ -173,14 +248,18 @@ def main() -> None:
         if load is not None:
             load.kill()
             load.wait()
-    print(f"\nplayback, {args.block_ms:g} ms blocks at {RATE} Hz, CPU load: {args.load} "
-          f"at nice {args.load_nice} ({os.cpu_count()} cores, load average "
+    load_text = (f"worker, {load.renders} renders of 16 s finished" if isinstance(load, WorkerLoad)
+                 else f"{args.load} at nice {args.load_nice}")
+    print(f"\nplayback, {args.block_ms:g} ms blocks at {RATE} Hz, CPU load: {load_text} "
+          f"({os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f})\n")
-    header = ("run", "song s", "wall s", "callbacks", "underruns", "worst cb ms",
-              "worst late ms", "budget ms", "swaps", "thread")
+    header = ("run", "song s", "wall s", "callbacks", "underruns", "late > half", "worst cb ms",
+              "worst late ms", "budget ms", "swaps", "thread", "steal ms", "late w/ steal")
     rows = [(r.label, f"{r.song_seconds:.0f}", f"{r.wall_seconds:.1f}", str(r.callbacks),
-             str(r.underruns), f"{r.worst_callback_ms:.3f}", f"{r.worst_lateness_ms:.2f}",
-             f"{r.budget_ms:.2f}", str(r.swaps), r.priority) for r in results]
+             str(r.underruns), str(r.near_misses), f"{r.worst_callback_ms:.3f}",
+             f"{r.worst_lateness_ms:.2f}",
+             f"{r.budget_ms:.2f}", str(r.swaps), r.priority, f"{r.steal_ms:.0f}",
+             f"{r.near_misses_with_steal}/{r.near_misses}") for r in results]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, tuple("-" * w for w in widths), *rows):
         print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

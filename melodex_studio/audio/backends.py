@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,12 +37,22 @@ class CallbackStats:
     callbacks: int = 0
     underruns: int = 0
     missed_deadlines: int = 0
+    #: Blocks finished later than half their deadline (near misses: the margin left).
+    near_misses: int = 0
     worst_callback_seconds: float = 0.0
     worst_lateness_seconds: float = 0.0
+    #: (perf_counter time, lateness s) of the first near misses, for a benchmark to line up
+    #: with what else happened then; preallocated, so recording one allocates nothing.
+    near_miss_log: np.ndarray = field(default_factory=lambda: np.zeros((256, 2)))
 
     def reset(self) -> None:
-        self.callbacks = self.underruns = self.missed_deadlines = 0
+        self.callbacks = self.underruns = self.missed_deadlines = self.near_misses = 0
         self.worst_callback_seconds = self.worst_lateness_seconds = 0.0
+        self.near_miss_log[:] = 0.0
+
+    def near_miss_times(self) -> np.ndarray:
+        """The logged near misses as rows of (time, lateness seconds)."""
+        return self.near_miss_log[: min(self.near_misses, len(self.near_miss_log))].copy()
 
 
 class OutputBackend(Protocol):
@@ -422,6 +432,11 @@ class NullBackend:
             if self.paced:
                 lateness = finished - next_start
                 stats.worst_lateness_seconds = max(stats.worst_lateness_seconds, lateness)
+                if lateness > 0.5 * budget:
+                    if stats.near_misses < len(stats.near_miss_log):
+                        stats.near_miss_log[stats.near_misses, 0] = finished
+                        stats.near_miss_log[stats.near_misses, 1] = lateness
+                    stats.near_misses += 1
                 if lateness > budget:
                     stats.missed_deadlines += 1
                     stats.underruns += 1

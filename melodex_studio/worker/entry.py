@@ -13,6 +13,8 @@ import os
 from multiprocessing.connection import Connection
 
 SERVER_MODULE = "melodex_studio.worker.server"
+#: How much the worker lowers its CPU priority (see `worker_process_main`).
+WORKER_NICENESS = 5
 
 
 def worker_process_main(conn: Connection) -> None:
@@ -21,6 +23,6 @@ def worker_process_main(conn: Connection) -> None:
     The worker lowers its own CPU priority: rendering is throughput work, while the studio's
     UI thread and the audio callback must get a core the moment they wake."""
     with contextlib.suppress(OSError, AttributeError):
-        os.nice(5)
+        os.nice(WORKER_NICENESS)
     server = importlib.import_module(SERVER_MODULE)
     server.serve(conn)
