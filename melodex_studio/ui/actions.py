@@ -51,6 +51,14 @@ class StudioActions(QObject):
         self.loop.setCheckable(True)
         self.loop_selection = make("Loop &Selection", "L", None,
                                    "Loop the selected bars or sections and switch looping on")
+        self.metronome = make("&Metronome", "C", "metronome",
+                              "Click every beat while playing (never in the export)")
+        self.metronome.setCheckable(True)
+        self.audition_renders = make(
+            "&Hear Renders as They Grow", None, "audition",
+            "While playing, a section that is rendering plays its render in progress")
+        self.audition_renders.setCheckable(True)
+        self.audition_renders.setChecked(True)
         self.follow = make("&Follow Playhead", "F", "follow", "Keep the playhead in view")
         self.follow.setCheckable(True)
         self.follow.setChecked(True)

@@ -94,8 +94,20 @@ class RunningJob:
     preview_next: tuple[bytes, int] | None = None  # the newest preview waiting for its turn
 
 
+@dataclass(frozen=True, eq=False)
+class RenderPreview:
+    """The worker's rough decode of a render in progress, where it sits in the song: mono
+    float32 `audio` at `sample_rate`, starting at song sample `start_sample` (same rate)."""
+
+    audio: np.ndarray
+    sample_rate: int
+    start_sample: int
+
+
 class GenerationController(QObject):
     sig_available_changed = Signal(bool, str)  # available, reason when not
+    #: (section id, RenderPreview | None): a render in progress has new audio, or ended.
+    sig_render_preview = Signal(str, object)
     sig_worker_status = Signal(str, str)  # text for the status bar, state ("", "busy", "error")
     sig_message = Signal(str)
 
@@ -370,6 +382,8 @@ class GenerationController(QObject):
         self.frames.discard((job.job_id, "progress"))
         job.preview_next = None
         self._item_progress(job, None)
+        if not any(other.section_id == job.section_id for other in self.running.values()):
+            self.sig_render_preview.emit(job.section_id, None)
         if not self.running:
             self.sig_worker_status.emit("ready", "ok")
 
@@ -397,14 +411,25 @@ class GenerationController(QObject):
         if not job.preview_busy:
             return
         blob, sample_rate = waiting
+        request = job.request
+        start = None
+        if isinstance(request, RenderRequest):  # the section's first sample, at the preview rate
+            start = round(request.span.start_sample * sample_rate / request.geometry.sample_rate)
 
-        def peaks() -> np.ndarray:
-            return compute_peaks(decode_tensor(blob, "audio").reshape(-1), sample_rate)
+        def peaks() -> tuple[np.ndarray, RenderPreview | None]:
+            audio = np.asarray(decode_tensor(blob, "audio"), dtype=np.float32).reshape(-1)
+            audio.flags.writeable = False
+            preview = None if start is None else RenderPreview(audio, sample_rate, start)
+            return compute_peaks(audio, sample_rate), preview
 
-        def show(result: np.ndarray) -> None:
+        def show(result: tuple[np.ndarray, RenderPreview | None]) -> None:
+            peaks, preview = result
             item = self.scene.items_by_id.get(job.section_id)
-            if item is not None and job.job_id in self.running:
-                item.set_preview(result, sample_rate)
+            if job.job_id in self.running:
+                if item is not None:
+                    item.set_preview(peaks, sample_rate)
+                if preview is not None:
+                    self.sig_render_preview.emit(job.section_id, preview)
             self._next_preview(job)
 
         def skip(error: BaseException) -> None:  # a damaged preview: wait for the next one

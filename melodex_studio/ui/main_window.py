@@ -117,6 +117,10 @@ class MainWindow(QMainWindow):
                 zoom = 0.0
             if zoom > 0:
                 self.scene.geometry.pixels_per_bar = self.scene.geometry.clamp_zoom(zoom)
+            # QSettings' INI format hands booleans back as the strings "true"/"false".
+            actions.metronome.setChecked(str(extra.get("metronome", "false")).lower() == "true")
+            actions.audition_renders.setChecked(
+                str(extra.get("audition_renders", "true")).lower() == "true")
         self._update_title()
 
     def _fit_to_screen(self) -> None:
@@ -178,6 +182,7 @@ class MainWindow(QMainWindow):
         generation.sig_available_changed.connect(self.set_generation_available)
         generation.sig_worker_status.connect(self._worker_status)
         generation.sig_message.connect(self.status.message)
+        generation.sig_render_preview.connect(self.playback.set_render_preview)
         self.takes_panel.sig_vary_requested.connect(generation.vary_from_panel)
         self.plan_editor.sig_replan_requested.connect(self._replan)
         self.status.set_model(context.settings.value.inference.model_id)
@@ -318,7 +323,10 @@ class MainWindow(QMainWindow):
             event.ignore()
             self.files.with_unsaved_check(self._close_now)
             return
-        save_window_state(self, {"pixels_per_bar": self.scene.geometry.pixels_per_bar})
+        save_window_state(self, {"pixels_per_bar": self.scene.geometry.pixels_per_bar,
+                                 "metronome": self.studio_actions.metronome.isChecked(),
+                                 "audition_renders":
+                                     self.studio_actions.audition_renders.isChecked()})
         self.playback.close()
         self.generation.close()
         self.files.shutdown()

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from melodex_studio.audio.arrangement import TakeAudioCache, arrangement_from_project
+from melodex_studio.audio.arrangement import (
+    Arrangement,
+    ArrangementClip,
+    TakeAudioCache,
+    arrangement_from_project,
+)
 from melodex_studio.audio.backends import OutputBackend, SoundDeviceBackend
 from melodex_studio.audio.errors import AudioError
+from melodex_studio.audio.fades import db_to_gain
 from melodex_studio.audio.mixer import Mixer
+from melodex_studio.audio.resample import resample
 from melodex_studio.audio.transport import Transport, TransportState
 from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.project.commands import SetActiveTake
@@ -31,15 +38,30 @@ from melodex_studio.ui.context import StudioContext
 
 log = logging.getLogger(__name__)
 
+#: The previews dict when none are heard (one object: prepared mixes are matched by identity).
+_NO_PREVIEWS: dict = {}
 POLL_INTERVAL_MS = 16  # ~60 Hz: the playhead moves as smoothly as the screen refreshes
 PREPARE_DELAY_MS = 40  # coalesce a burst of edits into one buffer update
 
 
 @dataclass(frozen=True, eq=False)
+class PreviewAudio:
+    """What a section plays instead of its active take while it renders: mono float32 `audio`
+    at `sample_rate`, from song sample `start_sample` (same rate). Duck-typed as
+    `generation.RenderPreview`, which the worker's previews arrive as."""
+
+    audio: np.ndarray
+    sample_rate: int
+    start_sample: int
+
+
+@dataclass(frozen=True, eq=False)
 class PreparedMix:
-    """A mixed buffer of `project` at `rate`; `version` changes whenever the audio did."""
+    """A mixed buffer of `project` (with `previews`) at `rate`; `version` changes whenever the
+    audio did."""
 
     project: Project
+    previews: object
     buffer: np.ndarray
     rate: int
     version: int
@@ -94,6 +116,11 @@ class PlaybackController(QObject):
         self._loop: LoopBars | None = None
         self._loop_enabled = False
         self._follow = True
+        self._metronome = False
+        self._audition_renders = True
+        # Section id -> PreviewAudio of a render in progress (main thread); replaced, never
+        # mutated, so the file thread can read the dict it was given.
+        self._previews: dict[str, PreviewAudio] = _NO_PREVIEWS
         self._prepared_project = None
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_INTERVAL_MS)
@@ -110,6 +137,7 @@ class PlaybackController(QObject):
         """Play through `backend` (a fresh transport the first time, a device switch later)."""
         if self.transport is None:
             self.transport = Transport(backend, self.grid())
+            self.transport.set_metronome(self._metronome)
         else:
             self.transport.set_backend(backend)
         problem = getattr(backend, "problem", None)
@@ -195,7 +223,7 @@ class PlaybackController(QObject):
         if problem:
             self.sig_message.emit(problem)
             return False
-        if self._prepared_project is not self.context.project:
+        if not _same_key((self.context.project, self._audible_previews()), self._prepared_project):
             self._play_when_ready = True
             self._prepare_timer.stop()
             self._prepare()
@@ -262,6 +290,16 @@ class PlaybackController(QObject):
     def set_follow(self, follow: bool) -> None:
         self._follow = follow
 
+    @property
+    def metronome(self) -> bool:
+        return self._metronome
+
+    def set_metronome(self, enabled: bool) -> None:
+        """Clicks on every counted beat, on top of playback only (exports never have them)."""
+        self._metronome = bool(enabled)
+        if self.transport is not None:
+            self.transport.set_metronome(self._metronome)
+
     def audition(self, section_id: str, take_id: str) -> None:
         """Play a take: make it the section's active take (merged with other switches of this
         section into one undo step), loop the section and start from its first bar."""
@@ -273,6 +311,31 @@ class PlaybackController(QObject):
         if not self.playing:
             self.seek_bar(section.start_bar)
             self.play()
+
+    @property
+    def audition_renders(self) -> bool:
+        return self._audition_renders
+
+    def set_audition_renders(self, enabled: bool) -> None:
+        """Hear sections that are rendering as their render grows (the worker's previews), in
+        place of their active take; off: keep hearing the active take until the new one lands."""
+        self._audition_renders = bool(enabled)
+        self._prepare_timer.start()
+
+    def set_render_preview(self, section_id: str, preview: PreviewAudio | None) -> None:
+        """A render of `section_id` has new preview audio (None: it ended)."""
+        previews = dict(self._previews)
+        if preview is None:
+            if previews.pop(section_id, None) is None:
+                return
+        else:
+            previews[section_id] = preview
+        self._previews = previews or _NO_PREVIEWS
+        if self._audition_renders or preview is None:
+            self._prepare_timer.start()
+
+    def _audible_previews(self) -> dict[str, PreviewAudio]:
+        return self._previews if self._audition_renders else _NO_PREVIEWS
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -317,20 +380,25 @@ class PlaybackController(QObject):
         if transport is None:
             return
         project = self.context.project
-        if project is self._prepared_project or project is self._preparing_project:
+        previews = self._audible_previews()
+        key = (project, previews)
+        if _same_key(key, self._prepared_project) or _same_key(key, self._preparing_project):
             return
-        self._preparing_project = project
+        self._preparing_project = key
         self.context.executor.submit(
-            "Prepare playback", self._mix, project, transport.output_rate,
+            "Prepare playback", self._mix, project, previews, transport.output_rate,
             transport.crossfade_seconds,
             on_done=self._apply_mix,
             on_error=self._mix_failed,
             context=self,
         )
 
-    def _mix(self, project, rate: int, crossfade_seconds: float) -> PreparedMix:
+    def _mix(self, project, previews: dict[str, PreviewAudio], rate: int,
+             crossfade_seconds: float) -> PreparedMix:
         """File thread only: the mixer, its cache and its version belong to that thread."""
         arrangement = arrangement_from_project(project, self._read_take_audio, rate, self.cache)
+        if previews:
+            arrangement = with_previews(arrangement, project, previews)
         timing = (project.bpm, project.meter, rate)
         retimed = self._mixer is None or timing != self._mix_timing
         if retimed:
@@ -341,10 +409,12 @@ class PlaybackController(QObject):
         self._mix_timing = timing
         if changed:
             self._mix_version += 1
-        return PreparedMix(project, self._mixer.buffer, rate, self._mix_version, retimed)
+        return PreparedMix(project, previews, self._mixer.buffer, rate, self._mix_version,
+                           retimed)
 
     def _apply_mix(self, mix: PreparedMix) -> None:
-        if mix.project is self._preparing_project:
+        key = (mix.project, mix.previews)
+        if _same_key(key, self._preparing_project):
             self._preparing_project = None
         transport = self.transport
         if transport is None or mix.rate != transport.output_rate:
@@ -359,7 +429,7 @@ class PlaybackController(QObject):
             else:
                 transport.load(mix.buffer, mix.rate)
             self._loaded_version = mix.version
-        self._prepared_project = mix.project
+        self._prepared_project = key
         self._apply_loop()
         if self._play_when_ready:
             self._play_when_ready = False
@@ -384,3 +454,32 @@ class PlaybackController(QObject):
         self.context.signals.sig_project_changed.disconnect(self._prepare_timer.start)
         if self.transport is not None:
             self.transport.close()
+
+
+def _same_key(a: tuple | None, b: tuple | None) -> bool:
+    """(project, previews) pairs are compared by identity: both are replaced, never mutated."""
+    return a is not None and b is not None and a[0] is b[0] and a[1] is b[1]
+
+
+def with_previews(
+    arrangement: Arrangement, project: Project, previews: dict[str, PreviewAudio]
+) -> Arrangement:
+    """`arrangement` with each rendering section's active take replaced by its preview audio
+    (resampled to the arrangement's rate, with the section's gain and mute). File thread."""
+    rate = arrangement.sample_rate
+    sections = {section.id: section for section in project.sections}
+    replaced = {section_id for section_id in previews if section_id in sections}
+    clips = [clip for clip in arrangement.clips if clip.section_id not in replaced]
+    taken = {clip.start_sample for clip in clips}
+    for section_id in replaced:
+        preview, section = previews[section_id], sections[section_id]
+        start = round(preview.start_sample * rate / preview.sample_rate)
+        if start in taken:  # cannot share a first sample with another clip: keep the take
+            clip = arrangement.clip(section_id)
+            if clip is not None:
+                clips.append(clip)
+            continue
+        audio = np.asarray(resample(preview.audio, preview.sample_rate, rate), dtype=np.float32)
+        clips.append(ArrangementClip(section_id, start, audio, db_to_gain(section.gain_db),
+                                     section.muted))
+    return Arrangement(rate, arrangement.length_samples, tuple(clips), arrangement.master_gain)

@@ -49,6 +49,8 @@ class TransportBar(QToolBar):
         self.addAction(actions.play)
         self.widgetForAction(actions.play).setObjectName("transportPlay")
         self.addAction(actions.loop)
+        self.addAction(actions.metronome)
+        self.addAction(actions.audition_renders)
         self.addAction(actions.follow)
         self.addSeparator()
 
@@ -105,6 +107,8 @@ class TransportBar(QToolBar):
         actions.to_end.triggered.connect(playback.go_to_end)
         actions.loop.triggered.connect(playback.set_loop_enabled)
         actions.follow.toggled.connect(playback.set_follow)
+        actions.metronome.toggled.connect(playback.set_metronome)
+        actions.audition_renders.toggled.connect(playback.set_audition_renders)
         playback.sig_position_changed.connect(self._show_position)
         playback.sig_state_changed.connect(self._show_state)
         playback.sig_loop_changed.connect(lambda _loop, enabled: actions.loop.setChecked(enabled))

@@ -71,10 +71,19 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     seeded = []
     put = window.waveforms.put
     window.waveforms.put = lambda sha, peaks: (seeded.append(sha), put(sha, peaks))
+    heard = []
+    window.generation.sig_render_preview.connect(lambda sid, preview: heard.append((sid, preview)))
     window.studio_actions.generate.trigger()
     assert window.jobs.active_count() == 1
     wait_jobs_done(qtbot, window)
     assert any(p is not None and len(p) > 0 for p in previews)  # the rough preview was drawn
+    # ... and handed to playback, placed at the section's first sample; cleared at the end.
+    audible = [preview for sid, preview in heard if preview is not None]
+    assert audible and all(sid == intro.id for sid, _ in heard)
+    grid = window.context.project.grid().with_sample_rate(audible[0].sample_rate)
+    assert audible[0].start_sample == grid.bar_to_sample(intro.start_bar)
+    assert len(audible[0].audio) == grid.bar_to_sample(intro.end_bar) - audible[0].start_sample
+    assert heard[-1] == (intro.id, None)
     assert item.preview_peaks is None  # and cleared when the take arrived
     section = window.context.project.section(intro.id)
     assert len(section.takes) == 1 and section.active_take.operation is TakeOperation.GENERATE

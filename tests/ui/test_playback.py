@@ -107,3 +107,72 @@ def test_space_home_and_end_keys_drive_the_transport(qtbot, studio):
     assert studio.playback.playing
     qtbot.keyClick(studio.timeline, Qt.Key.Key_Space)
     assert not studio.playback.playing
+
+
+def test_metronome_key_clicks_on_top_of_playback_only(qtbot, studio):
+    from PySide6.QtCore import Qt
+
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio, 100)
+    transport = studio.playback.transport
+    assert transport.engine.metronome is None
+    studio.timeline.setFocus()
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_C)
+    assert studio.studio_actions.metronome.isChecked()
+    clicks = transport.engine.metronome
+    assert clicks is not None
+    grid = transport.grid
+    assert clicks.positions[:5] == tuple(grid.bar_to_sample(beat / 4) for beat in range(5))
+    mix = transport.engine.buffer
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_C)
+    assert transport.engine.metronome is None
+    assert transport.engine.buffer is mix  # toggling never re-mixes the song
+
+
+def test_a_rendering_section_plays_its_preview_then_its_take_again(qtbot, studio):
+    from melodex_studio.ui.generation import RenderPreview
+
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio, 100)
+    playback = studio.playback
+    transport = playback.transport
+    take_mix = transport.engine.buffer.copy()
+    grid = transport.grid
+    start, end = grid.bar_span_samples(intro.start_bar, intro.length_bars)
+    rate = 24000
+    preview_start = round(start * rate / transport.output_rate)
+    n = round((end - start) * rate / transport.output_rate)
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(n) / rate)).astype(np.float32)
+    studio.generation.sig_render_preview.emit(intro.id, RenderPreview(tone, rate, preview_start))
+    settle(qtbot, studio, 150)
+    heard = transport.engine.buffer
+    middle = slice(start + 2000, end - 2000)  # away from the crossfades at the edges
+    assert not np.allclose(heard[middle], take_mix[middle])
+    spectrum = np.abs(np.fft.rfft(heard[middle]))
+    peak_hz = np.argmax(spectrum) * transport.output_rate / len(heard[middle])
+    assert peak_hz == pytest.approx(220, abs=2)  # the preview's tone, at the section's place
+    np.testing.assert_array_equal(heard[end + 4000 :], take_mix[end + 4000 :])  # rest untouched
+    studio.generation.sig_render_preview.emit(intro.id, None)  # the render ended
+    settle(qtbot, studio, 150)
+    np.testing.assert_array_equal(transport.engine.buffer, take_mix)
+
+
+def test_previews_stay_silent_when_audition_of_renders_is_off(qtbot, studio):
+    from melodex_studio.ui.generation import RenderPreview
+
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio, 100)
+    transport = studio.playback.transport
+    take_mix = transport.engine.buffer.copy()
+    studio.studio_actions.audition_renders.trigger()  # on by default: now off
+    assert not studio.playback.audition_renders
+    noise = np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1
+    studio.generation.sig_render_preview.emit(intro.id, RenderPreview(noise, 24000, 0))
+    settle(qtbot, studio, 150)
+    np.testing.assert_array_equal(transport.engine.buffer, take_mix)
+    studio.studio_actions.audition_renders.trigger()  # on again: the waiting preview plays
+    settle(qtbot, studio, 150)
+    assert not np.array_equal(transport.engine.buffer, take_mix)
