@@ -13,6 +13,7 @@ Every request is a plain value; `finish.finish_render` turns the worker's answer
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -165,6 +166,67 @@ def _job(
     )
 
 
+def build_request(
+    project: Project,
+    section: Section,
+    window: RenderWindow,
+    generate: list[tuple[int, int]],
+    *,
+    operation: TakeOperation,
+    span: SectionSpan,
+    geometry: LatentGeometry,
+    prompt: str,
+    settings: GenerationSettings,
+    plan: Plan | None,
+    seeds: tuple[int, ...],
+    parent: Take | None,
+    description: str,
+    read_blob: ReadBlob,
+    noise_of: Take | None = None,
+    bag: BlobBag | None = None,
+    resume: ResumeFrom | None = None,
+    preview_every: int = 0,
+    **extra: Any,
+) -> RenderRequest:
+    """The worker job for `generate` (frame ranges of `window`) and the request around it: what
+    every operation shares. `extra` holds the operation's own RenderRequest fields."""
+    bag = bag if bag is not None else BlobBag()
+    job = _job(
+        project,
+        section,
+        window,
+        generate,
+        bag,
+        prompt=prompt,
+        style=section.style,
+        settings=settings,
+        plan=plan,
+        seeds=seeds,
+        geometry=geometry,
+        noise_ref=_noise_ref(noise_of, read_blob, bag),
+        resume=resume,
+        preview_every=preview_every,
+    )
+    return RenderRequest(
+        context_take_ids=window.context_take_ids,
+        operation=operation,
+        section_id=section.id,
+        job=job,
+        blobs=bag,
+        span=span,
+        geometry=geometry,
+        prompt=prompt,
+        style=section.style,
+        settings=settings,
+        plan=plan,
+        seeds=seeds,
+        length_bars=section.length_bars,
+        parent=parent,
+        description=description,
+        **extra,
+    )
+
+
 def _section(project: Project, section_id: str) -> Section:
     try:
         return project.section(section_id)
@@ -206,39 +268,24 @@ def render_section(
     plan = section.plan if plan is None else plan
     span = section_span(project, section, geometry)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
-    bag = BlobBag()
-    job = _job(
+    verb = {TakeOperation.RETAKE: f"{len(seeds)} takes of"}.get(operation, str(operation).title())
+    return build_request(
         project,
         section,
         window,
         [window.keep],
-        bag,
-        prompt=prompt,
-        style=section.style,
-        settings=settings,
-        plan=plan,
-        seeds=seeds,
-        geometry=geometry,
-        noise_ref=_noise_ref(noise_of, read_blob, bag),
-        preview_every=preview_every,
-    )
-    verb = {TakeOperation.RETAKE: f"{len(seeds)} takes of"}.get(operation, str(operation).title())
-    return RenderRequest(
-        context_take_ids=window.context_take_ids,
         operation=operation,
-        section_id=section.id,
-        job=job,
-        blobs=bag,
         span=span,
         geometry=geometry,
         prompt=prompt,
-        style=section.style,
         settings=settings,
         plan=plan,
         seeds=seeds,
-        length_bars=section.length_bars,
         parent=section.active_take,
         description=f"{verb} {section.name}",
+        read_blob=read_blob,
+        noise_of=noise_of,
+        preview_every=preview_every,
     )
 
 
@@ -345,41 +392,26 @@ def repaint_bars(
     settings = (settings or section.settings).model_copy(update={"seed": seeds[0]})
     prompt = section.prompt if prompt is None else prompt
     plan = section.plan if plan is None else plan
-    bag = BlobBag()
-    job = _job(
+    names = ", ".join(f"{a + 1}-{b}" for a, b in ordered)
+    return build_request(
         project,
         section,
         window,
         generate,
-        bag,
-        prompt=prompt,
-        style=section.style,
-        settings=settings,
-        plan=plan,
-        seeds=seeds,
-        geometry=geometry,
-        noise_ref=_noise_ref(noise_of, read_blob, bag),
-        preview_every=preview_every,
-    )
-    names = ", ".join(f"{a + 1}-{b}" for a, b in ordered)
-    return RenderRequest(
-        context_take_ids=window.context_take_ids,
         operation=TakeOperation.REPAINT,
-        section_id=section.id,
-        job=job,
-        blobs=bag,
         span=span,
         geometry=geometry,
         prompt=prompt,
-        style=section.style,
         settings=settings,
         plan=plan,
         seeds=seeds,
-        length_bars=section.length_bars,
         parent=parent,
+        description=f"Repaint bars {names} of {section.name}",
+        read_blob=read_blob,
+        noise_of=noise_of,
+        preview_every=preview_every,
         repaint_ranges=ordered,
         splice_regions=tuple(regions),
-        description=f"Repaint bars {names} of {section.name}",
     )
 
 
@@ -425,41 +457,25 @@ def extend_section(
     seeds = fresh_seeds(section, 1) if seed is None else (seed,)
     settings = (settings or section.settings).model_copy(update={"seed": seeds[0]})
     prompt = section.prompt if prompt is None else prompt
-    bag = BlobBag()
-    job = _job(
+    return build_request(
         grown,
         grown_section,
         window,
         generate,
-        bag,
-        prompt=prompt,
-        style=section.style,
-        settings=settings,
-        plan=plan,
-        seeds=seeds,
-        geometry=geometry,
-        noise_ref=_noise_ref(noise_of, read_blob, bag),
-        preview_every=preview_every,
-    )
-    region = (old_span.n_samples, span.n_samples)
-    return RenderRequest(
-        context_take_ids=window.context_take_ids,
         operation=TakeOperation.EXTEND,
-        section_id=section.id,
-        job=job,
-        blobs=bag,
         span=span,
         geometry=geometry,
         prompt=prompt,
-        style=section.style,
         settings=settings,
         plan=plan,
         seeds=seeds,
-        length_bars=new_length,
         parent=parent,
-        splice_regions=(region,),
-        resized_to=new_length,
         description=f"Extend {section.name} by {add_bars} bars",
+        read_blob=read_blob,
+        noise_of=noise_of,
+        preview_every=preview_every,
+        splice_regions=((old_span.n_samples, span.n_samples),),
+        resized_to=new_length,
     )
 
 

@@ -17,7 +17,7 @@ from melodex_studio.project.commands.arrangement import ResizeSection
 from melodex_studio.project.models import GenerationSettings, Project, Section, Take, TakeOperation
 from melodex_studio.project.operations.requests import (
     RenderRequest,
-    _job,
+    build_request,
     extend_section,
     render_section,
     repaint_bars,
@@ -135,23 +135,26 @@ def vary_take(
     bag = BlobBag()
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
-    job = _job(
+    return build_request(
         project,
         section,
         window,
         [window.keep],
-        bag,
+        operation=TakeOperation.VARY,
+        span=span,
+        geometry=geometry,
         prompt=prompt,
-        style=section.style,
         settings=settings,
         plan=plan,
         seeds=(source.seed,),
-        geometry=geometry,
+        parent=source,
+        description=common["description"],
+        read_blob=read_blob,
+        bag=bag,
         resume=resume,
         preview_every=preview_every,
-    )
-    return RenderRequest(  # type: ignore[arg-type]
-        job=job, blobs=bag, context_take_ids=window.context_take_ids, **common
+        strength=strength,
+        source_checkpoint_step=k,
     )
 
 
