@@ -191,3 +191,43 @@ def test_mel_match_rounds_pull_the_output_towards_the_input_mel() -> None:
         with torch.no_grad():
             errors.append(float((frontend(vocoder(mel)) - mel).abs().mean()))
     assert errors[1] < 0.7 * errors[0]
+
+
+@pytest.mark.parametrize("frames", [1, 3, 4, 5, 37, 400])
+def test_centred_istft_matches_torch_istft_and_its_gradient(frames: int) -> None:
+    """Our overlap-add inverse STFT is torch.istft(center=True, length=F * hop), values and
+    gradients (the vocoder trains through it)."""
+    from melodex_studio.engine.mel import centred_istft
+
+    config = MelConfig()
+    window = torch.hann_window(config.n_fft, periodic=True)
+    gen = torch.Generator().manual_seed(frames)
+    real = torch.randn(2, config.n_fft // 2 + 1, frames, generator=gen, requires_grad=True)
+    imag = torch.randn(2, config.n_fft // 2 + 1, frames, generator=gen, requires_grad=True)
+    weights = torch.randn(2, frames * config.hop, generator=gen)
+
+    def run(inverse):
+        spec = torch.complex(real, imag)
+        audio = inverse(spec)
+        (grad_real, grad_imag) = torch.autograd.grad((audio * weights).sum(), (real, imag))
+        return audio.detach(), grad_real, grad_imag
+
+    ours = run(lambda spec: centred_istft(spec, config, window))
+    reference = run(lambda spec: torch.istft(spec, n_fft=config.n_fft, hop_length=config.hop,
+                                             window=window, center=True,
+                                             length=frames * config.hop))
+    assert ours[0].shape == (2, frames * config.hop)
+    for mine, theirs in zip(ours, reference, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_vocoder_envelope_made_under_inference_mode_still_trains(codec: Codec) -> None:
+    """The cached overlap-add normalisation is a plain tensor even when the first decode ran
+    under inference_mode, so a training step through the same window length still works."""
+    vocoder = codec.vocoder
+    mel = torch.randn(1, vocoder.mel_config.n_mels, 24)
+    with torch.inference_mode():
+        vocoder(mel)
+    out = vocoder(mel.requires_grad_())
+    out.square().mean().backward()
+    assert mel.grad is not None and torch.isfinite(mel.grad).all()

@@ -24,7 +24,23 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from melodex_studio.engine.mel import MelConfig, centred_stft, mel_filterbank
+from melodex_studio.engine.mel import (
+    MelConfig,
+    centred_istft,
+    centred_stft,
+    mel_filterbank,
+    overlap_add_envelope,
+)
+
+#: Overlap-add normalisations kept per (frames, device, dtype): a decode uses a handful of
+#: window lengths, each ~15 times (refinement and mel-match rounds).
+_ENVELOPE_CACHE_SIZE = 8
+
+
+def _scaled(spec: Tensor, gain: Tensor) -> Tensor:
+    """Complex `spec` times real `gain`, as a real product on (re, im) pairs: PyTorch would
+    otherwise first copy `gain` into a complex tensor, which costs as much as the product."""
+    return torch.view_as_complex(torch.view_as_real(spec) * gain.unsqueeze(-1))
 
 
 class ConvNeXtBlock1d(nn.Module):
@@ -132,6 +148,7 @@ class Vocoder(nn.Module):
         self.head = nn.Conv1d(config.dim, 2 * self.num_bins, 1)
         window = torch.hann_window(mel.n_fft, periodic=True)
         self.register_buffer("window", window, persistent=False)
+        self._envelopes: dict[tuple[int, torch.device, torch.dtype], Tensor] = {}
         inverse = torch.from_numpy(mel_to_linear_interpolation(mel)).to(torch.float32)
         self.register_buffer("mel_to_linear", inverse, persistent=False)
         filters = mel_filterbank(mel)
@@ -187,7 +204,7 @@ class Vocoder(nn.Module):
         for _ in range(self.config.mel_match_rounds):
             spec = centred_stft(audio, self.mel_config, self.window)
             magnitude = (spec.real.square() + spec.imag.square()).sqrt()
-            audio = self.synthesize(spec * self.mel_gain(magnitude, energy))
+            audio = self.synthesize(_scaled(spec, self.mel_gain(magnitude, energy)))
         return audio
 
     def centre_frequency_phase(self, frames: int, device: torch.device) -> Tensor:
@@ -225,17 +242,22 @@ class Vocoder(nn.Module):
             step = rebuilt if previous is None else torch.add(rebuilt, previous, alpha=-momentum)
             previous = rebuilt
             power = step.real.square() + step.imag.square()
-            direction = step * (magnitude * torch.rsqrt(power + 1e-10))
+            direction = _scaled(step, magnitude * torch.rsqrt(power + 1e-10))
         return direction
 
     def synthesize(self, spec: Tensor) -> Tensor:
         """Inverse STFT of a predicted spectrum: F frames -> F * hop samples."""
-        cfg = self.mel_config
-        return torch.istft(
-            spec,
-            n_fft=cfg.n_fft,
-            hop_length=cfg.hop,
-            window=self.window,
-            center=True,
-            length=spec.shape[-1] * cfg.hop,
-        )
+        return centred_istft(spec, self.mel_config, self.window, self._envelope(spec.shape[-1]))
+
+    def _envelope(self, frames: int) -> Tensor:
+        window = self.window
+        key = (frames, window.device, window.dtype)
+        envelope = self._envelopes.get(key)
+        if envelope is None:
+            if len(self._envelopes) >= _ENVELOPE_CACHE_SIZE:
+                self._envelopes.pop(next(iter(self._envelopes)))
+            # A plain tensor even when first needed under inference_mode: training may reuse it.
+            with torch.inference_mode(False), torch.no_grad():
+                envelope = overlap_add_envelope(window, self.mel_config.hop, frames)
+            self._envelopes[key] = envelope
+        return envelope
