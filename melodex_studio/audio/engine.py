@@ -93,6 +93,17 @@ class PlaybackEngine:
         request = self._swap_request
         return request is not None and request is not self.last_applied_swap
 
+    def in_use(self) -> tuple[object, ...]:
+        """What the callback may still read: the waiting, crossfading and applied swap requests
+        and the metronome (read in the order a request moves through the slots, so one that
+        moves on while this runs is still reported)."""
+        return tuple(
+            item
+            for item in (self._swap_request, self._active_swap, self.last_applied_swap,
+                         self.metronome)
+            if item is not None
+        )
+
     def request_seek(self, sample: int) -> None:
         self._seek_request = SeekRequest(int(sample))
 

@@ -95,6 +95,10 @@ class ClickTrack:
             sound = self.accent_sound if self.accents[index] else self.beat_sound
             lo, hi = max(pos, start), min(end, start + len(sound))
             if lo < hi:
-                target = out[written + lo - pos : written + hi - pos]
-                np.add(target, sound[lo - start : hi - start, None], out=target)
+                part = sound[lo - start : hi - start]
+                # One channel at a time: a broadcast (n, 1) + (n, c) add would make numpy
+                # allocate iteration buffers; strided 1-D adds do not.
+                for channel in range(out.shape[1]):
+                    target = out[written + lo - pos : written + hi - pos, channel]
+                    np.add(target, part, out=target)
             index += 1

@@ -17,7 +17,6 @@ playback stops by itself at the end; play from there starts over from 0.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -84,9 +83,11 @@ class Transport:
         self._bar_lines: tuple[int, ...] = ()
         self._source: tuple[np.ndarray, int] | None = None
         self._metronome_gain_db: float | None = None  # None: metronome off
-        # Every buffer handed to the engine, until nobody else holds it: the last reference
-        # is dropped here on the UI thread, so a song-sized free never runs in the callback.
-        self._held: list[np.ndarray] = []
+        # Everything handed to the callback (swap requests with their song-sized buffers,
+        # click tracks), kept until the engine has let go of it: the last reference is dropped
+        # here on the UI thread, so no free ever runs in the audio callback.
+        self._handed: list[object] = []
+        self._unused_once: set[int] = set()  # ids of handed objects unused at the last check
 
     # --- properties the UI reads ---------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class Transport:
             return
         length = self.length if length is None else length
         self.engine.metronome = ClickTrack.for_grid(self._grid, length, self._metronome_gain_db)
+        self._hand_over(self.engine.metronome)
 
     def _prepare(self, buffer: np.ndarray, sample_rate: int) -> np.ndarray:
         data = np.asarray(buffer, dtype=np.float32)
@@ -225,17 +227,34 @@ class Transport:
         if click is not None and click.positions[-1] < length:
             self._update_clicks(length)
 
+    def _hand_over(self, item: object) -> None:
+        self._handed.append(item)
+
     def _release_retired(self) -> None:
-        """Free the buffers the engine has let go of (here, not in the audio callback)."""
-        # References to a retired buffer: this list, the loop variable, getrefcount's argument.
-        self._held = [buffer for buffer in self._held if sys.getrefcount(buffer) > 3]
+        """Drop what the engine no longer uses (here, on the UI thread, not in the callback).
+
+        While the stream runs, something must be unused at two checks in a row: between the
+        two, the callback has returned at least once, so no local variable of its still holds
+        it (`PlaybackEngine.in_use` says what the engine itself still holds)."""
+        in_use = {id(item) for item in self.engine.in_use()}
+        settled = not self.backend.running  # no callback can be running: no second check
+        kept: list[object] = []
+        unused: set[int] = set()
+        for item in self._handed:
+            key = id(item)
+            if key in in_use:
+                kept.append(item)
+            elif not settled and key not in self._unused_once:
+                kept.append(item)
+                unused.add(key)
+        self._handed, self._unused_once = kept, unused
 
     def _submit(self, request: SwapRequest) -> None:
-        if all(buffer is not request.buffer for buffer in self._held):
-            self._held.append(request.buffer)
+        self._hand_over(request)
         self.engine.request_swap(request)
         if not self.backend.running:
             self.engine.apply_requests_now()
+        self._release_retired()
 
     # --- transport controls ---------------------------------------------------------------------
 

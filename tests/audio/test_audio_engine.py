@@ -17,7 +17,13 @@ from melodex_studio.audio.swap import build_swap_request
 
 
 def test_the_callback_allocates_no_arrays_while_looping_and_crossfading() -> None:
+    from melodex_studio.audio.metronome import ClickTrack
+    from melodex_studio.music.meter import Meter
+    from melodex_studio.music.tempo import TempoGrid
+
     engine = PlaybackEngine()
+    # The metronome clicks on every beat (each click spans two blocks) throughout.
+    engine.metronome = ClickTrack.for_grid(TempoGrid(120.0, Meter(4, 4), 48000), 480000)
     engine.request_swap(build_swap_request(np.ones(480000, np.float32), 0, 240, immediate=True))
     engine.apply_requests_now()
     engine.loop = LoopRange(1000, 200000)
@@ -36,6 +42,7 @@ def test_the_callback_allocates_no_arrays_while_looping_and_crossfading() -> Non
     finally:
         tracemalloc.stop()
     assert engine.last_applied_swap is swap
+    assert np.abs(out).max() > 0.0
     assert peak < 3000, f"the callback allocated {peak} bytes at its peak"
 
 

@@ -171,9 +171,9 @@ def test_crossfade_length_is_configurable() -> None:
 
 
 def test_a_swapped_out_buffer_is_freed_by_poll_not_by_the_callback() -> None:
-    """The callback drops its reference to the old buffer when the crossfade ends; the last
-    reference stays with the transport until the UI thread polls, so the (song-sized) free
-    never happens in the audio callback."""
+    """The callback drops its references to the old buffer when the crossfade ends; the last
+    reference stays with the transport until the UI thread has polled twice after that (so no
+    callback still running can hold it), so the song-sized free never happens in the callback."""
     import gc
     import weakref
 
@@ -186,6 +186,11 @@ def test_a_swapped_out_buffer_is_freed_by_poll_not_by_the_callback() -> None:
     transport.play()
     backend.pump(10)
     transport.swap_at_next_bar(new)
+    for _ in range(3):  # polls while the old buffer still plays: it must stay
+        transport.poll()
+        backend.pump(1)
+    gc.collect()
+    assert gone() is not None and gone() is transport.engine.buffer
     backend.pump(2 * RATE // 480 + 10)  # past the next bar line (2 s at 120 BPM) and its fade
     playing = transport.engine.buffer
     assert playing is not gone() and not transport.engine.swap_pending
@@ -193,7 +198,27 @@ def test_a_swapped_out_buffer_is_freed_by_poll_not_by_the_callback() -> None:
     gc.collect()
     assert gone() is not None  # the callback let go, the transport still holds it
     transport.poll()
-    assert gone() is None  # freed here, on the polling thread
+    gc.collect()
+    assert gone() is not None  # unused once: a callback might still have it in a local
     transport.poll()
+    assert gone() is None  # unused twice: freed here, on the polling thread
+    for _ in range(3):
+        transport.poll()
+    position = transport.playhead
+    backend.pump(1)
     assert transport.engine.buffer is playing  # the playing buffer is never released
-    backend.pump(5)
+    np.testing.assert_array_equal(backend._out[:, 0], playing[position : position + 480])
+
+
+def test_buffers_loaded_while_stopped_do_not_pile_up() -> None:
+    """Stopped, nothing runs the callback: each load frees the buffer it replaces at once."""
+    import weakref
+
+    backend = NullBackend(sample_rate=RATE, block_frames=480, manual=True)
+    transport = Transport(backend, TempoGrid(120.0, Meter(4, 4), RATE))
+    refs = []
+    for offset in (0.1, 0.2, 0.3, 0.4):
+        transport.load(offset_tone(offset, n=RATE))
+        refs.append(weakref.ref(transport.engine.buffer))
+    assert [ref() is not None for ref in refs] == [False, False, False, True]
+    assert transport.engine.buffer is refs[-1]()
