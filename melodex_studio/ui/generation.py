@@ -43,6 +43,7 @@ from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.frame_coalescer import FrameCoalescer
 from melodex_studio.ui.panels.job_queue import JobQueuePanel
+from melodex_studio.ui.playback import PreviewAudio
 from melodex_studio.ui.project_files import ProjectFiles
 from melodex_studio.ui.tasks import post_to_main
 from melodex_studio.ui.timeline.scene import TimelineScene
@@ -92,21 +93,15 @@ class RunningJob:
     cancelled: bool = False
     preview_busy: bool = False  # a preview is being reduced to peaks in the file thread
     preview_next: tuple[bytes, int] | None = None  # the newest preview waiting for its turn
-
-
-@dataclass(frozen=True, eq=False)
-class RenderPreview:
-    """The worker's rough decode of a render in progress, where it sits in the song: mono
-    float32 `audio` at `sample_rate`, starting at song sample `start_sample` (same rate)."""
-
-    audio: np.ndarray
-    sample_rate: int
-    start_sample: int
+    # Where the section sat and the song's timing when the job started (what a preview fits).
+    start_bar: int = 0
+    bpm: float = 0.0
+    meter: str = ""
 
 
 class GenerationController(QObject):
     sig_available_changed = Signal(bool, str)  # available, reason when not
-    #: (section id, RenderPreview | None): a render in progress has new audio, or ended.
+    #: (section id, PreviewAudio | None): a render in progress has new audio, or ended.
     sig_render_preview = Signal(str, object)
     sig_worker_status = Signal(str, str)  # text for the status bar, state ("", "busy", "error")
     sig_message = Signal(str)
@@ -294,7 +289,10 @@ class GenerationController(QObject):
         return True
 
     def _start(self, section_id: str, title: str) -> RunningJob:
-        job = RunningJob(new_job_id(), title, section_id)
+        project = self.context.project
+        job = RunningJob(new_job_id(), title, section_id,
+                         start_bar=project.section(section_id).start_bar, bpm=project.bpm,
+                         meter=project.meter)
         self.running[job.job_id] = job
         self.jobs_panel.add_job(job.job_id, title, cancel=lambda: self.cancel(job.job_id))
         self._item_progress(job, 0.0, "Queued")
@@ -412,17 +410,16 @@ class GenerationController(QObject):
             return
         blob, sample_rate = waiting
         request = job.request
-        start = None
-        if isinstance(request, RenderRequest):  # the section's first sample, at the preview rate
-            start = round(request.span.start_sample * sample_rate / request.geometry.sample_rate)
+        bars = request.length_bars if isinstance(request, RenderRequest) else None
 
-        def peaks() -> tuple[np.ndarray, RenderPreview | None]:
+        def peaks() -> tuple[np.ndarray, PreviewAudio | None]:
             audio = np.asarray(decode_tensor(blob, "audio"), dtype=np.float32).reshape(-1)
             audio.flags.writeable = False
-            preview = None if start is None else RenderPreview(audio, sample_rate, start)
+            preview = None if bars is None else PreviewAudio(
+                audio, sample_rate, job.start_bar, bars, job.bpm, job.meter)
             return compute_peaks(audio, sample_rate), preview
 
-        def show(result: tuple[np.ndarray, RenderPreview | None]) -> None:
+        def show(result: tuple[np.ndarray, PreviewAudio | None]) -> None:
             peaks, preview = result
             item = self.scene.items_by_id.get(job.section_id)
             if job.job_id in self.running:

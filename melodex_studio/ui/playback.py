@@ -46,13 +46,17 @@ PREPARE_DELAY_MS = 40  # coalesce a burst of edits into one buffer update
 
 @dataclass(frozen=True, eq=False)
 class PreviewAudio:
-    """What a section plays instead of its active take while it renders: mono float32 `audio`
-    at `sample_rate`, from song sample `start_sample` (same rate). Duck-typed as
-    `generation.RenderPreview`, which the worker's previews arrive as."""
+    """What a section plays instead of its active take while it renders: the worker's rough
+    decode (mono float32 `audio` at `sample_rate`) of a render of the section that started at
+    bar `start_bar`, `length_bars` long, at `bpm` in `meter`. If the section or the song's
+    timing has changed since, the preview no longer fits and the take plays instead."""
 
     audio: np.ndarray
     sample_rate: int
-    start_sample: int
+    start_bar: int
+    length_bars: int
+    bpm: float
+    meter: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -434,6 +438,11 @@ class PlaybackController(QObject):
         if self._play_when_ready:
             self._play_when_ready = False
             self._start_transport()
+        current = (self.context.project, self._audible_previews())
+        if self._preparing_project is None and not _same_key(current, key):
+            # The project or the previews changed while this was mixing (a render ended or
+            # was cancelled, say) and that change found this mix in flight: mix it now.
+            self._prepare_timer.start()
 
     def _mix_failed(self, error: BaseException) -> None:
         self._preparing_project = None
@@ -465,21 +474,20 @@ def with_previews(
     arrangement: Arrangement, project: Project, previews: dict[str, PreviewAudio]
 ) -> Arrangement:
     """`arrangement` with each rendering section's active take replaced by its preview audio
-    (resampled to the arrangement's rate, with the section's gain and mute). File thread."""
+    (resampled to the arrangement's rate, placed on the section's first bar, with its gain and
+    mute). A preview whose section moved or changed length, or whose song changed tempo or
+    meter, since the render started is left out: the take keeps playing. File thread."""
     rate = arrangement.sample_rate
-    sections = {section.id: section for section in project.sections}
-    replaced = {section_id for section_id in previews if section_id in sections}
-    clips = [clip for clip in arrangement.clips if clip.section_id not in replaced]
-    taken = {clip.start_sample for clip in clips}
-    for section_id in replaced:
-        preview, section = previews[section_id], sections[section_id]
-        start = round(preview.start_sample * rate / preview.sample_rate)
-        if start in taken:  # cannot share a first sample with another clip: keep the take
-            clip = arrangement.clip(section_id)
-            if clip is not None:
-                clips.append(clip)
+    grid = project.grid().with_sample_rate(rate)
+    clips = {clip.section_id: clip for clip in arrangement.clips}
+    for section in project.sections:
+        preview = previews.get(section.id)
+        if preview is None or (section.start_bar, section.length_bars, project.bpm,
+                               project.meter) != (preview.start_bar, preview.length_bars,
+                                                  preview.bpm, preview.meter):
             continue
         audio = np.asarray(resample(preview.audio, preview.sample_rate, rate), dtype=np.float32)
-        clips.append(ArrangementClip(section_id, start, audio, db_to_gain(section.gain_db),
-                                     section.muted))
-    return Arrangement(rate, arrangement.length_samples, tuple(clips), arrangement.master_gain)
+        clips[section.id] = ArrangementClip(section.id, grid.bar_to_sample(section.start_bar),
+                                            audio, db_to_gain(section.gain_db), section.muted)
+    return Arrangement(rate, arrangement.length_samples, tuple(clips.values()),
+                       arrangement.master_gain)

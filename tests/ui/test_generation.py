@@ -81,8 +81,9 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     audible = [preview for sid, preview in heard if preview is not None]
     assert audible and all(sid == intro.id for sid, _ in heard)
     grid = window.context.project.grid().with_sample_rate(audible[0].sample_rate)
-    assert audible[0].start_sample == grid.bar_to_sample(intro.start_bar)
-    assert len(audible[0].audio) == grid.bar_to_sample(intro.end_bar) - audible[0].start_sample
+    assert (audible[0].start_bar, audible[0].length_bars) == (intro.start_bar, intro.length_bars)
+    assert len(audible[0].audio) == grid.bar_to_sample(intro.end_bar) - grid.bar_to_sample(
+        intro.start_bar)
     assert heard[-1] == (intro.id, None)
     assert item.preview_peaks is None  # and cleared when the take arrived
     section = window.context.project.section(intro.id)

@@ -109,6 +109,16 @@ def test_space_home_and_end_keys_drive_the_transport(qtbot, studio):
     assert not studio.playback.playing
 
 
+def preview_of(window, section_id: str, audio: np.ndarray, rate: int = 24000):
+    """A render preview of the section as it is now (its place, length and the song's timing)."""
+    from melodex_studio.ui.playback import PreviewAudio
+
+    project = window.context.project
+    section = project.section(section_id)
+    return PreviewAudio(audio, rate, section.start_bar, section.length_bars, project.bpm,
+                        project.meter)
+
+
 def test_metronome_key_clicks_on_top_of_playback_only(qtbot, studio):
     from PySide6.QtCore import Qt
 
@@ -131,8 +141,6 @@ def test_metronome_key_clicks_on_top_of_playback_only(qtbot, studio):
 
 
 def test_a_rendering_section_plays_its_preview_then_its_take_again(qtbot, studio):
-    from melodex_studio.ui.generation import RenderPreview
-
     intro = studio.context.project.section_by_name("Intro")
     add_rendered_take(studio, intro.id)
     settle(qtbot, studio, 100)
@@ -142,10 +150,9 @@ def test_a_rendering_section_plays_its_preview_then_its_take_again(qtbot, studio
     grid = transport.grid
     start, end = grid.bar_span_samples(intro.start_bar, intro.length_bars)
     rate = 24000
-    preview_start = round(start * rate / transport.output_rate)
     n = round((end - start) * rate / transport.output_rate)
     tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(n) / rate)).astype(np.float32)
-    studio.generation.sig_render_preview.emit(intro.id, RenderPreview(tone, rate, preview_start))
+    studio.generation.sig_render_preview.emit(intro.id, preview_of(studio, intro.id, tone, rate))
     settle(qtbot, studio, 150)
     heard = transport.engine.buffer
     middle = slice(start + 2000, end - 2000)  # away from the crossfades at the edges
@@ -160,8 +167,6 @@ def test_a_rendering_section_plays_its_preview_then_its_take_again(qtbot, studio
 
 
 def test_previews_stay_silent_when_audition_of_renders_is_off(qtbot, studio):
-    from melodex_studio.ui.generation import RenderPreview
-
     intro = studio.context.project.section_by_name("Intro")
     add_rendered_take(studio, intro.id)
     settle(qtbot, studio, 100)
@@ -170,9 +175,48 @@ def test_previews_stay_silent_when_audition_of_renders_is_off(qtbot, studio):
     studio.studio_actions.audition_renders.trigger()  # on by default: now off
     assert not studio.playback.audition_renders
     noise = np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1
-    studio.generation.sig_render_preview.emit(intro.id, RenderPreview(noise, 24000, 0))
+    studio.generation.sig_render_preview.emit(intro.id, preview_of(studio, intro.id, noise))
     settle(qtbot, studio, 150)
     np.testing.assert_array_equal(transport.engine.buffer, take_mix)
     studio.studio_actions.audition_renders.trigger()  # on again: the waiting preview plays
     settle(qtbot, studio, 150)
     assert not np.array_equal(transport.engine.buffer, take_mix)
+
+
+def test_a_preview_that_no_longer_fits_its_section_is_not_heard(qtbot, studio):
+    """The section was resized (or moved, or the tempo changed) while it rendered: the preview
+    would play in the wrong place, so the take keeps playing; a cancel then restores it."""
+    from melodex_studio.project.commands import ResizeSection
+
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio, 100)
+    transport = studio.playback.transport
+    noise = np.random.default_rng(1).standard_normal(24000 * 16).astype(np.float32) * 0.1
+    preview = preview_of(studio, intro.id, noise)
+    studio.context.undo.push(ResizeSection(intro.id, intro.length_bars + 2))
+    settle(qtbot, studio, 150)
+    resized_mix = transport.engine.buffer.copy()
+    studio.generation.sig_render_preview.emit(intro.id, preview)
+    settle(qtbot, studio, 150)
+    np.testing.assert_array_equal(transport.engine.buffer, resized_mix)
+
+
+def test_a_preview_ending_while_its_mix_is_in_flight_still_restores_the_take(qtbot, studio):
+    """Preview in, then the render ends before that mix is back: the take must come back."""
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio, 100)
+    transport = studio.playback.transport
+    take_mix = transport.engine.buffer.copy()
+    noise = np.random.default_rng(2).standard_normal(24000 * 16).astype(np.float32) * 0.1
+    playback = studio.playback
+    playback.set_render_preview(intro.id, preview_of(studio, intro.id, noise))
+    playback._prepare_timer.stop()
+    playback._prepare()  # the preview's mix is now in flight in the file thread
+    playback.set_render_preview(intro.id, None)  # ...and the render ends meanwhile:
+    playback._prepare()  # the new state asks for a mix while that one is still in flight
+    playback._prepare_timer.stop()  # (and nothing else would ask again)
+    settle(qtbot, studio, 300)
+    settle(qtbot, studio, 150)
+    np.testing.assert_array_equal(transport.engine.buffer, take_mix)
