@@ -79,6 +79,17 @@ def kill_after_phase(pid: int, read_fd: int, phase: bytes, delay: float) -> byte
     return seen + kill_after(pid, read_fd, None)
 
 
+def _phase_times(pid: int, read_fd: int) -> dict[bytes, float]:
+    """Let the child finish; when each phase code arrived (perf_counter seconds)."""
+    stamps: dict[bytes, float] = {}
+    while chunk := os.read(read_fd, 1):
+        stamps.setdefault(chunk, time.perf_counter())
+    os.waitpid(pid, 0)
+    os.close(read_fd)
+    assert b"d" in stamps, f"an unkilled save did not finish: {sorted(stamps)}"
+    return stamps
+
+
 def _variant(base: Project, blobs: dict[str, bytes], k: int) -> tuple[Project, dict[str, bytes]]:
     """Version k: a new title and one re-rendered final latent (a blob only memory has)."""
     data = latent_blob(np.full((16, 64), float(k), dtype=np.float32))
@@ -135,24 +146,30 @@ def run_save_kills(folder: Path, n_kills: int, seed: int = 0) -> SaveKillStats:
 
         return work
 
-    # Calibrate: time from "writing" to "done" of an unkilled child on this machine now.
-    save_times = []
-    for _ in range(3):
+    # Calibrate on unkilled children, this machine, now: time from "writing" to "done" and
+    # from "replacing" to "done". The fastest of five: a calibration slowed by a passing load
+    # spike (worker processes of an earlier test exiting) would stretch the windows past the
+    # end of every later save, and the kills would stop landing inside it.
+    save_times, replace_times = [], []
+    for _ in range(5):
         new = (current + 1) % len(versions)
         pid, read_fd = fork_child(saver(new))
-        assert os.read(read_fd, 1) == b"w"
-        start = time.perf_counter()
-        rest = kill_after(pid, read_fd, None)
-        save_times.append(time.perf_counter() - start)
-        assert rest.endswith(b"d")
+        stamps = _phase_times(pid, read_fd)
+        save_times.append(stamps[b"d"] - stamps[b"w"])
+        replace_times.append(stamps[b"d"] - stamps[b"r"])
         current = new
-    stats = SaveKillStats(window_s=float(np.median(save_times)) * 1.1)
+    stats = SaveKillStats(window_s=float(np.min(save_times)) * 1.1)
+    replace_window = float(np.min(replace_times)) * 1.5
     for round_ in range(n_kills):
         new = (current + 1) % len(versions)
         pid, read_fd = fork_child(saver(new))
         if round_ % 5 == 0:  # some kills before the save starts (opening, preparing)
             written = kill_after(pid, read_fd, rng.uniform(0.0, 0.01))
-        else:
+        elif round_ % 10 == 1:  # some around the replace, wherever the save's timing drifts
+            written = kill_after_phase(
+                pid, read_fd, PHASE_CODES["replacing"], rng.uniform(0.0, replace_window)
+            )
+        else:  # the rest spread over the whole save
             written = kill_after_phase(
                 pid, read_fd, PHASE_CODES["writing"], rng.uniform(0.0, stats.window_s)
             )

@@ -19,8 +19,9 @@ def test_sigkill_during_save_leaves_old_or_new_file(tmp_path):
     print(f"save kills: {stats.kills}, phases {dict(stats.phases)}, outcomes "
           f"{dict(stats.outcomes)}, window {stats.window_s * 1000:.0f} ms")
     assert stats.kills == SAVE_KILLS
-    # The delays spread over the whole save: many kills land while the file is being written.
-    assert stats.phases["writing"] >= SAVE_KILLS // 5, stats.phases
+    # The delays spread over the whole save: many kills land while the file is being written
+    # (a tenth are aimed at the replace instead, so both outcomes occur under any load).
+    assert stats.phases["writing"] >= SAVE_KILLS // 6, stats.phases
     assert stats.inside_save >= SAVE_KILLS // 3, stats.phases
     assert stats.outcomes["old"] > 0 and stats.outcomes["new"] > 0, stats.outcomes
 
