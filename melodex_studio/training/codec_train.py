@@ -47,7 +47,7 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
     truncate_loss_log,
 )
-from melodex_studio.training.runtime import resolve_device
+from melodex_studio.training.runtime import adamw, resolve_device, seeded
 
 Stage = Literal["ae", "vocoder", "both"]
 
@@ -92,15 +92,6 @@ def step_generator(seed: int, stage: str, step: int, stream: int = 0) -> torch.G
     return torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
 
 
-def _make_optimizer(module: nn.Module, settings: CodecTrainSettings) -> torch.optim.AdamW:
-    return torch.optim.AdamW(
-        module.parameters(),
-        lr=settings.learning_rate,
-        betas=settings.betas,
-        weight_decay=settings.weight_decay,
-    )
-
-
 class CodecTrainer:
     """Owns the codec, its two optimizers and the checkpoint folder of one training run."""
 
@@ -110,13 +101,11 @@ class CodecTrainer:
         self.settings = settings
         self.seed = seed
         self.device = device
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.codec = Codec(config)
+        self.codec = seeded(lambda: Codec(config), seed)
         self.codec.to(device).train()
         self.optimizers = {
-            "autoencoder": _make_optimizer(self.codec.autoencoder, settings),
-            "vocoder": _make_optimizer(self.codec.vocoder, settings),
+            "autoencoder": adamw(self.codec.autoencoder, settings),
+            "vocoder": adamw(self.codec.vocoder, settings),
         }
         self.steps = dict.fromkeys(STAGES, 0)
 

@@ -24,6 +24,7 @@ from melodex_studio.engine.networks.structure_transformer import (
     StructureTransformer,
 )
 from melodex_studio.engine.weights import ModelLoadError, read_model_config
+from melodex_studio.training.runtime import seeded
 from melodex_studio.worker.model_paths import missing_components, missing_model_message
 
 Embedder = Callable[[str], Tensor]
@@ -77,23 +78,22 @@ def load_generation_models(model_dir: Path | str, device: str = "cpu",
 def _random_full_renderer(seed: int) -> DiT:
     """The shipped renderer's size with every weight random: AdaLN-zero gates and the output
     layer start at zero, which would make the network skip its blocks (and its cost)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    def build() -> DiT:
         model = DiT(DiTConfig())
         with torch.no_grad():
             for parameter in model.parameters():
                 if not parameter.any():
                     parameter.normal_(0.0, 0.02)
-    return model.eval()
+        return model
+
+    return seeded(build, seed).eval()
 
 
 def _random_full_structure(seed: int) -> StructureTransformer:
     """The default planner size, knowing every corpus style (as the shipped one is trained)."""
     from melodex_studio.training.corpus.styles import STYLES
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return StructureTransformer(StructureConfig(styles=tuple(STYLES))).eval()
+    return seeded(lambda: StructureTransformer(StructureConfig(styles=tuple(STYLES))), seed).eval()
 
 
 def random_generation_models(size: RandomSize = "tiny", seed: int = 0,
@@ -110,9 +110,7 @@ def random_generation_models(size: RandomSize = "tiny", seed: int = 0,
     elif size == "tiny":
         codec = Codec.tiny_random(seed)
     else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            codec = Codec(CodecConfig())
+        codec = seeded(lambda: Codec(CodecConfig()), seed)
     if size == "tiny":
         renderer, structure = DiT.tiny_random(seed + 1), StructureTransformer.tiny_random(seed + 2)
     else:

@@ -34,7 +34,7 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
 )
 from melodex_studio.training.renderer_data import LatentCache, MaskMix, batches
-from melodex_studio.training.runtime import resolve_device, warmup_cosine
+from melodex_studio.training.runtime import adamw, resolve_device, seeded, warmup_cosine
 
 CHECKPOINT = "checkpoint"
 
@@ -96,14 +96,10 @@ class RendererTrainer:
         self.seed = seed
         self.total_steps = total_steps
         self.device = device
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.model = DiT(config)
+        self.model = seeded(lambda: DiT(config), seed)
         self.model.to(device).train()
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.learning_rate,
-                                           betas=settings.betas,
-                                           weight_decay=settings.weight_decay)
+        self.optimizer = adamw(self.model, settings)
         self.step = 0
 
     def train_step(self, batch: Any) -> float:

@@ -4,8 +4,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
+from torch import nn
+
+T = TypeVar("T")
 
 
 def configure_torch(threads: int | None = None, device: str = "auto") -> None:
@@ -29,3 +34,17 @@ def warmup_cosine(step: int, total: int, warmup: int, peak: float, floor: float)
         return peak * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))
+
+
+def seeded(build: Callable[[], T], seed: int) -> T:
+    """`build()` with torch's generator seeded to `seed` and the global random stream left as
+    it was: a model's initial weights depend on its seed alone, not on what ran before."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def adamw(module: nn.Module, settings: Any) -> torch.optim.AdamW:
+    """AdamW over `module` with the run's `learning_rate`, `betas` and `weight_decay`."""
+    return torch.optim.AdamW(module.parameters(), lr=settings.learning_rate,
+                             betas=settings.betas, weight_decay=settings.weight_decay)

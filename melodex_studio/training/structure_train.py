@@ -40,7 +40,7 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
 )
 from melodex_studio.training.corpus.styles import STYLES
-from melodex_studio.training.runtime import resolve_device, warmup_cosine
+from melodex_studio.training.runtime import adamw, resolve_device, seeded, warmup_cosine
 from melodex_studio.training.structure_loss import evaluate_tokens, plan_token_loss
 from melodex_studio.training.structure_pool import StructurePool, build_pool, epoch_batches
 
@@ -94,13 +94,9 @@ class StructureTrainer:
         self.seed = seed
         self.total_steps = total_steps
         self.device = device
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.model = StructureTransformer(config)
+        self.model = seeded(lambda: StructureTransformer(config), seed)
         self.model.to(device).train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.learning_rate,
-                                           betas=settings.betas,
-                                           weight_decay=settings.weight_decay)
+        self.optimizer = adamw(self.model, settings)
         self.step = 0
         self._epoch: tuple[int, int] | None = None  # (epoch, batch size) of `_batches`
         self._batches: list[np.ndarray] = []
