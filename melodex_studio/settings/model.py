@@ -21,6 +21,8 @@ class AudioSettings(BaseModel):
     sample_rate: Literal[44100, 48000] = 44100
     buffer_ms: float = Field(default=20.0, ge=2.0, le=200.0)
     swap_crossfade_ms: float = Field(default=5.0, ge=0.0, le=50.0)
+    metronome_db: float = Field(default=-9.0, ge=-40.0, le=0.0)
+    """Level of the metronome's downbeat click (the other beats sit 5 dB under it)."""
 
 
 class InferenceSettings(BaseModel):

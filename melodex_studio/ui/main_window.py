@@ -235,8 +235,9 @@ class MainWindow(QMainWindow):
         holder = self.context.settings
         old = holder.value
         holder.update(new)
-        if new.audio != old.audio:
-            self.playback.open_device_async(new.audio)
+        self.playback.set_metronome_level(new.audio.metronome_db)
+        if new.audio.model_copy(update={"metronome_db": old.audio.metronome_db}) != old.audio:
+            self.playback.open_device_async(new.audio)  # the level alone needs no new stream
         if new.theme != old.theme:
             app = QApplication.instance()
             apply_theme(app, new.theme)

@@ -121,6 +121,7 @@ class PlaybackController(QObject):
         self._loop_enabled = False
         self._follow = True
         self._metronome = False
+        self._metronome_db = context.settings.value.audio.metronome_db
         self._audition_renders = True
         # Section id -> PreviewAudio of a render in progress (main thread); replaced, never
         # mutated, so the file thread can read the dict it was given.
@@ -141,7 +142,7 @@ class PlaybackController(QObject):
         """Play through `backend` (a fresh transport the first time, a device switch later)."""
         if self.transport is None:
             self.transport = Transport(backend, self.grid())
-            self.transport.set_metronome(self._metronome)
+            self.transport.set_metronome(self._metronome, self._metronome_db)
         else:
             self.transport.set_backend(backend)
         problem = getattr(backend, "problem", None)
@@ -302,7 +303,13 @@ class PlaybackController(QObject):
         """Clicks on every counted beat, on top of playback only (exports never have them)."""
         self._metronome = bool(enabled)
         if self.transport is not None:
-            self.transport.set_metronome(self._metronome)
+            self.transport.set_metronome(self._metronome, self._metronome_db)
+
+    def set_metronome_level(self, gain_db: float) -> None:
+        """How loud the downbeat click is (Preferences); heard at once if the metronome is on."""
+        if gain_db != self._metronome_db:
+            self._metronome_db = float(gain_db)
+            self.set_metronome(self._metronome)
 
     def audition(self, section_id: str, take_id: str) -> None:
         """Play a take: make it the section's active take (merged with other switches of this

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import soundfile
 from PySide6.QtCore import Qt
@@ -79,6 +80,30 @@ def test_preferences_apply_and_persist(qtbot, studio, user_dirs):
     assert current_palette().name == "light"
     studio.apply_preferences(saved.model_copy(update={"theme": "dark"}))
     assert current_palette().name == "dark"
+
+
+def test_metronome_level_from_preferences_applies_without_reopening_the_device(
+    qtbot, studio, user_dirs
+):
+    from melodex_studio.audio.fades import db_to_gain
+    from melodex_studio.ui.dialogs.preferences import PreferencesDialog
+
+    playback = studio.playback
+    transport = playback.transport
+    studio.studio_actions.metronome.trigger()
+    loud = float(np.abs(transport.engine.metronome.accent_sound).max())
+    dialog = PreferencesDialog(studio.context.settings.value, [])
+    qtbot.addWidget(dialog)
+    dialog.metronome_spin.setValue(-21)
+    reopened = []
+    playback.open_device_async = lambda settings: reopened.append(settings)
+    studio.apply_preferences(dialog.settings())
+    assert studio.context.settings.value.audio.metronome_db == -21
+    quiet = float(np.abs(transport.engine.metronome.accent_sound).max())
+    assert quiet / loud == pytest.approx(db_to_gain(-21 - -9.0), rel=1e-3)  # 12 dB quieter
+    assert reopened == []  # the stream keeps playing: only the clicks changed
+    studio.studio_actions.metronome.trigger()
+    assert transport.engine.metronome is None
 
 
 def test_demo_song_opens_as_an_unsaved_copy(qtbot, studio):

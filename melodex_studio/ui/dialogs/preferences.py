@@ -63,9 +63,16 @@ class PreferencesDialog(QDialog):
         self.buffer_spin.setValue(settings.audio.buffer_ms)
         self.buffer_spin.setToolTip(
             "Larger buffers survive a busy machine; smaller ones react faster")
+        self.metronome_spin = QDoubleSpinBox()
+        self.metronome_spin.setRange(-40.0, 0.0)
+        self.metronome_spin.setDecimals(0)
+        self.metronome_spin.setSuffix(" dB")
+        self.metronome_spin.setValue(settings.audio.metronome_db)
+        self.metronome_spin.setToolTip("How loud the metronome clicks (the downbeat click)")
         audio_form.addRow("Output", self.device_combo)
         audio_form.addRow("Sample rate", self.rate_combo)
         audio_form.addRow("Buffer", self.buffer_spin)
+        audio_form.addRow("Metronome level", self.metronome_spin)
         layout.addWidget(audio)
 
         inference = QGroupBox("Model")
@@ -123,6 +130,7 @@ class PreferencesDialog(QDialog):
             sample_rate=self.rate_combo.currentData(),
             buffer_ms=self.buffer_spin.value(),
             swap_crossfade_ms=original.audio.swap_crossfade_ms,
+            metronome_db=self.metronome_spin.value(),
         )
         inference = original.inference.model_copy(update={
             "model_id": self.model_combo.currentText().strip() or original.inference.model_id,
