@@ -9,7 +9,8 @@ What the callback (`PlaybackEngine.render`) does, and nothing more:
 3. during a swap's crossfade only, mixes the old and new buffers into the scratch memory the
    swap request brought with it (np.multiply / np.add with `out=`), then swaps the buffer
    reference;
-4. adds the metronome's clicks (`ClickTrack.mix_into`) when the UI has set one;
+4. adds the metronome's clicks (`ClickTrack.mix_into`) when the UI has set one, and plays
+   a count-in (`preroll`) before the song when the UI has set one;
 5. stores the position into `playhead` (a preallocated int64 numpy array the UI polls).
 
 It allocates no arrays (only slice views and small ints), takes no locks, logs nothing, calls
@@ -65,6 +66,10 @@ class PlaybackEngine:
         self.loop: LoopRange | None = None
         #: The metronome the callback adds; the UI replaces it with a new ClickTrack or None.
         self.metronome: ClickTrack | None = None
+        #: Mono samples played before the song (a count-in); set by the UI only while no
+        #: callback runs, cleared by the callback once played. The playhead waits meanwhile.
+        self.preroll: np.ndarray | None = None
+        self._preroll_at = 0
         #: The last swap request the callback finished (identity tells the UI it landed).
         self.last_applied_swap: SwapRequest | None = None
         #: Sample where the last swap's crossfade started, for the UI and tests.
@@ -94,13 +99,13 @@ class PlaybackEngine:
         return request is not None and request is not self.last_applied_swap
 
     def in_use(self) -> tuple[object, ...]:
-        """What the callback may still read: the waiting, crossfading and applied swap requests
-        and the metronome (read in the order a request moves through the slots, so one that
-        moves on while this runs is still reported)."""
+        """What the callback may still read: the waiting, crossfading and applied swap
+        requests, the metronome and the count-in (read in the order a request moves through
+        the slots, so one that moves on while this runs is still reported)."""
         return tuple(
             item
             for item in (self._swap_request, self._active_swap, self.last_applied_swap,
-                         self.metronome)
+                         self.metronome, self.preroll)
             if item is not None
         )
 
@@ -119,6 +124,7 @@ class PlaybackEngine:
             self.last_applied_swap = request
             self.last_swap_sample = self._position
         self._active_swap, self._switch_at = None, _UNREACHABLE
+        self.preroll, self._preroll_at = None, 0  # a stop interrupts a count-in
         seek = self._seek_request
         if seek is not None and seek is not self._seek_done:
             self._seek_done = seek
@@ -130,6 +136,19 @@ class PlaybackEngine:
 
     def render(self, out: np.ndarray) -> None:
         """Fill `out` (frames x channels, float32) with the next samples. The audio callback."""
+        preroll = self.preroll
+        if preroll is not None:
+            start = self._preroll_at
+            n = min(out.shape[0], len(preroll) - start)
+            out[:n] = preroll[start : start + n, None]
+            if start + n < len(preroll):
+                self._preroll_at = start + n
+                return
+            self.preroll, self._preroll_at = None, 0
+            out = out[n:]
+        self._render_song(out)
+
+    def _render_song(self, out: np.ndarray) -> None:
         frames = out.shape[0]
         seek = self._seek_request
         if seek is not self._seek_done:

@@ -83,6 +83,8 @@ class Transport:
         self._bar_lines: tuple[int, ...] = ()
         self._source: tuple[np.ndarray, int] | None = None
         self._metronome_gain_db: float | None = None  # None: metronome off
+        self._click_gain_db = DEFAULT_CLICK_GAIN_DB
+        self._count_in_bars = 0
         # Everything handed to the callback (swap requests with their song-sized buffers,
         # click tracks), kept until the engine has let go of it: the last reference is dropped
         # here on the UI thread, so no free ever runs in the audio callback.
@@ -168,8 +170,30 @@ class Transport:
     def set_metronome(self, enabled: bool, gain_db: float = DEFAULT_CLICK_GAIN_DB) -> None:
         """Click every counted beat (accented downbeats) on top of the song, also while playing;
         the clicks never reach the mix or an export."""
+        self._click_gain_db = gain_db
         self._metronome_gain_db = gain_db if enabled else None
         self._update_clicks()
+
+    def set_count_in(self, bars: int) -> None:
+        """Play `bars` bars of metronome clicks before the song each time play starts (0: off);
+        the playhead waits at its place meanwhile."""
+        if not 0 <= bars <= 4:
+            raise ValueError(f"a count-in is 0 to 4 bars, not {bars}")
+        self._count_in_bars = int(bars)
+
+    @property
+    def count_in_bars(self) -> int:
+        return self._count_in_bars
+
+    def _count_in(self) -> np.ndarray | None:
+        """The clicks of the count-in at the output rate (accented downbeats), or None."""
+        if not self._count_in_bars:
+            return None
+        length = self._grid.bar_to_sample(self._count_in_bars)
+        clicks = ClickTrack.for_grid(self._grid, length, self._click_gain_db)
+        audio = np.zeros((length, 1), dtype=np.float32)
+        clicks.mix_into(audio, 0, 0, length)
+        return audio[:, 0]
 
     def _update_clicks(self, length: int | None = None) -> None:
         if self._metronome_gain_db is None:
@@ -267,6 +291,9 @@ class Transport:
             self.seek(0)
         self._play_start = self.playhead
         self._device_failure = None
+        self.engine.preroll = self._count_in()  # no callback runs yet: safe to set
+        if self.engine.preroll is not None:
+            self._hand_over(self.engine.preroll)
         try:
             self.backend.start(self.engine.render, self._on_backend_finished)
         except AudioDeviceError as error:

@@ -129,3 +129,48 @@ def test_click_sound_ends_silent() -> None:
     for sound in (track.accent_sound, track.beat_sound):
         assert sound[0] == 0.0
         assert abs(float(sound[-1])) < 1e-6
+
+
+def test_count_in_plays_a_bar_of_clicks_then_the_song_from_the_playhead() -> None:
+    grid = TempoGrid(120.0, Meter(4, 4), RATE)
+    bar = grid.bar_to_sample(1)
+    song = (0.1 + 0.01 * np.sin(np.arange(4 * bar) * 0.001)).astype(np.float32)
+    block = 333  # blocks that do not divide the bar: the hand-over falls inside one
+    frames = 3 * bar
+    backend = NullBackend(sample_rate=RATE, block_frames=block, manual=True,
+                          capture_frames=frames)
+    transport = Transport(backend, grid)
+    transport.load(song)
+    transport.set_count_in(1)
+    transport.seek(bar)  # play from bar 2
+    assert transport.play()
+    backend.pump(bar // block)
+    assert transport.playhead == bar  # the playhead waits during the count-in
+    backend.pump(frames // block - bar // block + 1)
+    out = backend.captured[: backend.captured_frames, 0]
+    count_in, rest = out[:bar], out[bar:]
+    assert onsets(count_in) == [1 + beat * bar // 4 for beat in range(4)]
+    peaks = [np.abs(count_in[p : p + 800]).max() for p in range(0, bar, bar // 4)]
+    assert peaks[0] > 1.5 * max(peaks[1:])  # "ONE, two, three, four"
+    np.testing.assert_array_equal(rest, song[bar : bar + len(rest)])  # then the song, exactly
+
+
+def test_count_in_is_played_at_every_start_and_cut_by_a_stop() -> None:
+    grid = TempoGrid(100.0, Meter(3, 4), RATE)
+    song = np.full(grid.bar_to_sample(4), 0.25, dtype=np.float32)
+    backend = NullBackend(sample_rate=RATE, block_frames=480, manual=True,
+                          capture_frames=RATE)
+    transport = Transport(backend, grid)
+    transport.load(song)
+    transport.set_count_in(2)
+    transport.play()
+    backend.pump(10)
+    transport.stop()  # in the middle of the count-in
+    assert transport.engine.preroll is None and transport.playhead == 0
+    transport.set_count_in(0)
+    backend.captured_frames = 0
+    transport.play()
+    backend.pump(4)
+    np.testing.assert_array_equal(backend.captured[:1920, 0], song[:1920])  # no count-in now
+    with pytest.raises(ValueError):
+        transport.set_count_in(5)
