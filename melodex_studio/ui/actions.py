@@ -54,6 +54,9 @@ class StudioActions(QObject):
         self.metronome = make("&Metronome", "C", "metronome",
                               "Click every beat while playing (never in the export)")
         self.metronome.setCheckable(True)
+        self.count_in = make("Count-&In", "Shift+C", None,
+                             "One bar of clicks before playback starts")
+        self.count_in.setCheckable(True)
         self.audition_renders = make(
             "&Hear Renders as They Grow", None, "audition",
             "While playing, a section that is rendering plays its render in progress")

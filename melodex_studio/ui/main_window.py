@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
                 self.scene.geometry.pixels_per_bar = self.scene.geometry.clamp_zoom(zoom)
             # QSettings' INI format hands booleans back as the strings "true"/"false".
             actions.metronome.setChecked(str(extra.get("metronome", "false")).lower() == "true")
+            actions.count_in.setChecked(str(extra.get("count_in", "false")).lower() == "true")
             actions.audition_renders.setChecked(
                 str(extra.get("audition_renders", "true")).lower() == "true")
         self._update_title()
@@ -326,6 +327,7 @@ class MainWindow(QMainWindow):
             return
         save_window_state(self, {"pixels_per_bar": self.scene.geometry.pixels_per_bar,
                                  "metronome": self.studio_actions.metronome.isChecked(),
+                                 "count_in": self.studio_actions.count_in.isChecked(),
                                  "audition_renders":
                                      self.studio_actions.audition_renders.isChecked()})
         self.playback.close()

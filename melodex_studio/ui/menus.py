@@ -48,7 +48,7 @@ def build_menu_bar(
     for action in (actions.play, actions.to_start, actions.to_end):
         transport.addAction(action)
     transport.addSeparator()
-    for action in (actions.loop, actions.loop_selection, actions.metronome,
+    for action in (actions.loop, actions.loop_selection, actions.metronome, actions.count_in,
                    actions.audition_renders, actions.follow):
         transport.addAction(action)
 

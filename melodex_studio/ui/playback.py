@@ -122,6 +122,7 @@ class PlaybackController(QObject):
         self._follow = True
         self._metronome = False
         self._metronome_db = context.settings.value.audio.metronome_db
+        self._count_in = False
         self._audition_renders = True
         # Section id -> PreviewAudio of a render in progress (main thread); replaced, never
         # mutated, so the file thread can read the dict it was given.
@@ -143,6 +144,7 @@ class PlaybackController(QObject):
         if self.transport is None:
             self.transport = Transport(backend, self.grid())
             self.transport.set_metronome(self._metronome, self._metronome_db)
+            self.transport.set_count_in(1 if self._count_in else 0)
         else:
             self.transport.set_backend(backend)
         problem = getattr(backend, "problem", None)
@@ -304,6 +306,16 @@ class PlaybackController(QObject):
         self._metronome = bool(enabled)
         if self.transport is not None:
             self.transport.set_metronome(self._metronome, self._metronome_db)
+
+    @property
+    def count_in(self) -> bool:
+        return self._count_in
+
+    def set_count_in(self, enabled: bool) -> None:
+        """One bar of clicks (at the metronome level) before each play starts."""
+        self._count_in = bool(enabled)
+        if self.transport is not None:
+            self.transport.set_count_in(1 if self._count_in else 0)
 
     def set_metronome_level(self, gain_db: float) -> None:
         """How loud the downbeat click is (Preferences); heard at once if the metronome is on."""

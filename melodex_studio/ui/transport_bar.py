@@ -108,6 +108,7 @@ class TransportBar(QToolBar):
         actions.loop.triggered.connect(playback.set_loop_enabled)
         actions.follow.toggled.connect(playback.set_follow)
         actions.metronome.toggled.connect(playback.set_metronome)
+        actions.count_in.toggled.connect(playback.set_count_in)
         actions.audition_renders.toggled.connect(playback.set_audition_renders)
         playback.sig_position_changed.connect(self._show_position)
         playback.sig_state_changed.connect(self._show_state)

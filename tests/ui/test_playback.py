@@ -220,3 +220,19 @@ def test_a_preview_ending_while_its_mix_is_in_flight_still_restores_the_take(qtb
     settle(qtbot, studio, 300)
     settle(qtbot, studio, 150)
     np.testing.assert_array_equal(transport.engine.buffer, take_mix)
+
+
+def test_count_in_action_switches_the_transports_count_in(qtbot, studio):
+    intro = studio.context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id)
+    settle(qtbot, studio, 100)
+    playback = studio.playback
+    transport = playback.transport
+    studio.studio_actions.count_in.trigger()
+    assert playback.count_in and transport.count_in_bars == 1
+    playback.seek_bar(0)
+    assert playback.play()
+    playback.stop()  # (what the count-in sounds like: tests/audio/test_audio_metronome.py)
+    assert transport.engine.preroll is None  # a stop cuts it; the next play starts it again
+    studio.studio_actions.count_in.trigger()
+    assert transport.count_in_bars == 0 and not playback.count_in
