@@ -192,13 +192,59 @@ def clip_for_section(
         raise MissingTakeAudioError(
             f"cannot read the audio of {section.span_text}, take {take.display_name}: {error}"
         ) from error
+    return _section_clip(section, grid, audio, take.region_start_bar)
+
+
+def _section_clip(
+    section: Section, grid: TempoGrid, audio: np.ndarray, region_start_bar: int = 0
+) -> ArrangementClip:
+    """`audio` (at the grid's rate) placed `region_start_bar` bars into `section`, with the
+    section's gain and mute."""
     return ArrangementClip(
         section_id=section.id,
-        start_sample=grid.bar_to_sample(section.start_bar + take.region_start_bar),
+        start_sample=grid.bar_to_sample(section.start_bar + region_start_bar),
         audio=audio,
         gain=db_to_gain(section.gain_db),
         muted=section.muted,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class PreviewAudio:
+    """What a section plays instead of its active take while it renders: the worker's rough
+    decode (mono float32 `audio` at `sample_rate`) of a render of the section that started at
+    bar `start_bar`, `length_bars` long, at `bpm` in `meter`. If the section or the song's
+    timing has changed since, the preview no longer fits and the take plays instead."""
+
+    audio: np.ndarray
+    sample_rate: int
+    start_bar: int
+    length_bars: int
+    bpm: float
+    meter: str
+
+    def fits(self, project: Project, section: Section) -> bool:
+        return (section.start_bar, section.length_bars, project.bpm, project.meter) == (
+            self.start_bar, self.length_bars, self.bpm, self.meter)
+
+
+def with_previews(
+    arrangement: Arrangement, project: Project, previews: dict[str, PreviewAudio]
+) -> Arrangement:
+    """`arrangement` (of `project`) with each rendering section's active take replaced by its
+    preview, resampled to the arrangement's rate and placed on the section's first bar. A
+    preview that no longer fits its section (`PreviewAudio.fits`) is left out: the take keeps
+    playing."""
+    rate = arrangement.sample_rate
+    grid = project.grid().with_sample_rate(rate)
+    clips = {clip.section_id: clip for clip in arrangement.clips}
+    for section in project.sections:
+        preview = previews.get(section.id)
+        if preview is not None and preview.fits(project, section):
+            audio = np.asarray(resample(preview.audio, preview.sample_rate, rate), np.float32)
+            clips[section.id] = _section_clip(section, grid, audio)
+    return Arrangement(rate, arrangement.length_samples, tuple(clips.values()),
+                       arrangement.master_gain)
 
 
 def undecoded_takes_message(project: Project) -> str | None:

@@ -23,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QWidget
 
+from melodex_studio.audio.arrangement import PreviewAudio
 from melodex_studio.project.operations import (
     MELODEX_TINY_GEOMETRY,
     LatentGeometry,
@@ -43,7 +44,6 @@ from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.frame_coalescer import FrameCoalescer
 from melodex_studio.ui.panels.job_queue import JobQueuePanel
-from melodex_studio.ui.playback import PreviewAudio
 from melodex_studio.ui.project_files import ProjectFiles
 from melodex_studio.ui.tasks import post_to_main
 from melodex_studio.ui.timeline.scene import TimelineScene

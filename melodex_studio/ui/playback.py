@@ -18,16 +18,14 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from melodex_studio.audio.arrangement import (
-    Arrangement,
-    ArrangementClip,
+    PreviewAudio,
     TakeAudioCache,
     arrangement_from_project,
+    with_previews,
 )
 from melodex_studio.audio.backends import OutputBackend, SoundDeviceBackend
 from melodex_studio.audio.errors import AudioError
-from melodex_studio.audio.fades import db_to_gain
 from melodex_studio.audio.mixer import Mixer
-from melodex_studio.audio.resample import resample
 from melodex_studio.audio.transport import Transport, TransportState
 from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.project.commands import SetActiveTake
@@ -45,27 +43,12 @@ PREPARE_DELAY_MS = 40  # coalesce a burst of edits into one buffer update
 
 
 @dataclass(frozen=True, eq=False)
-class PreviewAudio:
-    """What a section plays instead of its active take while it renders: the worker's rough
-    decode (mono float32 `audio` at `sample_rate`) of a render of the section that started at
-    bar `start_bar`, `length_bars` long, at `bpm` in `meter`. If the section or the song's
-    timing has changed since, the preview no longer fits and the take plays instead."""
-
-    audio: np.ndarray
-    sample_rate: int
-    start_bar: int
-    length_bars: int
-    bpm: float
-    meter: str
-
-
-@dataclass(frozen=True, eq=False)
 class PreparedMix:
     """A mixed buffer of `project` (with `previews`) at `rate`; `version` changes whenever the
     audio did."""
 
     project: Project
-    previews: object
+    previews: dict[str, PreviewAudio]
     buffer: np.ndarray
     rate: int
     version: int
@@ -488,25 +471,3 @@ def _same_key(a: tuple | None, b: tuple | None) -> bool:
     """(project, previews) pairs are compared by identity: both are replaced, never mutated."""
     return a is not None and b is not None and a[0] is b[0] and a[1] is b[1]
 
-
-def with_previews(
-    arrangement: Arrangement, project: Project, previews: dict[str, PreviewAudio]
-) -> Arrangement:
-    """`arrangement` with each rendering section's active take replaced by its preview audio
-    (resampled to the arrangement's rate, placed on the section's first bar, with its gain and
-    mute). A preview whose section moved or changed length, or whose song changed tempo or
-    meter, since the render started is left out: the take keeps playing. File thread."""
-    rate = arrangement.sample_rate
-    grid = project.grid().with_sample_rate(rate)
-    clips = {clip.section_id: clip for clip in arrangement.clips}
-    for section in project.sections:
-        preview = previews.get(section.id)
-        if preview is None or (section.start_bar, section.length_bars, project.bpm,
-                               project.meter) != (preview.start_bar, preview.length_bars,
-                                                  preview.bpm, preview.meter):
-            continue
-        audio = np.asarray(resample(preview.audio, preview.sample_rate, rate), dtype=np.float32)
-        clips[section.id] = ArrangementClip(section.id, grid.bar_to_sample(section.start_bar),
-                                            audio, db_to_gain(section.gain_db), section.muted)
-    return Arrangement(rate, arrangement.length_samples, tuple(clips.values()),
-                       arrangement.master_gain)

@@ -204,3 +204,26 @@ def test_unreadable_take_audio_names_the_section(store: BlobStore) -> None:
     store.blobs.clear()
     with pytest.raises(MissingTakeAudioError, match="Intro"):
         arrangement_from_project(project, store.read_audio)
+
+
+def test_a_fitting_preview_replaces_its_sections_take_and_a_stale_one_does_not(store) -> None:
+    from melodex_studio.audio.arrangement import PreviewAudio, with_previews
+
+    project = rendered_project(store)
+    rate = 48000
+    base = arrangement_from_project(project, store.read_audio, rate)
+    verse = project.section_by_name("Verse")
+    audio = np.full(24000 * 8, 0.5, dtype=np.float32)  # 4 bars at 120 BPM, 24 kHz
+    fits = PreviewAudio(audio, 24000, verse.start_bar, verse.length_bars, project.bpm,
+                        project.meter)
+    stale = PreviewAudio(audio, 24000, verse.start_bar, verse.length_bars + 1, project.bpm,
+                         project.meter)
+    heard = with_previews(base, project, {verse.id: fits})
+    clip = heard.clip(verse.id)
+    assert clip.start_sample == base.clip(verse.id).start_sample
+    assert len(clip.audio) == 48000 * 8 and clip.audio[1000] == pytest.approx(0.5, abs=1e-3)
+    for section_id in ("Intro", "Chorus"):
+        other = project.section_by_name(section_id).id
+        assert heard.clip(other) is base.clip(other)  # every other section untouched
+    unchanged = with_previews(base, project, {verse.id: stale})
+    assert unchanged.clip(verse.id).audio is base.clip(verse.id).audio

@@ -111,7 +111,7 @@ def test_space_home_and_end_keys_drive_the_transport(qtbot, studio):
 
 def preview_of(window, section_id: str, audio: np.ndarray, rate: int = 24000):
     """A render preview of the section as it is now (its place, length and the song's timing)."""
-    from melodex_studio.ui.playback import PreviewAudio
+    from melodex_studio.audio.arrangement import PreviewAudio
 
     project = window.context.project
     section = project.section(section_id)
