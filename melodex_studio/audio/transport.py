@@ -82,8 +82,8 @@ class Transport:
         self._play_start = 0
         self._bar_lines: tuple[int, ...] = ()
         self._source: tuple[np.ndarray, int] | None = None
-        self._metronome_gain_db: float | None = None  # None: metronome off
-        self._click_gain_db = DEFAULT_CLICK_GAIN_DB
+        self._metronome_on = False
+        self._click_gain_db = DEFAULT_CLICK_GAIN_DB  # the metronome's and the count-in's
         self._count_in_bars = 0
         # Everything handed to the callback (swap requests with their song-sized buffers,
         # click tracks), kept until the engine has let go of it: the last reference is dropped
@@ -157,7 +157,7 @@ class Transport:
 
     @property
     def metronome_on(self) -> bool:
-        return self._metronome_gain_db is not None
+        return self._metronome_on
 
     # --- content --------------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class Transport:
         """Click every counted beat (accented downbeats) on top of the song, also while playing;
         the clicks never reach the mix or an export."""
         self._click_gain_db = gain_db
-        self._metronome_gain_db = gain_db if enabled else None
+        self._metronome_on = bool(enabled)
         self._update_clicks()
 
     def set_count_in(self, bars: int) -> None:
@@ -196,11 +196,11 @@ class Transport:
         return audio[:, 0]
 
     def _update_clicks(self, length: int | None = None) -> None:
-        if self._metronome_gain_db is None:
+        if not self._metronome_on:
             self.engine.metronome = None
             return
         length = self.length if length is None else length
-        self.engine.metronome = ClickTrack.for_grid(self._grid, length, self._metronome_gain_db)
+        self.engine.metronome = ClickTrack.for_grid(self._grid, length, self._click_gain_db)
         self._hand_over(self.engine.metronome)
 
     def _prepare(self, buffer: np.ndarray, sample_rate: int) -> np.ndarray:
