@@ -122,50 +122,6 @@ def _conditioning(
     )
 
 
-def _job(
-    project: Project,
-    section: Section,
-    window: RenderWindow,
-    generate: list[tuple[int, int]],
-    bag: BlobBag,
-    *,
-    prompt: str,
-    style: str | None,
-    settings: GenerationSettings,
-    plan: Plan | None,
-    seeds: tuple[int, ...],
-    geometry: LatentGeometry,
-    noise_ref: str | None = None,
-    resume: ResumeFrom | None = None,
-    preview_every: int = 0,
-) -> RenderJob:
-    covered = sum(end - start for start, end in generate)
-    source_ref = None
-    if covered < window.frames:
-        source_ref = bag.add_latent(window.source)
-    keep_start, keep_end = window.keep
-    decode_start, decode_end = window.decode_span(geometry)
-    return RenderJob(
-        conditioning=_conditioning(project, section, prompt, style),
-        plan=plan,
-        plan_start_bar=section.start_bar,
-        window_start=window.start,
-        window_frames=window.frames,
-        generate=tuple(FrameRange(start=a, end=b) for a, b in generate),
-        source_latent=source_ref,
-        seeds=seeds,
-        noise=noise_ref,
-        steps=settings.steps,
-        guidance=settings.guidance,
-        guidance_interval=settings.guidance_interval,
-        sampler=settings.sampler,
-        resume=resume,
-        keep=FrameRange(start=keep_start, end=keep_end),
-        decode=AudioSpan(start=decode_start, end=decode_end),
-        preview_every=preview_every,
-    )
-
-
 def build_request(
     project: Project,
     section: Section,
@@ -191,20 +147,28 @@ def build_request(
     """The worker job for `generate` (frame ranges of `window`) and the request around it: what
     every operation shares. `extra` holds the operation's own RenderRequest fields."""
     bag = bag if bag is not None else BlobBag()
-    job = _job(
-        project,
-        section,
-        window,
-        generate,
-        bag,
-        prompt=prompt,
-        style=section.style,
-        settings=settings,
+    noise_ref = _noise_ref(noise_of, read_blob, bag)  # (blobs go in the bag in this order)
+    covered = sum(end - start for start, end in generate)
+    source_ref = bag.add_latent(window.source) if covered < window.frames else None
+    keep_start, keep_end = window.keep
+    decode_start, decode_end = window.decode_span(geometry)
+    job = RenderJob(
+        conditioning=_conditioning(project, section, prompt, section.style),
         plan=plan,
+        plan_start_bar=section.start_bar,
+        window_start=window.start,
+        window_frames=window.frames,
+        generate=tuple(FrameRange(start=a, end=b) for a, b in generate),
+        source_latent=source_ref,
         seeds=seeds,
-        geometry=geometry,
-        noise_ref=_noise_ref(noise_of, read_blob, bag),
+        noise=noise_ref,
+        steps=settings.steps,
+        guidance=settings.guidance,
+        guidance_interval=settings.guidance_interval,
+        sampler=settings.sampler,
         resume=resume,
+        keep=FrameRange(start=keep_start, end=keep_end),
+        decode=AudioSpan(start=decode_start, end=decode_end),
         preview_every=preview_every,
     )
     return RenderRequest(
