@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from melodex_studio import __version__
@@ -117,12 +117,16 @@ class MainWindow(QMainWindow):
                 zoom = 0.0
             if zoom > 0:
                 self.scene.geometry.pixels_per_bar = self.scene.geometry.clamp_zoom(zoom)
-            # QSettings' INI format hands booleans back as the strings "true"/"false".
-            actions.metronome.setChecked(str(extra.get("metronome", "false")).lower() == "true")
-            actions.count_in.setChecked(str(extra.get("count_in", "false")).lower() == "true")
-            actions.audition_renders.setChecked(
-                str(extra.get("audition_renders", "true")).lower() == "true")
+            for key, action in self._remembered_toggles().items():
+                if key in extra:  # QSettings' INI format hands booleans back as "true"/"false"
+                    action.setChecked(str(extra[key]).lower() == "true")
         self._update_title()
+
+    def _remembered_toggles(self) -> dict[str, QAction]:
+        """Transport switches kept with the window layout between sessions."""
+        actions = self.studio_actions
+        return {"metronome": actions.metronome, "count_in": actions.count_in,
+                "audition_renders": actions.audition_renders}
 
     def _fit_to_screen(self) -> None:
         """A first start (nothing saved yet) gets most of the screen, up to 1600 x 1000."""
@@ -325,11 +329,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             self.files.with_unsaved_check(self._close_now)
             return
-        save_window_state(self, {"pixels_per_bar": self.scene.geometry.pixels_per_bar,
-                                 "metronome": self.studio_actions.metronome.isChecked(),
-                                 "count_in": self.studio_actions.count_in.isChecked(),
-                                 "audition_renders":
-                                     self.studio_actions.audition_renders.isChecked()})
+        toggles = {key: action.isChecked() for key, action in self._remembered_toggles().items()}
+        save_window_state(self, {"pixels_per_bar": self.scene.geometry.pixels_per_bar, **toggles})
         self.playback.close()
         self.generation.close()
         self.files.shutdown()

@@ -146,10 +146,15 @@ def test_window_layout_and_zoom_survive_a_restart(qtbot, user_dirs):
     first.show()
     first.timeline.set_zoom(77.0)
     first.plan_dock.hide()
+    first.studio_actions.metronome.setChecked(True)  # transport switches are kept too
+    first.studio_actions.audition_renders.setChecked(False)
     first.close()
     context.executor.shutdown()
     second, context = window()
     assert second.scene.geometry.pixels_per_bar == pytest.approx(77.0)
+    assert second.studio_actions.metronome.isChecked() and second.playback.metronome
+    assert not second.studio_actions.audition_renders.isChecked()
+    assert not second.studio_actions.count_in.isChecked()
     assert second.size().width() == first.size().width()
     assert second.plan_dock.isHidden()
     second._close_confirmed = True
