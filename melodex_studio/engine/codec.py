@@ -212,16 +212,19 @@ class Codec(nn.Module):
         return self.autoencoder.decoder(latents)
 
     @torch.inference_mode()
-    def decode_mel(self, mel: Tensor) -> Tensor:
-        """Log-mel [b, n_mels, F] (or [n_mels, F]) -> audio [b, F * hop]."""
+    def decode_mel(self, mel: Tensor, first_frame: int = 0) -> Tensor:
+        """Log-mel [b, n_mels, F] (or [n_mels, F]) -> audio [b, F * hop]; ``first_frame`` is
+        the absolute mel frame of frame 0 (the vocoder's phase is anchored to absolute frames)."""
         if mel.dim() == 2:
             mel = mel.unsqueeze(0)
-        return self.vocoder(mel.to(self._device(), torch.float32))
+        return self.vocoder(mel.to(self._device(), torch.float32), first_frame)
 
     @torch.inference_mode()
-    def decode(self, latents: Tensor, normalize: bool = True) -> Tensor:
-        """Latents [b, C, T] -> audio [b, T * 1024]."""
-        return self.decode_mel(self.decode_to_mel(latents, normalize=normalize))
+    def decode(self, latents: Tensor, normalize: bool = True, first_frame: int = 0) -> Tensor:
+        """Latents [b, C, T] -> audio [b, T * 1024]; ``first_frame`` is the absolute latent
+        frame of frame 0 (any integer; the song starts at 0), so pieces of a song decode alike."""
+        mel = self.decode_to_mel(latents, normalize=normalize)
+        return self.decode_mel(mel, first_frame * self.config.autoencoder.time_downsampling)
 
     @torch.inference_mode()
     def decode_window(
@@ -231,12 +234,14 @@ class Codec(nn.Module):
         end_frame: int,
         overlap_frames: int | None = None,
         normalize: bool = True,
+        first_frame: int = 0,
     ) -> Tensor:
         """Audio of latent frames ``[start_frame, end_frame)``: [b, (end - start) * 1024].
 
         The window is decoded with ``overlap_frames`` of real neighbouring latents on each side
         (default ``context_frames``, enough for every layer's receptive field) and then cropped,
         so consecutive windows concatenate to a full decode up to float rounding.
+        ``first_frame`` is the absolute latent frame of ``latents[..., 0]``.
         """
         latents = self._check_latents(latents)
         total = latents.shape[-1]
@@ -244,7 +249,7 @@ class Codec(nn.Module):
             raise ValueError(f"window [{start_frame}, {end_frame}) outside 0..{total} frames")
         overlap = self.context_frames if overlap_frames is None else max(0, overlap_frames)
         lo, hi = max(0, start_frame - overlap), min(total, end_frame + overlap)
-        audio = self.decode(latents[..., lo:hi], normalize=normalize)
+        audio = self.decode(latents[..., lo:hi], normalize=normalize, first_frame=first_frame + lo)
         spf = self.samples_per_latent_frame
         return audio[..., (start_frame - lo) * spf : (end_frame - lo) * spf]
 

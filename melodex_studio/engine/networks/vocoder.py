@@ -6,8 +6,12 @@ fixed, parameter-free steps that make a small CPU-trained model good enough:
 
 1. the predicted log-magnitude corrects a mel -> linear interpolation (``magnitude_prior``)
    and is rescaled until its mel projection equals the input (``mel_projection_steps``);
-2. the predicted phase is a correction to each bin's centre-frequency phase ramp (``phase_ramp``);
-3. a few fast Griffin-Lim steps from the predicted phase make the spectrum consistent
+2. the phase starts either from the network's prediction, a correction to each bin's
+   centre-frequency phase ramp (``phase_init="network"``, ``phase_ramp``), or from the
+   magnitude itself: each partial advancing at its own, between-bin frequency
+   (``phase_init="peaks"``, `engine.peak_phase`), which keeps pitch where the ramp bends it to
+   the nearest bin centre;
+3. a few fast Griffin-Lim steps from that phase make the spectrum consistent
    (``refine_iterations``, also run in training), and at inference a few rounds rescale the
    output's mel bands to the input (``mel_match_rounds``).
 
@@ -23,24 +27,33 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from melodex_studio.engine.mel import (
     MelConfig,
-    centred_istft,
-    centred_stft,
+    frame_istft,
+    frame_stft,
     mel_filterbank,
     overlap_add_envelope,
 )
+from melodex_studio.engine.peak_phase import peak_locked_phase
 
 #: Overlap-add normalisations kept per (frames, device, dtype): a decode uses a handful of
 #: window lengths, each ~15 times (refinement and mel-match rounds).
 _ENVELOPE_CACHE_SIZE = 8
 
+PHASE_INITS = ("network", "peaks")
 
-def _scaled(spec: Tensor, gain: Tensor) -> Tensor:
-    """Complex `spec` times real `gain`, as a real product on (re, im) pairs: PyTorch would
-    otherwise first copy `gain` into a complex tensor, which costs as much as the product."""
-    return torch.view_as_complex(torch.view_as_real(spec) * gain.unsqueeze(-1))
+
+def _scaled(pairs: Tensor, gain: Tensor) -> Tensor:
+    """Complex spectrum (as ``view_as_real`` pairs) times real `gain`, as a real product:
+    PyTorch would otherwise first copy `gain` into a complex tensor, which costs as much as
+    the product."""
+    return torch.view_as_complex(pairs * gain.unsqueeze(-1))
+
+
+def _magnitude(spec: Tensor) -> Tensor:
+    return (spec.real.square() + spec.imag.square()).sqrt()
 
 
 class ConvNeXtBlock1d(nn.Module):
@@ -90,6 +103,12 @@ class VocoderConfig:
     # predicted phase. A time-local network sees identical frames for a held note and would
     # otherwise repeat the same phase every hop (a buzz at multiples of sr / hop).
     phase_ramp: bool = True
+    # Where the refinement starts: "network" (the predicted phase above) or "peaks" (each
+    # partial's phase advancing at its own frequency, estimated from the predicted magnitude;
+    # its integration restarts every ``phase_anchor_frames`` absolute frames so windows stay
+    # exact). On held-out corpus audio "peaks" keeps chords the "network" phase loses.
+    phase_init: str = "peaks"
+    phase_anchor_frames: int = 64
     # Fast Griffin-Lim steps (momentum ``refine_momentum``) that keep the predicted magnitude
     # and make the predicted phase consistent, run inside training too so the network learns a
     # phase the steps converge from. A time-local network cannot make a held note's phase drift
@@ -133,6 +152,8 @@ class Vocoder(nn.Module):
 
     def __init__(self, config: VocoderConfig, mel: MelConfig) -> None:
         super().__init__()
+        if config.phase_init not in PHASE_INITS:
+            raise ValueError(f"phase_init must be one of {PHASE_INITS}, got {config.phase_init!r}")
         self.config = config
         self.mel_config = mel
         k = config.kernel_size
@@ -171,40 +192,54 @@ class Vocoder(nn.Module):
         # lengths of reach.
         rounds = self.config.refine_iterations + self.config.mel_match_rounds
         refine_spread = 2 * istft_spread * rounds
-        return half_kernel * (1 + self.config.num_blocks) + istft_spread + refine_spread
+        # A peak-locked phase integrates over up to one anchor period of earlier frames.
+        anchor = self.config.phase_anchor_frames if self.config.phase_init == "peaks" else 0
+        return half_kernel * (1 + self.config.num_blocks) + istft_spread + refine_spread + anchor
 
-    def magnitude_phase(self, mel: Tensor) -> tuple[Tensor, Tensor]:
-        """Predicted STFT magnitude and unwrapped phase angle, each [b, n_fft // 2 + 1, F]."""
+    def magnitude_phase(self, mel: Tensor, with_phase: bool = True) -> tuple[Tensor, Tensor | None]:
+        """Predicted STFT magnitude and unwrapped phase angle, each [b, n_fft // 2 + 1, F];
+        without ``with_phase`` the phase half of the head is not computed (None)."""
         h = self.norm_in(self.embed(mel))
         for block in self.blocks:
             h = block(h)
-        log_mag, phase = self.head(self.norm_out(h)).float().chunk(2, dim=1)
+        h = self.norm_out(h)
+        if with_phase:
+            log_mag, phase = self.head(h).float().chunk(2, dim=1)
+        else:
+            bins = self.num_bins
+            log_mag = F.conv1d(h, self.head.weight[:bins], self.head.bias[:bins]).float()
+            phase = None
         energy = mel.float().exp()
         if self.config.magnitude_prior:
             prior = torch.matmul(self.mel_to_linear, energy)
             log_mag = log_mag + prior.clamp_min(self.mel_config.log_floor).log()
         magnitude = log_mag.clamp(max=self.config.max_log_magnitude).exp()
         magnitude = magnitude * self.mel_gain(magnitude, energy)
-        if self.config.phase_ramp:
+        if phase is not None and self.config.phase_ramp:
             phase = phase + self.centre_frequency_phase(mel.shape[-1], mel.device)
         return magnitude, phase
 
     def mel_gain(self, magnitude: Tensor, energy: Tensor) -> Tensor:
         """Per-bin gain [b, bins, F] after which ``magnitude``'s mel projection is ``energy``."""
-        gain = torch.ones_like(magnitude)
+        return self._frame_mel_gain(magnitude.mT, energy.mT).mT
+
+    def _frame_mel_gain(self, magnitude: Tensor, energy: Tensor) -> Tensor:
+        """`mel_gain` with frames first: magnitude [b, F, bins], energy [b, F, n_mels]."""
+        gain = None  # all ones, never materialised: the first step skips two full passes
         for _ in range(self.config.mel_projection_steps):
-            projected = torch.matmul(self.filters, magnitude * gain).clamp_min(1e-8)
-            gain = gain * (torch.matmul(self.band_to_bins, energy / projected)
-                           + self.uncovered_bins)
-        return gain
+            weighted = magnitude if gain is None else magnitude * gain
+            projected = torch.matmul(weighted, self.filters.T).clamp_min(1e-8)
+            ratio = torch.matmul(energy / projected, self.band_to_bins.T) + self.uncovered_bins.T
+            gain = ratio if gain is None else gain * ratio
+        return torch.ones_like(magnitude) if gain is None else gain
 
     def match_mel(self, audio: Tensor, mel: Tensor) -> Tensor:
         """``mel_match_rounds`` of: STFT, rescale each mel band to ``mel``, inverse STFT."""
-        energy = mel.float().exp()
+        energy = mel.float().exp().mT
         for _ in range(self.config.mel_match_rounds):
-            spec = centred_stft(audio, self.mel_config, self.window)
-            magnitude = (spec.real.square() + spec.imag.square()).sqrt()
-            audio = self.synthesize(_scaled(spec, self.mel_gain(magnitude, energy)))
+            spec = frame_stft(audio, self.mel_config, self.window)
+            gain = self._frame_mel_gain(_magnitude(spec), energy)
+            audio = self._synthesize_frames(_scaled(torch.view_as_real(spec), gain))
         return audio
 
     def centre_frequency_phase(self, frames: int, device: torch.device) -> Tensor:
@@ -221,33 +256,61 @@ class Vocoder(nn.Module):
     def spectrum(self, mel: Tensor) -> Tensor:
         """Complex STFT [b, n_fft // 2 + 1, F] predicted from log-mel."""
         # Phase as an angle: cos/sin of a free parameter always lands on the unit circle.
-        return torch.polar(*self.magnitude_phase(mel))
-
-    def forward(self, mel: Tensor) -> Tensor:
         magnitude, phase = self.magnitude_phase(mel)
-        return self.match_mel(self.synthesize(self.refine(magnitude, phase)), mel)
+        assert phase is not None
+        return torch.polar(magnitude, phase)
+
+    def initial_phase(self, magnitude: Tensor, predicted: Tensor | None,
+                      first_frame: int = 0) -> Tensor:
+        """The phase refinement starts from (see ``phase_init``); ``first_frame`` is the absolute
+        mel frame of frame 0, which fixes where a peak-locked integration restarts."""
+        if self.config.phase_init == "network":
+            if predicted is None:
+                raise ValueError("phase_init 'network' needs the predicted phase")
+            return predicted
+        return peak_locked_phase(magnitude.detach(), self.mel_config.hop, self.mel_config.n_fft,
+                                 first_frame, self.config.phase_anchor_frames)
+
+    def forward(self, mel: Tensor, first_frame: int = 0) -> Tensor:
+        """Audio [b, F * hop] of log-mel [b, n_mels, F] whose frame 0 is absolute mel frame
+        ``first_frame`` (decoding a window: its start, so it matches a full decode)."""
+        magnitude, phase = self.magnitude_phase(mel, self.config.phase_init == "network")
+        start = self.initial_phase(magnitude, phase, first_frame)
+        return self.match_mel(self.synthesize(self.refine(magnitude, start)), mel)
 
     def refine(self, magnitude: Tensor, phase: Tensor) -> Tensor:
-        """Complex spectrum after fast Griffin-Lim from ``phase``, keeping ``magnitude``."""
-        direction = torch.polar(magnitude, phase)
-        if self.config.refine_iterations <= 0:
-            return direction
+        """Complex spectrum [b, bins, F] after fast Griffin-Lim from ``phase``, keeping
+        ``magnitude`` (both [b, bins, F]).
+
+        The loop runs frames-first ([b, F, bins], contiguous), where its elementwise steps and
+        FFTs read memory in order; the result is a transposed view of that."""
+        magnitude = magnitude.mT.contiguous()
+        direction = torch.polar(magnitude, phase.mT.contiguous())
         # Real-valued elementwise ops where possible: complex kernels, not the FFTs, are the
         # slow part of this loop on a CPU. The epsilon (a 1e-5 magnitude, the log floor) keeps
         # the gradient of the normalisation finite in silent bins.
         momentum = self.config.refine_momentum / (1.0 + self.config.refine_momentum)
         previous = None
         for _ in range(self.config.refine_iterations):
-            rebuilt = centred_stft(self.synthesize(direction), self.mel_config, self.window)
+            audio = self._synthesize_frames(direction)
+            rebuilt = frame_stft(audio, self.mel_config, self.window)
             step = rebuilt if previous is None else torch.add(rebuilt, previous, alpha=-momentum)
             previous = rebuilt
-            power = step.real.square() + step.imag.square()
-            direction = _scaled(step, magnitude * torch.rsqrt(power + 1e-10))
-        return direction
+            power = torch.addcmul(step.real * step.real, step.imag, step.imag)
+            if torch.is_grad_enabled():
+                gain = magnitude * torch.rsqrt(power + 1e-10)
+            else:  # the same in place: no fresh buffers for a decode
+                gain = power.add_(1e-10).rsqrt_().mul_(magnitude)
+            direction = _scaled(torch.view_as_real(step), gain)
+        return direction.mT
 
     def synthesize(self, spec: Tensor) -> Tensor:
-        """Inverse STFT of a predicted spectrum: F frames -> F * hop samples."""
-        return centred_istft(spec, self.mel_config, self.window, self._envelope(spec.shape[-1]))
+        """Inverse STFT of a predicted spectrum [b, bins, F]: F frames -> F * hop samples."""
+        return self._synthesize_frames(spec.mT)
+
+    def _synthesize_frames(self, spec: Tensor) -> Tensor:
+        """Inverse STFT of a frames-first spectrum [b, F, bins]."""
+        return frame_istft(spec, self.mel_config, self.window, self._envelope(spec.shape[-2]))
 
     def _envelope(self, frames: int) -> Tensor:
         window = self.window

@@ -14,10 +14,11 @@ from torch import Tensor
 class LatentDecoder(Protocol):
     """What this module needs of `engine.codec.Codec`."""
 
-    def decode(self, latents: Tensor) -> Tensor: ...
+    def decode(self, latents: Tensor, *, first_frame: int = 0) -> Tensor: ...
 
     def decode_window(
-        self, latents: Tensor, start_frame: int, end_frame: int, overlap_frames: int | None = None
+        self, latents: Tensor, start_frame: int, end_frame: int, overlap_frames: int | None = None,
+        *, first_frame: int = 0,
     ) -> Tensor: ...
 
 
@@ -26,8 +27,10 @@ def decode(
     latents: Tensor,
     window: tuple[int, int] | None = None,
     overlap_frames: int | None = None,
+    first_frame: int = 0,
 ) -> Tensor:
-    """Audio of latents [16, T] (-> [T * 1024]) or [B, 16, T] (-> [B, T * 1024]).
+    """Audio of latents [16, T] (-> [T * 1024]) or [B, 16, T] (-> [B, T * 1024]) whose frame 0
+    is song frame `first_frame`.
 
     With `window` = (start_frame, end_frame) only those frames are decoded (with the codec's
     context frames on each side, so the window matches a full decode): audio
@@ -35,10 +38,10 @@ def decode(
     single = latents.dim() == 2
     batch = latents[None] if single else latents
     if window is None:
-        audio = codec.decode(batch)
+        audio = codec.decode(batch, first_frame=first_frame)
     else:
         start, end = window
-        audio = codec.decode_window(batch, start, end, overlap_frames)
+        audio = codec.decode_window(batch, start, end, overlap_frames, first_frame=first_frame)
     return audio[0] if single else audio
 
 

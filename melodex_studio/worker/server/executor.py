@@ -142,21 +142,26 @@ class EngineExecutor:
 
     # -- decode -----------------------------------------------------------------------------------
 
-    def _decode_span(self, latent: Tensor, span: AudioSpan | None) -> np.ndarray:
-        """Audio of window samples `span` of latent [C, W]; a span reaching one frame past an
-        end repeats the edge frame there."""
+    def _decode_span(self, latent: Tensor, span: AudioSpan | None,
+                     first_frame: int = 0) -> np.ndarray:
+        """Audio of window samples `span` of latent [C, W] whose frame 0 is song frame
+        `first_frame` (the vocoder's phase is anchored to song frames, so a repaint decodes its
+        unchanged edges as the take it splices into did); a span reaching one frame past an end
+        repeats the edge frame there."""
         models = self.models
         assert models is not None
         spf = models.codec.samples_per_latent_frame
         frames = latent.shape[-1]
         if span is None:
-            return decode(models.codec, latent.to(models.device)).cpu().numpy()
+            return decode(models.codec, latent.to(models.device),
+                          first_frame=first_frame).cpu().numpy()
         first, last = span.start // spf, -(-span.end // spf)
         left, right = max(0, -first), max(0, last - frames)
         if left > 1 or right > 1:
             raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside the window")
         padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right, dim=1)
-        audio = decode(models.codec, padded.to(models.device), window=(first + left, last + left))
+        audio = decode(models.codec, padded.to(models.device), window=(first + left, last + left),
+                       first_frame=first_frame - left)
         offset = span.start - first * spf
         return audio[offset : offset + span.end - span.start].float().cpu().numpy()
 
@@ -273,7 +278,7 @@ class EngineExecutor:
             and step < job.steps
             and step % job.preview_every == 0
         ):
-            audio = self._decode_span(x0.float().cpu(), job.decode)
+            audio = self._decode_span(x0.float().cpu(), job.decode, job.window_start)
             blob = BlobBag()
             sha = blob.add_audio(audio)
             preview = (sha, blob[sha], models.info.sample_rate)
@@ -293,7 +298,7 @@ class EngineExecutor:
         final = result.final_latent
         audio = None
         if job.decode is not None:
-            audio = out.add_audio(self._decode_span(final, job.decode))
+            audio = out.add_audio(self._decode_span(final, job.decode, job.window_start))
         final_ref = out.add_latent(final[:, keep].contiguous().numpy())
         return RenderedCandidate(
             seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio
