@@ -33,13 +33,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after training, write the codec into this model folder")
     parser.add_argument("--export-clips", type=int, default=128,
                         help="training clips used to measure the latent statistics")
+    parser.add_argument("--vocoder-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="an inference setting of the vocoder for --export or --retune "
+                             "(refine_iterations, mel_match_rounds, phase_init, "
+                             "phase_anchor_frames); repeatable")
+    parser.add_argument("--train-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a training setting (learning_rate, cooldown_start, "
+                             "vocoder_reconstructed_share, ...) on top of the run's; repeatable")
+    parser.add_argument("--retune", type=Path, default=None, metavar="MODEL_DIR",
+                        help="only rewrite the vocoder settings in MODEL_DIR's config.json "
+                             "(weights and latent statistics untouched), then stop")
+    parser.add_argument("--note", default=None,
+                        help="with --retune: why, stored as config.json's inference_note")
 
 
 def run(args: argparse.Namespace) -> int:
-    from melodex_studio.training.codec_export import export_codec
+    from melodex_studio.engine.weights import ModelLoadError
+    from melodex_studio.training.codec_export import (
+        export_codec,
+        parse_vocoder_settings,
+        retune_vocoder,
+    )
     from melodex_studio.training.codec_runs import combine_runs
     from melodex_studio.training.codec_train import train_codec
     from melodex_studio.training.corpus import default_corpus_dir
+
+    try:
+        settings = parse_vocoder_settings(args.vocoder_setting)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.retune is not None:
+        if not settings:
+            raise CliError("--retune needs at least one --vocoder-setting NAME=VALUE")
+        try:
+            section = retune_vocoder(args.retune, settings, note=args.note)
+        except (ValueError, OSError, ModelLoadError) as exc:
+            raise CliError(f"cannot retune {args.retune}: {exc}") from None
+        print(f"{args.retune / 'config.json'}: vocoder {section['vocoder']}")
+        return 0
 
     data = args.data or default_corpus_dir()
     if not data.exists():
@@ -54,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
         train_codec(args.run, data, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                     device=args.device, stage=args.stage, num_threads=args.threads,
                     checkpoint_every_s=args.checkpoint_every_s,
-                    snapshot_every=args.snapshot_every)
+                    snapshot_every=args.snapshot_every, overrides=args.train_setting)
     if args.export is not None:
-        fragment = export_codec(args.run, args.export, data, max_clips=args.export_clips)
+        fragment = export_codec(args.run, args.export, data, max_clips=args.export_clips,
+                                vocoder_settings=settings)
         for name, entry in fragment["files"].items():
             print(f"{args.export / name}: {entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256']}")
     return 0

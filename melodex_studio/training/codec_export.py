@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from melodex_studio.engine.codec import Codec, CodecConfig
+from melodex_studio.engine.weights import merge_component_config, read_component_config
 from melodex_studio.training.codec_data import load_audio_pool
 from melodex_studio.training.codec_runs import load_codec_from_run
 
@@ -56,10 +57,37 @@ def _training_summary(run_dir: Path) -> dict[str, Any]:
             "devices": devices, "sessions": len(sessions)}
 
 
-def with_vocoder_settings(codec: Codec, **changes: int) -> Codec:
-    """The same weights with other inference settings of the vocoder: ``refine_iterations``
-    (phase-refinement steps) or ``mel_match_rounds`` (rounds that pull the output's mel bands
-    to the input). Each step or round costs a few % of decode speed."""
+#: Vocoder settings that change inference only (the weights do not depend on them).
+INFERENCE_SETTINGS: dict[str, type] = {
+    "refine_iterations": int,  # phase-refinement steps; each costs ~3 % of decode speed
+    "mel_match_rounds": int,  # rounds that pull the output's mel bands to the input
+    "phase_init": str,  # "network" or "peaks" (engine.peak_phase)
+    "phase_anchor_frames": int,  # restart period of the peak-locked phase
+}
+
+
+def parse_vocoder_settings(items: Iterable[str]) -> dict[str, Any]:
+    """``["refine_iterations=8", "phase_init=peaks"]`` -> typed overrides; unknown names and
+    values of the wrong type raise ValueError."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        kind = INFERENCE_SETTINGS.get(name.strip())
+        if not sep or kind is None:
+            raise ValueError(f"{item!r}: expected NAME=VALUE with NAME one of "
+                             f"{', '.join(INFERENCE_SETTINGS)}")
+        try:
+            changes[name.strip()] = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"{item!r}: {name} takes a {kind.__name__}") from None
+    return changes
+
+
+def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
+    """The same weights with other inference settings of the vocoder (`INFERENCE_SETTINGS`)."""
+    unknown = set(changes) - set(INFERENCE_SETTINGS)
+    if unknown:
+        raise ValueError(f"not inference settings of the vocoder: {sorted(unknown)}")
     vocoder = dataclasses.replace(codec.config.vocoder, **changes)
     config = CodecConfig(mel=codec.config.mel, autoencoder=codec.config.autoencoder,
                          vocoder=vocoder)
@@ -73,19 +101,16 @@ def with_vocoder_settings(codec: Codec, **changes: int) -> Codec:
 def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | Iterable[Any],
                  max_clips: int | None = 64, extra: dict[str, Any] | None = None,
                  checkpoint: Path | str | None = None,
-                 refine_iterations: int | None = None,
-                 mel_match_rounds: int | None = None) -> dict[str, Any]:
+                 vocoder_settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``codec_ae.safetensors``, ``vocoder.safetensors`` and config.json["codec"].
 
     ``checkpoint`` picks a snapshot folder instead of the run's latest checkpoint;
-    ``refine_iterations`` and ``mel_match_rounds`` override the vocoder's inference settings.
+    ``vocoder_settings`` override the vocoder's inference settings (`INFERENCE_SETTINGS`).
     """
     run_dir = Path(run_dir)
     codec = load_codec_from_run(checkpoint or run_dir)
-    if refine_iterations is not None:
-        codec = with_vocoder_settings(codec, refine_iterations=refine_iterations)
-    if mel_match_rounds is not None:
-        codec = with_vocoder_settings(codec, mel_match_rounds=mel_match_rounds)
+    if vocoder_settings:
+        codec = with_vocoder_settings(codec, **vocoder_settings)
     clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
     stats = latent_statistics(codec, clips)
     codec.set_latent_statistics(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
@@ -99,3 +124,21 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
         if entry["bytes"] > MAX_WEIGHTS_BYTES:
             raise ValueError(f"{name} is {entry['bytes']} bytes, over the 16 MB limit per file")
     return fragment
+
+
+def retune_vocoder(model_dir: Path | str, changes: dict[str, Any],
+                   note: str | None = None) -> dict[str, Any]:
+    """Change only the vocoder's inference settings in a model folder's config.json: the
+    weights, their sha256 and the latent statistics (which the renderer was trained against)
+    stay as they are. The new settings are checked before anything is written."""
+    model_dir = Path(model_dir)
+    section = dict(read_component_config(model_dir, "codec"))
+    unknown = set(changes) - set(INFERENCE_SETTINGS)
+    if unknown:
+        raise ValueError(f"not inference settings of the vocoder: {sorted(unknown)}")
+    section["vocoder"] = {**section["vocoder"], **changes}
+    if note is not None:
+        section["inference_note"] = note
+    Codec(CodecConfig.from_dict(section))  # raises on a setting the vocoder cannot take
+    merge_component_config(model_dir, "codec", section)
+    return section

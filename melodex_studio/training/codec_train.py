@@ -13,6 +13,7 @@ vocoder learns to voice what the codec actually produces.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -68,8 +69,12 @@ class CodecTrainSettings:
     vocoder_segment_frames: int = 32  # mel frames (0.34 s)
     kl_weight: float = 1e-4
     gain_db_range: tuple[float, float] = (-12.0, 0.0)
-    # Share of the vocoder batch that sees autoencoder reconstructions in stage "both".
+    # Share of the vocoder batch that sees autoencoder reconstructions in stage "both", and in
+    # stage "vocoder" (with a frozen autoencoder) ``vocoder_reconstructed_share``: everything
+    # the studio renders reaches the vocoder through the autoencoder's decoder, so a vocoder
+    # fine-tuned this way learns to voice the mels it will actually get.
     reconstructed_mel_share: float = 0.5
+    vocoder_reconstructed_share: float = 0.0
     # Vocoder loss weights. Besides the log-mel and multi-resolution STFT distances, the
     # predicted STFT itself is supervised (APNet-style): log-magnitude, anti-wrapped phase and
     # consistency. Without them the net learns an inconsistent STFT that only sounds right
@@ -84,6 +89,28 @@ class CodecTrainSettings:
     def from_dict(cls, data: dict) -> CodecTrainSettings:
         kwargs = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+
+    def with_overrides(self, items: Iterable[str]) -> CodecTrainSettings:
+        """These settings with ``NAME=VALUE`` overrides of scalar fields (typed like the field's
+        current value; ``none`` clears an optional one). Unknown names raise ValueError."""
+        changes: dict[str, Any] = {}
+        for item in items:
+            name, sep, text = (part.strip() for part in item.partition("="))
+            if not sep or name not in self.__dataclass_fields__:
+                raise ValueError(f"{item!r}: expected NAME=VALUE with NAME a codec training "
+                                 f"setting ({', '.join(self.__dataclass_fields__)})")
+            current = getattr(self, name)
+            if isinstance(current, tuple):
+                raise ValueError(f"{name} is not a single value")
+            if text.lower() == "none" and name == "cooldown_start":
+                changes[name] = None
+                continue
+            kind = float if isinstance(current, float) else int
+            try:
+                changes[name] = kind(text)
+            except ValueError:
+                raise ValueError(f"{item!r}: {name} takes a {kind.__name__}") from None
+        return dataclasses.replace(self, **changes)
 
 
 def step_generator(seed: int, stage: str, step: int, stream: int = 0) -> torch.Generator:
@@ -201,15 +228,19 @@ class CodecTrainer:
         with torch.no_grad():
             true_mel = self.codec.mel_frontend(audio)
             mel = true_mel
-            if stage == "both":
-                # Half the batch hears the autoencoder's reconstruction of its own mel.
+            share = (self.settings.reconstructed_mel_share if stage == "both"
+                     else self.settings.vocoder_reconstructed_share)
+            if share > 0.0:
+                # Part of the batch hears the autoencoder's reconstruction of its own mel.
                 mean, _ = self.codec.autoencoder.encoder(mel)
                 recon = self.codec.autoencoder.decoder(mean)
-                pick = torch.rand(batch, generator=gen) < self.settings.reconstructed_mel_share
+                pick = torch.rand(batch, generator=gen) < share
                 mel = torch.where(pick.to(self.device)[:, None, None], recon, mel)
         frontend, vocoder, s = self.codec.mel_frontend, self.codec.vocoder, self.settings
         magnitude, phase = vocoder.magnitude_phase(mel)
-        refined = vocoder.refine(magnitude, phase)
+        assert phase is not None  # the phase head is trained whichever phase_init is used
+        # Crops start anywhere, so their first frame is as good an anchor as any.
+        refined = vocoder.refine(magnitude, vocoder.initial_phase(magnitude, phase))
         generated = vocoder.synthesize(refined)
         resynthesised = frontend.spectrum(generated)
         target = frontend.spectrum(audio)
@@ -241,8 +272,11 @@ class CodecTrainer:
 
 def open_trainer(out_dir: Path | str, config: CodecConfig | None = None,
                  settings: CodecTrainSettings | None = None, seed: int = 0,
-                 device: str = "auto", resume: bool = True) -> CodecTrainer:
-    """A trainer for ``out_dir``: resumed from its checkpoint when there is one and ``resume``."""
+                 device: str = "auto", resume: bool = True,
+                 overrides: Iterable[str] = ()) -> CodecTrainer:
+    """A trainer for ``out_dir``: resumed from its checkpoint when there is one and ``resume``;
+    ``overrides`` (``NAME=VALUE``) change settings on top (a fine-tune's learning rate), and
+    are saved with the next checkpoint."""
     out_dir = Path(out_dir)
     checkpoint = out_dir / CHECKPOINT
     if not checkpoint.exists() and (out_dir / (CHECKPOINT + ".old")).exists():
@@ -253,8 +287,9 @@ def open_trainer(out_dir: Path | str, config: CodecConfig | None = None,
         config = config or CodecConfig.from_dict(state["config"])
         settings = settings or CodecTrainSettings.from_dict(state["settings"])
         seed = state["seed"]
-    trainer = CodecTrainer(out_dir, config or CodecConfig(), settings or CodecTrainSettings(),
-                           seed, resolve_device(device))
+    settings = (settings or CodecTrainSettings()).with_overrides(overrides)
+    trainer = CodecTrainer(out_dir, config or CodecConfig(), settings, seed,
+                           resolve_device(device))
     if state is not None:
         trainer.load(checkpoint)
     return trainer
@@ -277,6 +312,7 @@ def train_codec(
     num_threads: int | None = None,
     max_clips: int | None = None,
     progress: bool = True,
+    overrides: Iterable[str] = (),
 ) -> None:
     """Train ``stage`` until its step counter reaches ``steps``, checkpointing into ``out_dir``.
 
@@ -290,7 +326,7 @@ def train_codec(
         torch.set_num_threads(num_threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = open_trainer(out_dir, config, settings, seed, device, resume)
+    trainer = open_trainer(out_dir, config, settings, seed, device, resume, overrides)
     pool = load_audio_pool(data, trainer.codec.sample_rate, max_clips=max_clips)
     loss_log = out_dir / "losses.jsonl"
     truncate_loss_log(loss_log, trainer.steps if resume else {})

@@ -13,7 +13,11 @@ from safetensors.torch import load_file
 
 from melodex_studio.engine.codec import Codec, CodecConfig
 from melodex_studio.training.codec_data import load_audio_pool, sample_segments
-from melodex_studio.training.codec_export import export_codec
+from melodex_studio.training.codec_export import (
+    export_codec,
+    parse_vocoder_settings,
+    retune_vocoder,
+)
 from melodex_studio.training.codec_runs import combine_runs, load_codec_from_run
 from melodex_studio.training.codec_train import CodecTrainSettings, train_codec
 
@@ -108,7 +112,8 @@ def test_snapshots_and_export_to_a_model_dir(tmp_path: Path) -> None:
     (model / "config.json").write_text(json.dumps({"renderer": {"x": 1}}))
     _train(run, 4, "ae", snapshot_every=2)
     assert (run / "snapshots" / "ae_0000002" / "state.json").exists()
-    fragment = export_codec(run, model, clips(), max_clips=4, refine_iterations=2)
+    fragment = export_codec(run, model, clips(), max_clips=4,
+                            vocoder_settings={"refine_iterations": 2})
     config = json.loads((model / "config.json").read_text())
     assert config["codec"]["vocoder"]["refine_iterations"] == 2
     assert config["renderer"] == {"x": 1} and config["codec"]["files"] == fragment["files"]
@@ -122,6 +127,33 @@ def test_snapshots_and_export_to_a_model_dir(tmp_path: Path) -> None:
     latents = torch.cat([shipped.encode(torch.from_numpy(c))[0] for c in clips()], dim=-1)
     assert torch.allclose(latents.mean(-1), torch.zeros(16), atol=1e-4)
     assert torch.allclose(latents.std(-1), torch.ones(16), atol=1e-3)
+
+
+def test_retune_changes_inference_settings_only(tmp_path: Path) -> None:
+    run, model = tmp_path / "run", tmp_path / "model"
+    _train(run, 2, "ae")
+    export_codec(run, model, clips(), max_clips=2)
+    before = json.loads((model / "config.json").read_text())
+    changes = parse_vocoder_settings(["phase_init=network", "refine_iterations=3"])
+    assert changes == {"phase_init": "network", "refine_iterations": 3}
+    retune_vocoder(model, changes, note="why")
+    after = json.loads((model / "config.json").read_text())
+    assert after["codec"]["vocoder"] == {**before["codec"]["vocoder"], **changes}
+    assert after["codec"]["inference_note"] == "why"
+    for key in ("files", "latent_mean", "latent_std", "autoencoder"):
+        assert after["codec"][key] == before["codec"][key]
+    loaded = Codec.from_pretrained(model)
+    assert loaded.vocoder.config.phase_init == "network"
+    assert loaded.vocoder.config.refine_iterations == 3
+    # A setting the vocoder cannot take fails before anything is written.
+    with pytest.raises(ValueError, match="phase_init"):
+        retune_vocoder(model, {"phase_init": "guess"})
+    with pytest.raises(ValueError, match="not inference settings"):
+        retune_vocoder(model, {"dim": 8})
+    assert json.loads((model / "config.json").read_text()) == after
+    for bad in (["refine_iterations=many"], ["dim=8"], ["phase_init"]):
+        with pytest.raises(ValueError):
+            parse_vocoder_settings(bad)
 
 
 def test_data_pool_reads_folders_and_iterables(tmp_path: Path) -> None:
