@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder: checkpoints, loss log, snapshots (resumed if present)")
     parser.add_argument("--data", type=Path, default=None,
                         help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache)")
-    parser.add_argument("--stage", choices=("ae", "vocoder", "both"), default="ae")
+    parser.add_argument("--stage", choices=("ae", "vocoder", "both", "decoder"), default="ae",
+                        help="decoder: the autoencoder's decoder alone, encoder frozen (the "
+                             "latent space, and the renderer trained in it, stay valid)")
     parser.add_argument("--steps", type=int, default=20_000,
                         help="train until the stage's step counter reaches this")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -33,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after training, write the codec into this model folder")
     parser.add_argument("--export-clips", type=int, default=128,
                         help="training clips used to measure the latent statistics")
+    parser.add_argument("--keep-latent-space", action="store_true",
+                        help="with --export: the run's encoder must be the one already in "
+                             "MODEL_DIR, whose latent statistics are kept (a new decoder or "
+                             "vocoder without retraining the renderer)")
     parser.add_argument("--vocoder-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="an inference setting of the vocoder for --export or --retune "
                              "(refine_iterations, mel_match_rounds, phase_init, "
@@ -87,8 +93,12 @@ def run(args: argparse.Namespace) -> int:
                     checkpoint_every_s=args.checkpoint_every_s,
                     snapshot_every=args.snapshot_every, overrides=args.train_setting)
     if args.export is not None:
-        fragment = export_codec(args.run, args.export, data, max_clips=args.export_clips,
-                                vocoder_settings=settings)
+        try:
+            fragment = export_codec(args.run, args.export, data, max_clips=args.export_clips,
+                                    vocoder_settings=settings,
+                                    keep_latent_space=args.keep_latent_space)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
         for name, entry in fragment["files"].items():
             print(f"{args.export / name}: {entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256']}")
     return 0

@@ -101,22 +101,37 @@ def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
 def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | Iterable[Any],
                  max_clips: int | None = 64, extra: dict[str, Any] | None = None,
                  checkpoint: Path | str | None = None,
-                 vocoder_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 vocoder_settings: dict[str, Any] | None = None,
+                 keep_latent_space: bool = False) -> dict[str, Any]:
     """Write ``codec_ae.safetensors``, ``vocoder.safetensors`` and config.json["codec"].
 
     ``checkpoint`` picks a snapshot folder instead of the run's latest checkpoint;
     ``vocoder_settings`` override the vocoder's inference settings (`INFERENCE_SETTINGS`).
+    ``keep_latent_space`` replaces a decoder or vocoder only: the run's encoder must equal the
+    one shipped in ``model_dir`` (else ValueError, since the renderer was trained in its latent
+    space), and the shipped latent statistics are kept as they are.
     """
     run_dir = Path(run_dir)
     codec = load_codec_from_run(checkpoint or run_dir)
     if vocoder_settings:
         codec = with_vocoder_settings(codec, **vocoder_settings)
-    clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
-    stats = latent_statistics(codec, clips)
-    codec.set_latent_statistics(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+    if keep_latent_space:
+        shipped = Codec.from_pretrained(model_dir)
+        pairs = zip(shipped.autoencoder.encoder.state_dict().values(),
+                    codec.autoencoder.encoder.state_dict().values(), strict=True)
+        if not all(torch.equal(a, b) for a, b in pairs):
+            raise ValueError(f"the encoder of {run_dir} differs from the one in {model_dir}: "
+                             "its latents would not be the renderer's")
+        codec.set_latent_statistics(shipped.latent_mean.clone(), shipped.latent_std.clone())
+        measured = read_component_config(Path(model_dir), "codec")["latent_statistics"]
+    else:
+        clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
+        stats = latent_statistics(codec, clips)
+        codec.set_latent_statistics(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+        measured = {"posterior_sigma": stats["posterior_sigma"], "clips": len(clips),
+                    "frames": stats["frames"][0]}
     fragment = codec.save_pretrained(model_dir, extra={
-        "latent_statistics": {"posterior_sigma": stats["posterior_sigma"],
-                              "clips": len(clips), "frames": stats["frames"][0]},
+        "latent_statistics": measured,
         "training": _training_summary(run_dir),
         **(extra or {}),
     })

@@ -18,7 +18,7 @@ from melodex_studio.engine.codec import Codec, CodecConfig
 from melodex_studio.engine.weights import write_json_atomic
 
 CHECKPOINT = "checkpoint"
-STAGES: tuple[str, ...] = ("ae", "vocoder", "both")
+STAGES: tuple[str, ...] = ("ae", "vocoder", "both", "decoder")
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:

@@ -50,7 +50,7 @@ from melodex_studio.training.codec_runs import (
 )
 from melodex_studio.training.runtime import adamw, resolve_device, seeded
 
-Stage = Literal["ae", "vocoder", "both"]
+Stage = Literal["ae", "vocoder", "both", "decoder"]
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,22 @@ class CodecTrainer:
         self._apply("autoencoder", l1 + self.settings.kl_weight * kl, step)
         return {"ae_mel_l1": l1.item(), "ae_kl": kl.item()}
 
+    def decoder_step(self, pool: list[Tensor], batch: int, step: int,
+                     stage: str) -> dict[str, float]:
+        """The autoencoder's decoder alone, from a frozen encoder's posterior samples: the latent
+        space, and so a renderer trained in it, stays exactly as it is."""
+        gen = step_generator(self.seed, stage, step, stream=0)
+        audio = self._batch(pool, self.settings.ae_segment_frames, batch, gen)
+        with torch.no_grad():
+            mel = self.codec.mel_frontend(audio)
+            mean, logvar = self.codec.autoencoder.encoder(mel)
+            noise = torch.randn(mean.shape, generator=gen, device="cpu").to(mean.device)
+            latent = mean + (0.5 * logvar).exp() * noise
+        l1 = (self.codec.autoencoder.decoder(latent) - mel).abs().mean()
+        # The encoder has no gradients, so AdamW leaves it (and its weight decay) alone.
+        self._apply("autoencoder", l1, step)
+        return {"ae_mel_l1": l1.item()}
+
     def vocoder_step(self, pool: list[Tensor], batch: int, step: int,
                      stage: str) -> dict[str, float]:
         gen = step_generator(self.seed, stage, step, stream=1)
@@ -266,6 +282,8 @@ class CodecTrainer:
             losses.update(self.ae_step(pool, batch, step, stage))
         if stage in ("vocoder", "both"):
             losses.update(self.vocoder_step(pool, batch, step, stage))
+        if stage == "decoder":
+            losses.update(self.decoder_step(pool, batch, step, stage))
         self.steps[stage] = step + 1
         return losses
 

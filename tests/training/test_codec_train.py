@@ -78,7 +78,7 @@ def test_resume_false_starts_over_and_stages_keep_their_counters(tmp_path: Path)
     _train(tmp_path, 2, "ae")
     _train(tmp_path, 2, "vocoder")
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
-    assert state["steps"] == {"ae": 2, "vocoder": 2, "both": 0}
+    assert state["steps"] == {"ae": 2, "vocoder": 2, "both": 0, "decoder": 0}
     _train(tmp_path, 1, "ae", resume=False)
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     assert state["steps"]["ae"] == 1 and state["steps"]["vocoder"] == 0
@@ -99,11 +99,44 @@ def test_combine_runs_trained_side_by_side(tmp_path: Path) -> None:
                                                      other.state_dict().values(), strict=True))
     _train(tmp_path / "both", 2, "both")
     state = json.loads((tmp_path / "both" / "checkpoint" / "state.json").read_text())
-    assert state["steps"] == {"ae": 3, "vocoder": 2, "both": 2}
+    assert state["steps"] == {"ae": 3, "vocoder": 2, "both": 2, "decoder": 0}
     log = json.loads((tmp_path / "both" / "training_log.json").read_text())
     assert [s["stage"] for s in log["sessions"]] == ["ae", "vocoder", "both"]
     with pytest.raises(FileExistsError):
         combine_runs(tmp_path / "ae", tmp_path / "voc", tmp_path / "both")
+
+
+def test_decoder_stage_keeps_the_latent_space(tmp_path: Path) -> None:
+    _train(tmp_path / "run", 3, "ae")
+    before = load_codec_from_run(tmp_path / "run")
+    _train(tmp_path / "run", 3, "decoder")
+    after = load_codec_from_run(tmp_path / "run")
+    encoder = zip(before.autoencoder.encoder.state_dict().values(),
+                  after.autoencoder.encoder.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in encoder)
+    decoder = zip(before.autoencoder.decoder.state_dict().values(),
+                  after.autoencoder.decoder.state_dict().values(), strict=True)
+    assert not all(torch.equal(a, b) for a, b in decoder)
+    assert torch.equal(before.vocoder.head.weight, after.vocoder.head.weight)
+    assert [r["stage"] for r in _losses(tmp_path / "run")][-3:] == ["decoder"] * 3
+
+
+def test_export_keeping_the_latent_space(tmp_path: Path) -> None:
+    run, model = tmp_path / "run", tmp_path / "model"
+    _train(run, 2, "ae")
+    export_codec(run, model, clips(), max_clips=2)
+    shipped = json.loads((model / "config.json").read_text())["codec"]
+    _train(run, 2, "decoder")
+    export_codec(run, model, clips()[:1], max_clips=1, keep_latent_space=True)
+    kept = json.loads((model / "config.json").read_text())["codec"]
+    for key in ("latent_mean", "latent_std", "latent_statistics"):
+        assert kept[key] == shipped[key]
+    assert kept["files"]["codec_ae.safetensors"] != shipped["files"]["codec_ae.safetensors"]
+    # A changed encoder means another latent space: refused, and nothing is written.
+    _train(run, 4, "ae")
+    with pytest.raises(ValueError, match="encoder"):
+        export_codec(run, model, clips(), max_clips=2, keep_latent_space=True)
+    assert json.loads((model / "config.json").read_text())["codec"] == kept
 
 
 def test_snapshots_and_export_to_a_model_dir(tmp_path: Path) -> None:
