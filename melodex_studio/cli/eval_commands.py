@@ -49,7 +49,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                           help="classifier-free guidance (default: the studio's)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the section design")
     generate.add_argument("--audio-dir", type=Path, default=None,
-                          help="also write every section and its repaint as WAV here")
+                          help="also write every section and its repaint as WAV here, and "
+                               "each section's spectrogram + chroma picture as PNG")
     generate.add_argument("--quiet", action="store_true", help="no line per section")
     generate.add_argument("--reference-data", type=Path, default=None, metavar="CORPUS",
                           help="also score this corpus' held-out audio against its labels "

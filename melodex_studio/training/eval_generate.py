@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from melodex_studio.engine.mel import MelConfig
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import plan_section
 from melodex_studio.engine.pipelines.render import render
@@ -41,6 +42,7 @@ from melodex_studio.training.eval_metrics import (
     seam_score,
 )
 from melodex_studio.training.eval_models import GenerationModels
+from melodex_studio.training.section_image import section_image
 
 SEAM_TARGET = 1.5
 _DEFAULTS = GenerationSettings()  # what a fresh section in the studio renders with
@@ -117,7 +119,7 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
 
     judged = timed("analysis", judge)
     if audio_dir is not None:
-        _write_audio(audio_dir, section, rate, audio, repaint_audio)
+        _write_audio(audio_dir, section, grid, codec.config.mel, audio, repaint_audio)
     return {**section.to_dict(), **judged, "planned_chords": plan.chords(),
             "repaint_bars": [first_bar, first_bar + bars], "audio_seconds": n_samples / rate,
             "seconds": seconds, "cpu_seconds": time.process_time() - cpu_start}
@@ -128,14 +130,16 @@ def _decode(models: GenerationModels, latent: torch.Tensor, n_samples: int) -> n
     return np.ascontiguousarray(audio[:n_samples])
 
 
-def _write_audio(folder: Path, section: EvalSection, rate: int, audio: np.ndarray,
-                 repainted: np.ndarray) -> None:
+def _write_audio(folder: Path, section: EvalSection, grid: TempoGrid, mel: MelConfig,
+                 audio: np.ndarray, repainted: np.ndarray) -> None:
+    """The section and its repaint as WAV, and the section's picture (`section_image`)."""
     import soundfile
 
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{section.index:03d}_{section.style}"
-    soundfile.write(str(folder / f"{stem}.wav"), audio, rate)
-    soundfile.write(str(folder / f"{stem}_repaint.wav"), repainted, rate)
+    soundfile.write(str(folder / f"{stem}.wav"), audio, grid.sample_rate)
+    soundfile.write(str(folder / f"{stem}_repaint.wav"), repainted, grid.sample_rate)
+    section_image(audio, grid, section.n_bars, mel, folder / f"{stem}.png")
 
 
 # --- summary -----------------------------------------------------------------------------------

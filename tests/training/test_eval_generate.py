@@ -217,3 +217,6 @@ def test_end_to_end_on_tiny_random_models_writes_the_table_and_json(tmp_path, ca
     assert written["overall"]["sections"] == 2 and len(written["sections"]) == 2
     assert written["settings"]["steps"] == 3
     assert len(list((tmp_path / "audio").glob("*.wav"))) == 4
+    pictures = sorted(p.name for p in (tmp_path / "audio").glob("*.png"))
+    assert pictures == ["001_rock.png", "002_house.png"]
+    assert (tmp_path / "audio" / "001_rock.png").read_bytes().startswith(b"\x89PNG")
