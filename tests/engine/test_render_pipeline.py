@@ -288,3 +288,19 @@ def test_decode_full_window_and_preview(model: DiT) -> None:
     assert torch.allclose(preview, decode(codec, x_t - 0.4 * velocity, window=(0, 8)), atol=1e-5)
     assert torch.equal(estimate_clean_latent(x_t, 0.0), x_t)
     assert estimate_clean_latent(x_t, 1.0).abs().max() == 0.0
+
+
+def test_a_window_of_a_song_decodes_like_the_song() -> None:
+    """A repaint decodes only its render window; said where the window starts in the song, the
+    vocoder's phase grid lines up and its audio is the song's (what makes a splice seamless)."""
+    codec = Codec.tiny_random(seed=0)
+    song = torch.randn(16, 120, generator=torch.Generator().manual_seed(5))
+    whole = decode(codec, song)
+    start = 37  # not on the vocoder's anchor grid
+    window = song[:, start:]
+    placed = decode(codec, window, window=(50, 60), first_frame=start)
+    expected = whole[(start + 50) * 1024 : (start + 60) * 1024]
+    assert (placed - expected).abs().max() < 1e-3 * expected.abs().max()
+    # Decoded as if it started the song, the same latents come out with other phases.
+    unplaced = decode(codec, window, window=(50, 60))
+    assert (unplaced - expected).abs().max() > 1e-2 * expected.abs().max()
