@@ -98,6 +98,19 @@ def test_weights_of_another_shape_are_refused(model_dir: Path) -> None:
     _one_line_error(excinfo)
 
 
+@pytest.mark.parametrize(("name", "value"), [("phase_init", "guess"),
+                                             ("phase_anchor_frames", 7),
+                                             ("refine_iterations", -1)])
+def test_vocoder_settings_it_cannot_use_fail_at_load(model_dir: Path, name: str,
+                                                     value: object) -> None:
+    config = json.loads((model_dir / "config.json").read_text())
+    config["codec"]["vocoder"][name] = value
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=name) as excinfo:
+        Codec.from_pretrained(model_dir)
+    _one_line_error(excinfo)
+
+
 def test_not_safetensors_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bad.safetensors"
     path.write_bytes(b"\x80\x04this is a pickle, not safetensors")

@@ -120,6 +120,16 @@ class VocoderConfig:
     # mel closer to the input; 0 during training, set when a model is exported.
     mel_match_rounds: int = 0
 
+    def __post_init__(self) -> None:
+        # Checked here, so a bad config.json fails when the model loads, not at the first decode.
+        if self.phase_init not in PHASE_INITS:
+            raise ValueError(f"phase_init must be one of {PHASE_INITS}, got {self.phase_init!r}")
+        if self.phase_anchor_frames < 2 or self.phase_anchor_frames % 2:
+            raise ValueError(f"phase_anchor_frames must be even and at least 2, "
+                             f"got {self.phase_anchor_frames}")
+        if self.refine_iterations < 0 or self.mel_match_rounds < 0:
+            raise ValueError("refine_iterations and mel_match_rounds must be >= 0")
+
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
@@ -152,8 +162,6 @@ class Vocoder(nn.Module):
 
     def __init__(self, config: VocoderConfig, mel: MelConfig) -> None:
         super().__init__()
-        if config.phase_init not in PHASE_INITS:
-            raise ValueError(f"phase_init must be one of {PHASE_INITS}, got {config.phase_init!r}")
         self.config = config
         self.mel_config = mel
         k = config.kernel_size
