@@ -125,22 +125,9 @@ class LogMel(nn.Module):
 
 def centred_stft(audio: Tensor, config: MelConfig, window: Tensor) -> Tensor:
     """STFT of [b, n] audio under this module's convention: ceil(n / hop) frames, frame f
-    centred on sample f * hop (the vocoder's iSTFT inverts exactly this geometry)."""
-    frames = stft_frames(audio.shape[-1], config.hop)
-    audio = F.pad(audio, (0, frames * config.hop - audio.shape[-1]))
-    half = config.n_fft // 2
-    # Reflect padding needs more samples than the pad width; tiny clips fall back to zeros.
-    mode = "reflect" if audio.shape[-1] > half else "constant"
-    padded = F.pad(audio.unsqueeze(1), (half, half), mode=mode).squeeze(1)
-    spec = torch.stft(
-        padded,
-        n_fft=config.n_fft,
-        hop_length=config.hop,
-        window=window,
-        center=False,
-        return_complex=True,
-    )
-    return spec[..., :frames]
+    centred on sample f * hop (the vocoder's iSTFT inverts exactly this geometry). Bins first,
+    [b, n_fft // 2 + 1, frames]: a transposed view of `frame_stft`."""
+    return frame_stft(audio, config, window).transpose(-1, -2)
 
 
 def overlap_add_envelope(window: Tensor, hop: int, frames: int) -> Tensor:
@@ -158,11 +145,12 @@ def overlap_add_envelope(window: Tensor, hop: int, frames: int) -> Tensor:
 
 def frame_stft(audio: Tensor, config: MelConfig, window: Tensor) -> Tensor:
     """`centred_stft` with bins last: [b, frames, n_fft // 2 + 1], contiguous. Loops that
-    rescale a spectrum elementwise run faster on this layout (`centred_stft` returns a
-    transposed view), and the FFTs run along contiguous memory."""
+    rescale a spectrum elementwise run faster on this layout, and the FFTs run along
+    contiguous memory (bit for bit what ``torch.stft`` gives for these frames)."""
     frames = stft_frames(audio.shape[-1], config.hop)
     audio = F.pad(audio, (0, frames * config.hop - audio.shape[-1]))
     half = config.n_fft // 2
+    # Reflect padding needs more samples than the pad width; tiny clips fall back to zeros.
     mode = "reflect" if audio.shape[-1] > half else "constant"
     padded = F.pad(audio.unsqueeze(1), (half, half), mode=mode).squeeze(1)
     chunks = padded.unfold(-1, config.n_fft, config.hop)[..., :frames, :] * window
