@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from melodex_studio.engine.codec import Codec, CodecConfig
 from melodex_studio.engine.mel import spectrum_magnitude
-from melodex_studio.engine.networks.mel_autoencoder import kl_divergence
+from melodex_studio.engine.networks.mel_autoencoder import kl_divergence, sample_posterior
 from melodex_studio.engine.weights import save_tensors_atomic, write_json_atomic
 from melodex_studio.training.codec_data import load_audio_pool, sample_segments
 from melodex_studio.training.codec_losses import (
@@ -229,9 +229,7 @@ class CodecTrainer:
         audio = self._batch(pool, self.settings.ae_segment_frames, batch, gen)
         with torch.no_grad():
             mel = self.codec.mel_frontend(audio)
-            mean, logvar = self.codec.autoencoder.encoder(mel)
-            noise = torch.randn(mean.shape, generator=gen, device="cpu").to(mean.device)
-            latent = mean + (0.5 * logvar).exp() * noise
+            latent = sample_posterior(*self.codec.autoencoder.encoder(mel), gen)
         l1 = (self.codec.autoencoder.decoder(latent) - mel).abs().mean()
         # The encoder has no gradients, so AdamW leaves it (and its weight decay) alone.
         self._apply("autoencoder", l1, step)

@@ -138,9 +138,15 @@ class MelAutoencoder(nn.Module):
         The posterior is sampled with ``generator`` so a training step is reproducible.
         """
         mean, logvar = self.encoder(mel)
-        noise = torch.randn(mean.shape, generator=generator, device="cpu").to(mean.device)
-        latent = mean + (0.5 * logvar).exp() * noise
-        return self.decoder(latent), mean, logvar
+        return self.decoder(sample_posterior(mean, logvar, generator)), mean, logvar
+
+
+def sample_posterior(mean: Tensor, logvar: Tensor,
+                     generator: torch.Generator | None = None) -> Tensor:
+    """A draw of N(mean, exp(logvar)); the noise comes from ``generator`` on the CPU, so a
+    training step draws the same latent on any device."""
+    noise = torch.randn(mean.shape, generator=generator, device="cpu").to(mean.device)
+    return mean + (0.5 * logvar).exp() * noise
 
 
 def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:
