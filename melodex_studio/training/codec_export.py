@@ -83,11 +83,15 @@ def parse_vocoder_settings(items: Iterable[str]) -> dict[str, Any]:
     return changes
 
 
-def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
-    """The same weights with other inference settings of the vocoder (`INFERENCE_SETTINGS`)."""
+def _check_inference_only(changes: dict[str, Any]) -> None:
     unknown = set(changes) - set(INFERENCE_SETTINGS)
     if unknown:
         raise ValueError(f"not inference settings of the vocoder: {sorted(unknown)}")
+
+
+def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
+    """The same weights with other inference settings of the vocoder (`INFERENCE_SETTINGS`)."""
+    _check_inference_only(changes)
     vocoder = dataclasses.replace(codec.config.vocoder, **changes)
     config = CodecConfig(mel=codec.config.mel, autoencoder=codec.config.autoencoder,
                          vocoder=vocoder)
@@ -148,9 +152,7 @@ def retune_vocoder(model_dir: Path | str, changes: dict[str, Any],
     stay as they are. The new settings are checked before anything is written."""
     model_dir = Path(model_dir)
     section = dict(read_component_config(model_dir, "codec"))
-    unknown = set(changes) - set(INFERENCE_SETTINGS)
-    if unknown:
-        raise ValueError(f"not inference settings of the vocoder: {sorted(unknown)}")
+    _check_inference_only(changes)
     section["vocoder"] = {**section["vocoder"], **changes}
     if note is not None:
         section["inference_note"] = note

@@ -261,13 +261,6 @@ class Vocoder(nn.Module):
         steps = torch.arange(frames, device=device)[None, :]
         return (bins * steps % ratio).float() * (2 * math.pi / ratio)
 
-    def spectrum(self, mel: Tensor) -> Tensor:
-        """Complex STFT [b, n_fft // 2 + 1, F] predicted from log-mel."""
-        # Phase as an angle: cos/sin of a free parameter always lands on the unit circle.
-        magnitude, phase = self.magnitude_phase(mel)
-        assert phase is not None
-        return torch.polar(magnitude, phase)
-
     def initial_phase(self, magnitude: Tensor, predicted: Tensor | None,
                       first_frame: int = 0) -> Tensor:
         """The phase refinement starts from (see ``phase_init``); ``first_frame`` is the absolute
