@@ -3,8 +3,9 @@
 Why: a held note sits between FFT bins (at 24 kHz and 1024 points a bin is 23.4 Hz, more than a
 semitone below 400 Hz). A phase that advances at each bin's centre frequency pulls the note to
 the nearest bin centre, and a few Griffin-Lim steps from there do not pull it back: the
-built-in vocoder's chords and keys went wrong mostly there (on held-out corpus audio, chord
-agreement 0.48 from the vocoder's own phase against 0.62 for Griffin-Lim and 0.73 from this one).
+built-in vocoder's chords and keys went wrong mostly there (on 31 held-out corpus clips, chord
+agreement per bar 0.56 from the vocoder's own phase, 0.75 for Griffin-Lim, 0.78 from this one
+with the same weights; the original audio scores 0.83).
 
 How (peak-locked phase vocoder, Laroche and Dolson 1999): every bin belongs to its nearest
 spectral peak; the peak's fractional frequency comes from a parabola through the
@@ -21,7 +22,7 @@ frequency would have at that absolute frame had it always played, so for a stead
 integrations agree and nothing glides; where the frequency estimate wanders (two notes inside
 one bin), the glide costs at most ``1 / anchor_frames`` of a cycle per hop. A frame's phase
 depends on at most ``anchor_frames`` frames before it, counted from absolute frame
-``frame_offset``.
+``first_frame``.
 """
 
 from __future__ import annotations
@@ -85,22 +86,22 @@ def _running_phase(advance: Tensor, frequency: Tensor, hop_cycles: float, first_
     return summed[..., lead : lead + frames, :]
 
 
-def peak_locked_phase(magnitude: Tensor, hop: int, n_fft: int, frame_offset: int = 0,
+def peak_locked_phase(magnitude: Tensor, hop: int, n_fft: int, first_frame: int = 0,
                       anchor_frames: int = 64) -> Tensor:
     """Phase [b, bins, frames] for an STFT magnitude [b, bins, frames] (bins = n_fft / 2 + 1)
-    whose frame 0 is absolute frame ``frame_offset`` (any integer)."""
+    whose frame 0 is absolute frame ``first_frame`` (any integer)."""
     if anchor_frames < 2 or anchor_frames % 2:
         raise ValueError(f"anchor_frames must be even and at least 2, got {anchor_frames}")
     log_mag = magnitude.float().clamp_min(1e-30).log().transpose(-1, -2).contiguous()
     owner, frequency = _owners(log_mag)
     frames = log_mag.shape[-2]
-    absolute = torch.arange(frames, device=log_mag.device) + frame_offset
+    absolute = torch.arange(frames, device=log_mag.device) + first_frame
     # Advance per hop in cycles, reduced mod 1 before summing so the sums stay small.
     hop_cycles = hop / n_fft
     advance = torch.remainder(frequency * hop_cycles, 1.0) * (2.0 * math.pi)
     half = anchor_frames // 2
-    first = _running_phase(advance, frequency, hop_cycles, frame_offset, anchor_frames)
-    second = _running_phase(advance, frequency, hop_cycles, frame_offset, anchor_frames, half)
+    first = _running_phase(advance, frequency, hop_cycles, first_frame, anchor_frames)
+    second = _running_phase(advance, frequency, hop_cycles, first_frame, anchor_frames, half)
     position = (absolute % anchor_frames).to(log_mag.dtype)
     # Weight of the second integration: 1 where the first restarts, 0 where it restarts itself.
     weight = (2.0 * position / anchor_frames - 1.0).abs()[:, None]

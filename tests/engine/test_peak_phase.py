@@ -58,11 +58,11 @@ def test_a_window_matches_the_same_frames_of_the_whole() -> None:
     audio = sum(0.1 * torch.sin(2 * math.pi * f * t) for f in notes)
     audio = audio + 1e-4 * torch.randn(audio.shape, generator=gen)
     magnitude = _magnitude(audio)
-    whole = peak_locked_phase(magnitude, CONFIG.hop, CONFIG.n_fft, frame_offset=0,
+    whole = peak_locked_phase(magnitude, CONFIG.hop, CONFIG.n_fft, first_frame=0,
                               anchor_frames=32)
     start = 50
     part = peak_locked_phase(magnitude[..., start:], CONFIG.hop, CONFIG.n_fft,
-                             frame_offset=start, anchor_frames=32)
+                             first_frame=start, anchor_frames=32)
     # One anchor period after the window starts, both integrations have restarted inside it.
     settled = 32
     assert torch.equal(part[..., settled:], whole[..., start + settled :])
@@ -73,7 +73,7 @@ def test_a_window_matches_the_same_frames_of_the_whole() -> None:
     loud = magnitude[..., start : start + settled] > 0.1 * magnitude.max()
     assert wrapped[loud].abs().max() < 0.25  # radians; unrelated phases differ by up to pi
     # Shifting the anchors (another song position) changes the phase.
-    shifted = peak_locked_phase(magnitude, CONFIG.hop, CONFIG.n_fft, frame_offset=7,
+    shifted = peak_locked_phase(magnitude, CONFIG.hop, CONFIG.n_fft, first_frame=7,
                                 anchor_frames=32)
     assert not torch.allclose(shifted, whole)
 
