@@ -12,6 +12,8 @@ result is the same take, bit for bit: the determinism guarantee of design §3.
 
 from __future__ import annotations
 
+from typing import Any
+
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.commands.arrangement import ResizeSection
 from melodex_studio.project.models import GenerationSettings, Project, Section, Take, TakeOperation
@@ -112,50 +114,29 @@ def vary_take(
     prompt = source.prompt if prompt is None else prompt
     plan = section.plan if plan is None else plan
     span = section_span(project, section, geometry)
-    common = dict(
+    shared: dict[str, Any] = dict(
         operation=TakeOperation.VARY,
-        section_id=section.id,
         span=span,
         geometry=geometry,
         prompt=prompt,
-        style=section.style,
         settings=settings,
         plan=plan,
         seeds=(source.seed,),
-        length_bars=section.length_bars,
         parent=source,
+        description=f"Vary {section.name} at {strength:.2f}",
         strength=strength,
         source_checkpoint_step=k,
-        description=f"Vary {section.name} at {strength:.2f}",
     )
-    if k >= steps:
-        return RenderRequest(job=None, blobs=BlobBag(), **common)  # type: ignore[arg-type]
+    if k >= steps:  # strength 0: the variation is its source, no worker job
+        return RenderRequest(job=None, blobs=BlobBag(), section_id=section.id,  # type: ignore[arg-type]
+                             style=section.style, length_bars=section.length_bars, **shared)
     state = decode_tensor(read_blob(state_at_step(section, source, k)))
     state = fit_frames(state, span.n_frames, f"take {source.display_name}")
     bag = BlobBag()
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
-    return build_request(
-        project,
-        section,
-        window,
-        [window.keep],
-        operation=TakeOperation.VARY,
-        span=span,
-        geometry=geometry,
-        prompt=prompt,
-        settings=settings,
-        plan=plan,
-        seeds=(source.seed,),
-        parent=source,
-        description=common["description"],
-        read_blob=read_blob,
-        bag=bag,
-        resume=resume,
-        preview_every=preview_every,
-        strength=strength,
-        source_checkpoint_step=k,
-    )
+    return build_request(project, section, window, [window.keep], read_blob=read_blob, bag=bag,
+                         resume=resume, preview_every=preview_every, **shared)
 
 
 def with_context_takes(project: Project, take: Take) -> Project:
