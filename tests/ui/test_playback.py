@@ -11,10 +11,20 @@ from tests.ui.conftest import add_rendered_take, settle
 pytestmark = pytest.mark.qt
 
 
-def test_play_moves_the_playhead_and_stop_returns_it(qtbot, studio):
+def intro_with_a_take(qtbot, studio):
+    """The Intro section, with a rendered take active and the mix settled."""
     intro = studio.context.project.section_by_name("Intro")
     add_rendered_take(studio, intro.id)
     settle(qtbot, studio, 100)
+    return intro
+
+
+def quiet_noise(seed: int, samples: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(samples).astype(np.float32) * 0.1
+
+
+def test_play_moves_the_playhead_and_stop_returns_it(qtbot, studio):
+    intro_with_a_take(qtbot, studio)
     playback = studio.playback
     playback.seek_bar(1.0)
     studio.studio_actions.play.trigger()
@@ -95,9 +105,7 @@ def test_no_audio_device_is_a_message_not_a_failure(qtbot, studio):
 def test_space_home_and_end_keys_drive_the_transport(qtbot, studio):
     from PySide6.QtCore import Qt
 
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro_with_a_take(qtbot, studio)
     studio.timeline.setFocus()
     qtbot.keyClick(studio.timeline, Qt.Key.Key_End)
     assert studio.playback.position_bar == pytest.approx(16.0)
@@ -122,9 +130,7 @@ def preview_of(window, section_id: str, audio: np.ndarray, rate: int = 24000):
 def test_metronome_key_clicks_on_top_of_playback_only(qtbot, studio):
     from PySide6.QtCore import Qt
 
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro_with_a_take(qtbot, studio)
     transport = studio.playback.transport
     assert transport.engine.metronome is None
     studio.timeline.setFocus()
@@ -141,9 +147,7 @@ def test_metronome_key_clicks_on_top_of_playback_only(qtbot, studio):
 
 
 def test_a_rendering_section_plays_its_preview_then_its_take_again(qtbot, studio):
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro = intro_with_a_take(qtbot, studio)
     playback = studio.playback
     transport = playback.transport
     take_mix = transport.engine.buffer.copy()
@@ -167,14 +171,12 @@ def test_a_rendering_section_plays_its_preview_then_its_take_again(qtbot, studio
 
 
 def test_previews_stay_silent_when_audition_of_renders_is_off(qtbot, studio):
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro = intro_with_a_take(qtbot, studio)
     transport = studio.playback.transport
     take_mix = transport.engine.buffer.copy()
     studio.studio_actions.audition_renders.trigger()  # on by default: now off
     assert not studio.playback.audition_renders
-    noise = np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1
+    noise = quiet_noise(0, 48000)
     studio.generation.sig_render_preview.emit(intro.id, preview_of(studio, intro.id, noise))
     settle(qtbot, studio, 150)
     np.testing.assert_array_equal(transport.engine.buffer, take_mix)
@@ -188,11 +190,9 @@ def test_a_preview_that_no_longer_fits_its_section_is_not_heard(qtbot, studio):
     would play in the wrong place, so the take keeps playing; a cancel then restores it."""
     from melodex_studio.project.commands import ResizeSection
 
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro = intro_with_a_take(qtbot, studio)
     transport = studio.playback.transport
-    noise = np.random.default_rng(1).standard_normal(24000 * 16).astype(np.float32) * 0.1
+    noise = quiet_noise(1, 24000 * 16)
     preview = preview_of(studio, intro.id, noise)
     studio.context.undo.push(ResizeSection(intro.id, intro.length_bars + 2))
     settle(qtbot, studio, 150)
@@ -204,12 +204,10 @@ def test_a_preview_that_no_longer_fits_its_section_is_not_heard(qtbot, studio):
 
 def test_a_preview_ending_while_its_mix_is_in_flight_still_restores_the_take(qtbot, studio):
     """Preview in, then the render ends before that mix is back: the take must come back."""
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro = intro_with_a_take(qtbot, studio)
     transport = studio.playback.transport
     take_mix = transport.engine.buffer.copy()
-    noise = np.random.default_rng(2).standard_normal(24000 * 16).astype(np.float32) * 0.1
+    noise = quiet_noise(2, 24000 * 16)
     playback = studio.playback
     playback.set_render_preview(intro.id, preview_of(studio, intro.id, noise))
     playback._prepare_timer.stop()
@@ -223,9 +221,7 @@ def test_a_preview_ending_while_its_mix_is_in_flight_still_restores_the_take(qtb
 
 
 def test_count_in_action_switches_the_transports_count_in(qtbot, studio):
-    intro = studio.context.project.section_by_name("Intro")
-    add_rendered_take(studio, intro.id)
-    settle(qtbot, studio, 100)
+    intro_with_a_take(qtbot, studio)
     playback = studio.playback
     transport = playback.transport
     studio.studio_actions.count_in.trigger()
