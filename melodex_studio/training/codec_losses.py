@@ -92,6 +92,23 @@ def log_magnitude_l1(pred_magnitude: Tensor, target: Tensor) -> Tensor:
     return (pred_magnitude.clamp_min(floor).log() - target_magnitude.log()).abs().mean()
 
 
+def mel_bins_below(filterbank: Tensor, sample_rate: int, max_hz: float) -> int:
+    """How many of a mel filterbank's [mels, freqs] lowest bands peak at or below `max_hz`."""
+    n_freqs = filterbank.shape[1]
+    peak_hz = filterbank.argmax(dim=1).float() * (sample_rate / 2) / (n_freqs - 1)
+    return int((peak_hz <= max_hz).sum())
+
+
+def pitch_detail_distance(pred: Tensor, target: Tensor, bins: int) -> Tensor:
+    """L1 between the frequency slopes of two log-mels [b, mels, frames] over the lowest `bins`.
+
+    Below about 600 Hz a mel band is wider than a semitone, so a note's pitch lives in the
+    height of a band against its neighbours, not in which band is loudest. A plain L1 pays
+    little for flattening those ratios, and a flattened low end decodes to the wrong chord.
+    """
+    return (torch.diff(pred[:, :bins], dim=1) - torch.diff(target[:, :bins], dim=1)).abs().mean()
+
+
 def consistency_distance(pred_spec: Tensor, resynthesised_spec: Tensor, target: Tensor) -> Tensor:
     """How far the predicted STFT is from the STFT of its own inverse (relative to the target).
 

@@ -37,8 +37,10 @@ from melodex_studio.training.codec_data import load_audio_pool, sample_segments
 from melodex_studio.training.codec_losses import (
     consistency_distance,
     log_magnitude_l1,
+    mel_bins_below,
     multi_resolution_stft_distance,
     phase_distance,
+    pitch_detail_distance,
 )
 from melodex_studio.training.codec_runs import (
     CHECKPOINT,
@@ -68,6 +70,10 @@ class CodecTrainSettings:
     ae_segment_frames: int = 128  # mel frames (1.37 s); a multiple of the x4 downsampling
     vocoder_segment_frames: int = 32  # mel frames (0.34 s)
     kl_weight: float = 1e-4
+    # Weight of the low bands' frequency-slope L1 (`pitch_detail_distance`) next to the
+    # autoencoder's log-mel L1, over the bands peaking at or below ``ae_pitch_max_hz``; 0 = off.
+    ae_pitch_weight: float = 0.0
+    ae_pitch_max_hz: float = 2000.0
     gain_db_range: tuple[float, float] = (-12.0, 0.0)
     # Share of the vocoder batch that sees autoencoder reconstructions in stage "both", and in
     # stage "vocoder" (with a frozen autoencoder) ``vocoder_reconstructed_share``: everything
@@ -216,10 +222,22 @@ class CodecTrainer:
         with torch.no_grad():
             mel = self.codec.mel_frontend(audio)
         recon, mean, logvar = self.codec.autoencoder(mel, generator=gen)
-        l1 = (recon - mel).abs().mean()
+        reconstruction, losses = self._reconstruction_loss(recon, mel)
         kl = kl_divergence(mean, logvar)
-        self._apply("autoencoder", l1 + self.settings.kl_weight * kl, step)
-        return {"ae_mel_l1": l1.item(), "ae_kl": kl.item()}
+        self._apply("autoencoder", reconstruction + self.settings.kl_weight * kl, step)
+        return {**losses, "ae_kl": kl.item()}
+
+    def _reconstruction_loss(self, recon: Tensor, mel: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The autoencoder's log-mel L1, plus the low bands' slope term where it is weighted."""
+        l1 = (recon - mel).abs().mean()
+        weight = self.settings.ae_pitch_weight
+        if weight <= 0.0:
+            return l1, {"ae_mel_l1": l1.item()}
+        frontend = self.codec.mel_frontend
+        bins = mel_bins_below(frontend.filters, frontend.config.sample_rate,
+                              self.settings.ae_pitch_max_hz)
+        pitch = pitch_detail_distance(recon, mel, bins)
+        return l1 + weight * pitch, {"ae_mel_l1": l1.item(), "ae_pitch": pitch.item()}
 
     def decoder_step(self, pool: list[Tensor], batch: int, step: int,
                      stage: str) -> dict[str, float]:
@@ -230,10 +248,10 @@ class CodecTrainer:
         with torch.no_grad():
             mel = self.codec.mel_frontend(audio)
             latent = sample_posterior(*self.codec.autoencoder.encoder(mel), gen)
-        l1 = (self.codec.autoencoder.decoder(latent) - mel).abs().mean()
+        loss, losses = self._reconstruction_loss(self.codec.autoencoder.decoder(latent), mel)
         # The encoder has no gradients, so AdamW leaves it (and its weight decay) alone.
-        self._apply("autoencoder", l1, step)
-        return {"ae_mel_l1": l1.item()}
+        self._apply("autoencoder", loss, step)
+        return losses
 
     def vocoder_step(self, pool: list[Tensor], batch: int, step: int,
                      stage: str) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -119,6 +120,25 @@ def test_decoder_stage_keeps_the_latent_space(tmp_path: Path) -> None:
     assert not all(torch.equal(a, b) for a, b in decoder)
     assert torch.equal(before.vocoder.head.weight, after.vocoder.head.weight)
     assert [r["stage"] for r in _losses(tmp_path / "run")][-3:] == ["decoder"] * 3
+
+
+def test_pitch_weight_adds_the_slope_term_to_both_autoencoder_stages(tmp_path: Path) -> None:
+    settings = dataclasses.replace(FAST, ae_pitch_weight=1.0, ae_pitch_max_hz=1500.0)
+    for stage in ("ae", "decoder"):
+        train_codec(tmp_path, clips(), steps=30, batch_size=2, seed=3, stage=stage,
+                    config=CodecConfig.tiny(), settings=settings, progress=False)
+    rows = _losses(tmp_path)
+    assert [r["stage"] for r in rows] == ["ae"] * 30 + ["decoder"] * 30
+    pitch = [r["ae_pitch"] for r in rows[:30]]
+    assert all(p > 0 for p in pitch)
+    assert np.mean(pitch[-5:]) < 0.9 * np.mean(pitch[:5])
+    assert "ae_pitch" in rows[-1]
+    assert "ae_pitch" not in _losses_of_plain_run(tmp_path / "plain")[0]
+
+
+def _losses_of_plain_run(run: Path) -> list[dict]:
+    _train(run, 1, "ae")
+    return _losses(run)
 
 
 def test_export_keeping_the_latent_space(tmp_path: Path) -> None:
