@@ -39,6 +39,7 @@ from melodex_studio.training.eval_metrics import (
     judge_chords,
     judge_key,
     judge_tempo,
+    plan_pitch_weights,
     seam_score,
 )
 from melodex_studio.training.eval_models import GenerationModels
@@ -111,6 +112,8 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
         return {
             "tempo": asdict(judge_tempo(audio, rate, section.bpm, section.meter)),
             "key_result": asdict(judge_key(chroma, section.key)),
+            "score_key_result": asdict(judge_key(plan_pitch_weights(plan, section.key),
+                                                 section.key)),
             "chords": asdict(judge_chords(chroma, grid, plan)),
             "seam": asdict(seam_score(repaint_audio, edges, bar_lines)),
             "seam_baseline": asdict(seam_score(audio, edges, bar_lines)),
@@ -172,6 +175,8 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "tempo_error_median_pct": _percentile([t["error_pct"] for t in tempo], 50),
         "key_correct": _rate([r["key_result"]["correct"] for r in records]),
         "key_related": _rate([r["key_result"]["related"] for r in records]),
+        "score_key_correct": _rate([r["score_key_result"]["correct"] for r in records
+                                    if "score_key_result" in r]),
         "chord_agreement": agreeing / judged if judged else float("nan"),
         "chord_bars": judged,
         "seam_median": _percentile(seams, 50),
@@ -195,7 +200,8 @@ def _cell(value: float, kind: str) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     header = (f"{'style':<10}{'n':>4}{'tempo±2%':>10}{'exact':>7}{'½/2×':>6}{'key':>6}"
-              f"{'chords':>8}{'seam med':>10}{'seam p90':>10}{'(orig)':>8}{'s/sect':>8}")
+              f"{'score':>7}{'chords':>8}{'seam med':>10}{'seam p90':>10}{'(orig)':>8}"
+              f"{'s/sect':>8}")
     settings = result["settings"]
     count = result["overall"]["sections"]
     lines = [f"generation evaluation: {count} section{'' if count == 1 else 's'}, "
@@ -208,14 +214,16 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(
             f"{name:<10}{row['sections']:>4}{_cell(row['tempo_within_2pct'], 'pct'):>10}"
             f"{_cell(row['tempo_exact'], 'pct'):>7}{row['half_double']:>6}"
-            f"{_cell(row['key_correct'], 'pct'):>6}{_cell(row['chord_agreement'], 'pct'):>8}"
+            f"{_cell(row['key_correct'], 'pct'):>6}{_cell(row['score_key_correct'], 'pct'):>7}"
+            f"{_cell(row['chord_agreement'], 'pct'):>8}"
             f"{_cell(row['seam_median'], 'ratio'):>10}{_cell(row['seam_p90'], 'ratio'):>10}"
             f"{_cell(row['seam_baseline_median'], 'ratio'):>8}"
             f"{_cell(row['seconds_per_section'], 's'):>8}")
     overall = result["overall"]
     lines.append(
         f"tempo: half/double time counted right ({overall['half_double']} sections); key: exact "
-        f"only ({_cell(overall['key_related'], 'pct')} more were a related key)")
+        f"only ({_cell(overall['key_related'], 'pct')} more were a related key); score: the "
+        f"same key profile on the plan's own notes, what any renderer of the plan can reach")
     lines.append(
         f"seam: flux at the repaint edges / median flux at the other bar lines, target <= "
         f"{SEAM_TARGET} (orig: the same edges unrepainted; over the median of all frames "

@@ -24,6 +24,7 @@ from melodex_studio.training.eval_metrics import (
     judge_chords,
     judge_key,
     judge_tempo,
+    plan_pitch_weights,
 )
 
 MIN_SECONDS = 4.0  # shorter clips hold too few beats for a tempo
@@ -56,12 +57,14 @@ def judge_corpus_examples(corpus_dir: Path | str, max_examples: int = 48,
         meter, key = Meter.parse(label["meter"]), Key.parse(label["key"])
         grid = TempoGrid(float(label["bpm"]), meter, rate)
         chroma = chroma_frames(audio, rate)
+        plan = Plan.model_validate(label["plan"])
         records.append({
             "example": path.stem, "style": label["style"], "key": str(key),
             "meter": str(meter), "bpm": float(label["bpm"]),
             "tempo": asdict(judge_tempo(audio, rate, float(label["bpm"]), meter)),
             "key_result": asdict(judge_key(chroma, key)),
-            "chords": asdict(judge_chords(chroma, grid, Plan.model_validate(label["plan"]))),
+            "score_key_result": asdict(judge_key(plan_pitch_weights(plan, key), key)),
+            "chords": asdict(judge_chords(chroma, grid, plan)),
             "audio_seconds": audio.size / rate,
         })
     if not records:
