@@ -53,13 +53,14 @@ def run(args: argparse.Namespace) -> int:
     if not (model_dir / "codec_ae.safetensors").exists():
         raise CliError(f"{model_dir} has no codec: run `melodex train codec --export` first")
     cache_path = args.run / "latents.safetensors"
-    cache = build_latent_cache(data, Codec.from_pretrained(model_dir), MiniLMTextEncoder(),
-                               cache_path)
+    codec = Codec.from_pretrained(model_dir)
+    cache = build_latent_cache(data, codec, MiniLMTextEncoder(), cache_path)
     train_renderer(args.run, cache, steps=args.steps, batch_size=args.batch_size,
                    seed=args.seed, device=args.device,
                    settings=RendererTrainSettings(crop_frames=args.crop_frames),
                    checkpoint_every_s=args.checkpoint_every_s)
     if args.export:
-        export_renderer(args.run, model_dir, extra={"latent_cache_examples": cache.n_examples})
+        export_renderer(args.run, model_dir, extra={"latent_cache_examples": cache.n_examples,
+                                                    "latent_space": codec.latent_space_id()})
         print(f"renderer written to {model_dir}")
     return 0

@@ -33,6 +33,7 @@ from melodex_studio.engine.weights import (
     read_component_config,
     save_tensors_atomic,
     state_dict_fp32,
+    tensors_digest,
 )
 
 COMPONENT = "codec"
@@ -151,11 +152,18 @@ class Codec(nn.Module):
             "latent_channels": self.config.autoencoder.latent_channels,
             "latent_mean": [float(v) for v in self.latent_mean.cpu()],
             "latent_std": [float(v) for v in self.latent_std.cpu()],
+            "latent_space": self.latent_space_id(),
             "files": files,
             **(extra or {}),
         }
         merge_component_config(model_dir, COMPONENT, fragment)
         return fragment
+
+    def latent_space_id(self) -> str:
+        """What a renderer trained on this codec's latents depends on: the encoder's weights
+        and the normalising statistics (the decoder and vocoder may change under it)."""
+        return tensors_digest(self.autoencoder.encoder.state_dict(), self.latent_mean,
+                              self.latent_std)
 
     def set_latent_statistics(self, mean: Tensor, std: Tensor) -> None:
         channels = self.config.autoencoder.latent_channels

@@ -56,6 +56,35 @@ def read_component_config(model_dir: Path, component: str) -> dict[str, Any]:
     return fragment
 
 
+def tensors_digest(tensors: dict[str, Tensor], *extra: Tensor) -> str:
+    """sha256 of tensors' float32 bytes in key order (then `extra`): an identity that does not
+    depend on how or in which file they were stored."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode("utf-8"))
+        digest.update(tensors[name].detach().to("cpu", torch.float32).contiguous().numpy()
+                      .tobytes())
+    for tensor in extra:
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_latent_space(model_dir: Path) -> None:
+    """Refuse a renderer trained in another codec's latent space (a codec or renderer file
+    swapped in from another model): it would render latents this decoder reads as noise.
+    Folders whose config does not record the spaces are not checked."""
+    data = read_model_config(model_dir)
+    codec, renderer = data.get("codec"), data.get("renderer")
+    if not isinstance(codec, dict) or not isinstance(renderer, dict):
+        return
+    have, wanted = codec.get("latent_space"), renderer.get("latent_space")
+    if have is not None and wanted is not None and have != wanted:
+        raise ModelLoadError(
+            f"{Path(model_dir) / CONFIG_NAME}: the renderer was trained in another codec's "
+            f"latent space ({str(wanted)[:12]}, the codec here is {str(have)[:12]}); retrain "
+            "the renderer with `melodex train renderer --export` or restore the matching codec")
+
+
 def load_verified_tensors(
     model_dir: Path, filename: str, expected_sha256: str
 ) -> dict[str, Tensor]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm import tqdm
@@ -50,12 +51,20 @@ class LatentCache:
     def n_examples(self) -> int:
         return int(self.starts.numel())
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, latent_space: str = "") -> None:
+        """`latent_space` is the encoding codec's `Codec.latent_space_id`, kept in the file's
+        metadata so a cache is never reused under another codec."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         save_file({k: v.contiguous() for k, v in self.__dict__.items()}, str(tmp),
-                  metadata={"format": str(CACHE_FORMAT)})
+                  metadata={"format": str(CACHE_FORMAT), "latent_space": latent_space})
         tmp.replace(path)
+
+    @staticmethod
+    def latent_space_of(path: Path) -> str:
+        """The latent space a cache file was encoded in ("" when it does not say)."""
+        with safe_open(str(path), framework="pt") as handle:
+            return (handle.metadata() or {}).get("latent_space", "")
 
     @classmethod
     def load(cls, path: Path) -> LatentCache:
@@ -75,8 +84,10 @@ def corpus_documents(corpus_dir: Path, held_out: bool) -> list[dict]:
 def build_latent_cache(corpus_dir: Path, codec: Codec, text_encoder: TextEncoder, out: Path,
                        held_out: bool = False, limit: int | None = None,
                        progress: bool = True) -> LatentCache:
-    """Encode one split of a corpus into a `LatentCache` at `out` (reused when present)."""
-    if out.is_file():
+    """Encode one split of a corpus into a `LatentCache` at `out`; a file already there is
+    reused when `codec` encoded it (same `latent_space_id`), and encoded again otherwise."""
+    latent_space = codec.latent_space_id()
+    if out.is_file() and LatentCache.latent_space_of(out) == latent_space:
         return LatentCache.load(out)
     documents = corpus_documents(corpus_dir, held_out)[:limit]
     if not documents:
@@ -114,7 +125,7 @@ def build_latent_cache(corpus_dir: Path, codec: Codec, text_encoder: TextEncoder
         starts=torch.cumsum(lengths, 0) - lengths,
         lengths=lengths,
     )
-    cache.save(out)
+    cache.save(out, latent_space)
     return cache
 
 

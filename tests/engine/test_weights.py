@@ -116,3 +116,30 @@ def test_not_safetensors_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\x80\x04this is a pickle, not safetensors")
     with pytest.raises(ModelLoadError, match="unreadable"):
         load_verified_tensors(tmp_path, "bad.safetensors", file_sha256(path))
+
+
+def test_latent_space_follows_the_encoder_and_statistics_not_the_decoder() -> None:
+    codec = Codec.tiny_random(4)
+    first = codec.latent_space_id()
+    with torch.no_grad():
+        next(codec.autoencoder.decoder.parameters()).add_(1.0)
+        next(codec.vocoder.parameters()).add_(1.0)
+    assert codec.latent_space_id() == first
+    codec.set_latent_statistics(codec.latent_mean + 0.5, codec.latent_std.clone())
+    assert codec.latent_space_id() != first
+    with torch.no_grad():
+        next(codec.autoencoder.encoder.parameters()).add_(1e-3)
+    assert len({first, codec.latent_space_id(), Codec.tiny_random(5).latent_space_id()}) == 3
+
+
+def test_a_renderer_from_another_latent_space_is_refused(model_dir: Path) -> None:
+    from melodex_studio.engine.networks.dit import DiT
+
+    DiT.tiny_random(1).save_pretrained(model_dir, extra={"latent_space": "0" * 64})
+    with pytest.raises(ModelLoadError, match="another codec's latent space") as excinfo:
+        DiT.from_pretrained(model_dir)
+    assert "melodex train renderer" in _one_line_error(excinfo)
+    space = json.loads((model_dir / "config.json").read_text())["codec"]["latent_space"]
+    assert space == Codec.from_pretrained(model_dir).latent_space_id()
+    DiT.tiny_random(1).save_pretrained(model_dir, extra={"latent_space": space})
+    assert isinstance(DiT.from_pretrained(model_dir), DiT)

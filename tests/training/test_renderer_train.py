@@ -67,6 +67,22 @@ def test_the_cache_holds_the_pipeline_conditioning_of_every_training_example(cac
     assert torch.equal(again.latents, built.latents)
 
 
+def test_a_cache_is_reused_by_its_codec_only(cache, tmp_path: Path) -> None:
+    corpus, built, codec = cache
+    path = corpus.parent / "latents.safetensors"
+    assert LatentCache.latent_space_of(path) == codec.latent_space_id()
+    stamp = path.stat().st_mtime_ns
+    reused = build_latent_cache(corpus, codec, MiniLMTextEncoder(), path, progress=False)
+    assert path.stat().st_mtime_ns == stamp and torch.equal(reused.latents, built.latents)
+    # Another codec's cache is encoded again, not trained on in the wrong latent space.
+    copy = tmp_path / "latents.safetensors"
+    copy.write_bytes(path.read_bytes())
+    other = Codec.tiny_random(7)
+    rebuilt = build_latent_cache(corpus, other, MiniLMTextEncoder(), copy, progress=False)
+    assert LatentCache.latent_space_of(copy) == other.latent_space_id()
+    assert not torch.equal(rebuilt.latents, built.latents)
+
+
 def test_region_masks_cover_generate_repaint_and_extend() -> None:
     mix = MaskMix()
     rng = np.random.default_rng(0)

@@ -33,6 +33,7 @@ from melodex_studio.engine.networks.layers import (
 )
 from melodex_studio.engine.plan_tokens import N_METER_IDS
 from melodex_studio.engine.weights import (
+    check_latent_space,
     load_component_weights,
     load_state_strict,
     merge_component_config,
@@ -233,6 +234,9 @@ class DiT(nn.Module):
 
     @classmethod
     def from_pretrained(cls, model_dir: Path | str, device: str = "cpu") -> DiT:
+        """The renderer of a model folder; refused (ModelLoadError) when the folder's codec
+        is not the one it was trained with (`check_latent_space`)."""
+        check_latent_space(Path(model_dir))
         fragment = read_component_config(Path(model_dir), COMPONENT)
         model = cls(DiTConfig.from_dict(fragment["config"]))
         weights = load_component_weights(Path(model_dir), COMPONENT)[WEIGHTS_FILE]
