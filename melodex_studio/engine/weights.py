@@ -60,11 +60,9 @@ def tensors_digest(tensors: dict[str, Tensor], *extra: Tensor) -> str:
     """sha256 of tensors' float32 bytes in key order (then `extra`): an identity that does not
     depend on how or in which file they were stored."""
     digest = hashlib.sha256()
-    for name in sorted(tensors):
+    named = [(name, tensors[name]) for name in sorted(tensors)] + [("", t) for t in extra]
+    for name, tensor in named:
         digest.update(name.encode("utf-8"))
-        digest.update(tensors[name].detach().to("cpu", torch.float32).contiguous().numpy()
-                      .tobytes())
-    for tensor in extra:
         digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return digest.hexdigest()
 
