@@ -141,6 +141,10 @@ class CodecTrainer:
             "vocoder": adamw(self.codec.vocoder, settings),
         }
         self.steps = dict.fromkeys(STAGES, 0)
+        frontend = self.codec.mel_frontend
+        # The bands the slope term looks at: fixed by the mel front end and the settings.
+        self.pitch_bins = mel_bins_below(frontend.filters, frontend.config.sample_rate,
+                                         settings.ae_pitch_max_hz)
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def _modules(self) -> dict[str, nn.Module]:
@@ -233,10 +237,7 @@ class CodecTrainer:
         weight = self.settings.ae_pitch_weight
         if weight <= 0.0:
             return l1, {"ae_mel_l1": l1.item()}
-        frontend = self.codec.mel_frontend
-        bins = mel_bins_below(frontend.filters, frontend.config.sample_rate,
-                              self.settings.ae_pitch_max_hz)
-        pitch = pitch_detail_distance(recon, mel, bins)
+        pitch = pitch_detail_distance(recon, mel, self.pitch_bins)
         return l1 + weight * pitch, {"ae_mel_l1": l1.item(), "ae_pitch": pitch.item()}
 
     def decoder_step(self, pool: list[Tensor], batch: int, step: int,

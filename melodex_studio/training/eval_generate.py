@@ -175,8 +175,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "tempo_error_median_pct": _percentile([t["error_pct"] for t in tempo], 50),
         "key_correct": _rate([r["key_result"]["correct"] for r in records]),
         "key_related": _rate([r["key_result"]["related"] for r in records]),
-        "score_key_correct": _rate([r["score_key_result"]["correct"] for r in records
-                                    if "score_key_result" in r]),
+        "score_key_correct": _rate([r["score_key_result"]["correct"] for r in records]),
         "chord_agreement": agreeing / judged if judged else float("nan"),
         "chord_bars": judged,
         "seam_median": _percentile(seams, 50),
