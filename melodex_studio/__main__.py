@@ -31,10 +31,11 @@ def display_problem(environ: Mapping[str, str], platform: str) -> str | None:
 def main() -> int:
     """Start the studio window, or run the command line when arguments are given."""
     first = sys.argv[1] if len(sys.argv) > 1 else ""
-    if first and not first.startswith("-") and not first.endswith(".mlx"):
+    command = first and not first.startswith("-") and not first.endswith(".mlx")
+    if command or first == "--help-commands":
         from melodex_studio.cli.main import main as cli_main
 
-        return cli_main()
+        return cli_main(None if command else [])  # no command: the CLI prints its help
     if first in ("-h", "--help"):
         print(USAGE, end="")
         return 0
@@ -43,10 +44,6 @@ def main() -> int:
 
         print(f"melodex-studio {__version__}")
         return 0
-    if first == "--help-commands":
-        from melodex_studio.cli.main import main as cli_main
-
-        return cli_main([])
     problem = display_problem(os.environ, sys.platform)
     if problem is not None:
         print(problem, file=sys.stderr)
