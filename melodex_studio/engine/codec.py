@@ -22,8 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from melodex_studio.engine.control_raster import N_CONTROL_CHANNELS
 from melodex_studio.engine.mel import LogMel, MelConfig, as_batch
 from melodex_studio.engine.networks.mel_autoencoder import MelAutoencoder, MelAutoencoderConfig
+from melodex_studio.engine.networks.plan_adapter import PlanAdapter, PlanAdapterConfig
 from melodex_studio.engine.networks.vocoder import Vocoder, VocoderConfig
 from melodex_studio.engine.weights import (
     ModelLoadError,
@@ -39,6 +41,7 @@ from melodex_studio.engine.weights import (
 COMPONENT = "codec"
 AE_FILE = "codec_ae.safetensors"
 VOCODER_FILE = "vocoder.safetensors"
+PLAN_ADAPTER_FILE = "plan_adapter.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -47,6 +50,7 @@ class CodecConfig:
     mel: MelConfig = field(default_factory=MelConfig)
     autoencoder: MelAutoencoderConfig = field(default_factory=MelAutoencoderConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    plan_adapter: PlanAdapterConfig | None = None  # decode with the plan's control raster
 
     @property
     def samples_per_latent_frame(self) -> int:
@@ -57,11 +61,14 @@ class CodecConfig:
         return self.mel.sample_rate / self.samples_per_latent_frame
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "mel": self.mel.to_dict(),
             "autoencoder": self.autoencoder.to_dict(),
             "vocoder": self.vocoder.to_dict(),
         }
+        if self.plan_adapter is not None:
+            data["plan_adapter"] = self.plan_adapter.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CodecConfig:
@@ -69,6 +76,8 @@ class CodecConfig:
             mel=MelConfig.from_dict(data["mel"]),
             autoencoder=MelAutoencoderConfig.from_dict(data["autoencoder"]),
             vocoder=VocoderConfig.from_dict(data["vocoder"]),
+            plan_adapter=PlanAdapterConfig.from_dict(data["plan_adapter"])
+            if data.get("plan_adapter") is not None else None,
         )
 
     @classmethod
@@ -101,6 +110,10 @@ class Codec(nn.Module):
         self.mel_frontend = LogMel(config.mel)
         self.autoencoder = MelAutoencoder(config.autoencoder, config.mel.n_mels)
         self.vocoder = Vocoder(config.vocoder, config.mel)
+        self.plan_adapter: PlanAdapter | None = None
+        if config.plan_adapter is not None:
+            self.plan_adapter = PlanAdapter(config.plan_adapter, config.autoencoder.decoder_dims,
+                                            config.mel.n_mels)
         channels = config.autoencoder.latent_channels
         self.register_buffer("latent_mean", torch.zeros(channels), persistent=False)
         self.register_buffer("latent_std", torch.ones(channels), persistent=False)
@@ -127,20 +140,26 @@ class Codec(nn.Module):
                 f"'codec' section of {model_dir}/config.json is invalid: {exc!r}"
             ) from exc
         weights = load_component_weights(model_dir, COMPONENT)
-        for name in (AE_FILE, VOCODER_FILE):
+        required = [AE_FILE, VOCODER_FILE] + ([PLAN_ADAPTER_FILE] if config.plan_adapter else [])
+        for name in required:
             if name not in weights:
                 raise ModelLoadError(f"'codec' section of {model_dir}/config.json lacks {name}")
+        adapter = config.plan_adapter
+        if adapter is not None and adapter.control_channels != N_CONTROL_CHANNELS:
+            raise ModelLoadError(
+                f"the plan adapter in {model_dir} reads {adapter.control_channels} control "
+                f"channels, this version draws {N_CONTROL_CHANNELS}")
         codec = cls(config)
-        load_state_strict(codec.autoencoder, weights[AE_FILE], str(model_dir / AE_FILE))
-        load_state_strict(codec.vocoder, weights[VOCODER_FILE], str(model_dir / VOCODER_FILE))
+        for name, module in codec._weight_files():
+            load_state_strict(module, weights[name], str(model_dir / name))
         codec.set_latent_statistics(mean, std)
         return codec.to(device)
 
     def save_pretrained(self, model_dir: Path | str, extra: dict[str, Any] | None = None) -> dict:
-        """Write both weight files and merge the ``codec`` section into config.json."""
+        """Write the weight files and merge the ``codec`` section into config.json."""
         model_dir = Path(model_dir)
         files = {}
-        for name, module in ((AE_FILE, self.autoencoder), (VOCODER_FILE, self.vocoder)):
+        for name, module in self._weight_files():
             sha = save_tensors_atomic(model_dir / name, state_dict_fp32(module))
             files[name] = {"sha256": sha, "bytes": (model_dir / name).stat().st_size}
         fragment = {
@@ -158,6 +177,13 @@ class Codec(nn.Module):
         }
         merge_component_config(model_dir, COMPONENT, fragment)
         return fragment
+
+    def _weight_files(self) -> list[tuple[str, nn.Module]]:
+        files: list[tuple[str, nn.Module]] = [(AE_FILE, self.autoencoder),
+                                              (VOCODER_FILE, self.vocoder)]
+        if self.plan_adapter is not None:
+            files.append((PLAN_ADAPTER_FILE, self.plan_adapter))
+        return files
 
     def latent_space_id(self) -> str:
         """What a renderer trained on this codec's latents depends on: the encoder's weights
@@ -186,7 +212,10 @@ class Codec(nn.Module):
         """Latent frames of context each side that make ``decode_window`` match a full decode."""
         down = self.config.autoencoder.time_downsampling
         vocoder_frames = -(-self.vocoder.receptive_field_frames // down)
-        return self.autoencoder.decoder.receptive_field_latent_frames + vocoder_frames + 1
+        adapter_frames = (self.plan_adapter.receptive_field_latent_frames
+                          if self.plan_adapter is not None else 0)
+        return (self.autoencoder.decoder.receptive_field_latent_frames + adapter_frames
+                + vocoder_frames + 1)
 
     def latent_frames_for(self, num_samples: int) -> int:
         return -(-num_samples // self.samples_per_latent_frame)
@@ -212,12 +241,19 @@ class Codec(nn.Module):
         return mean
 
     @torch.inference_mode()
-    def decode_to_mel(self, latents: Tensor, normalize: bool = True) -> Tensor:
-        """Latents [b, C, T] -> log-mel [b, n_mels, 4T]."""
+    def decode_to_mel(self, latents: Tensor, normalize: bool = True,
+                      control: Tensor | None = None) -> Tensor:
+        """Latents [b, C, T] -> log-mel [b, n_mels, 4T]; with the plan's control raster
+        ([b or 1, channels, T], see `control_raster`) through the plan adapter, if the codec
+        has one (without one, or without a raster, the plain decoder)."""
         latents = self._check_latents(latents)
         if normalize:
             latents = latents * self.latent_std[:, None] + self.latent_mean[:, None]
-        return self.autoencoder.decoder(latents)
+        if control is None or self.plan_adapter is None:
+            return self.autoencoder.decoder(latents)
+        control = (control[None] if control.dim() == 2 else control).to(latents.device)
+        control = control.expand(latents.shape[0], -1, -1)
+        return self.plan_adapter(self.autoencoder.decoder, latents, control)
 
     @torch.inference_mode()
     def decode_mel(self, mel: Tensor, first_frame: int = 0) -> Tensor:
@@ -228,10 +264,12 @@ class Codec(nn.Module):
         return self.vocoder(mel.to(self._device(), torch.float32), first_frame)
 
     @torch.inference_mode()
-    def decode(self, latents: Tensor, normalize: bool = True, first_frame: int = 0) -> Tensor:
+    def decode(self, latents: Tensor, normalize: bool = True, first_frame: int = 0,
+               control: Tensor | None = None) -> Tensor:
         """Latents [b, C, T] -> audio [b, T * 1024]; ``first_frame`` is the absolute latent
-        frame of frame 0 (any integer; the song starts at 0), so pieces of a song decode alike."""
-        mel = self.decode_to_mel(latents, normalize=normalize)
+        frame of frame 0 (any integer; the song starts at 0), so pieces of a song decode alike;
+        ``control`` is the plan's raster over the same frames (`decode_to_mel`)."""
+        mel = self.decode_to_mel(latents, normalize=normalize, control=control)
         return self.decode_mel(mel, first_frame * self.config.autoencoder.time_downsampling)
 
     @torch.inference_mode()
@@ -243,21 +281,27 @@ class Codec(nn.Module):
         overlap_frames: int | None = None,
         normalize: bool = True,
         first_frame: int = 0,
+        control: Tensor | None = None,
     ) -> Tensor:
         """Audio of latent frames ``[start_frame, end_frame)``: [b, (end - start) * 1024].
 
         The window is decoded with ``overlap_frames`` of real neighbouring latents on each side
         (default ``context_frames``, enough for every layer's receptive field) and then cropped,
         so consecutive windows concatenate to a full decode up to float rounding.
-        ``first_frame`` is the absolute latent frame of ``latents[..., 0]``.
+        ``first_frame`` is the absolute latent frame of ``latents[..., 0]``; ``control``, the
+        plan's raster, covers the same frames as ``latents``.
         """
         latents = self._check_latents(latents)
         total = latents.shape[-1]
+        if control is not None and control.shape[-1] != total:
+            raise ValueError(f"control raster has {control.shape[-1]} frames, latents {total}")
         if not 0 <= start_frame < end_frame <= total:
             raise ValueError(f"window [{start_frame}, {end_frame}) outside 0..{total} frames")
         overlap = self.context_frames if overlap_frames is None else max(0, overlap_frames)
         lo, hi = max(0, start_frame - overlap), min(total, end_frame + overlap)
-        audio = self.decode(latents[..., lo:hi], normalize=normalize, first_frame=first_frame + lo)
+        window_control = None if control is None else control[..., lo:hi]
+        audio = self.decode(latents[..., lo:hi], normalize=normalize, first_frame=first_frame + lo,
+                            control=window_control)
         spf = self.samples_per_latent_frame
         return audio[..., (start_frame - lo) * spf : (end_frame - lo) * spf]
 

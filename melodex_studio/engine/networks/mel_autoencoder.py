@@ -9,6 +9,7 @@ variance for the renderer. All layers are time-local so windowed decoding matche
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
@@ -114,13 +115,19 @@ class MelDecoder(nn.Module):
             frames += 1.0 + half * n / scale  # the transposed conv reaches one frame each way
         return int(frames) + 1
 
-    def forward(self, latent: Tensor) -> Tensor:
+    def hidden(self, latent: Tensor,
+               inject: Callable[[int, Tensor], Tensor] | None = None) -> Tensor:
+        """The last hidden state [b, dims[0], 4T]; `inject(stage, h)` may alter each stage's
+        input (how `plan_adapter.PlanAdapter` adds the plan without touching these weights)."""
         h = self.embed(latent)
         for i, stage in enumerate(self.stages):
-            h = stage(h)
+            h = stage(h if inject is None else inject(i, h))
             if i < len(self.ups):
                 h = self.ups[i](h)
-        return self.out(h)
+        return h
+
+    def forward(self, latent: Tensor) -> Tensor:
+        return self.out(self.hidden(latent))
 
 
 class MelAutoencoder(nn.Module):

@@ -14,11 +14,12 @@ from torch import Tensor
 class LatentDecoder(Protocol):
     """What this module needs of `engine.codec.Codec`."""
 
-    def decode(self, latents: Tensor, *, first_frame: int = 0) -> Tensor: ...
+    def decode(self, latents: Tensor, *, first_frame: int = 0,
+               control: Tensor | None = None) -> Tensor: ...
 
     def decode_window(
         self, latents: Tensor, start_frame: int, end_frame: int, overlap_frames: int | None = None,
-        *, first_frame: int = 0,
+        *, first_frame: int = 0, control: Tensor | None = None,
     ) -> Tensor: ...
 
 
@@ -28,9 +29,12 @@ def decode(
     window: tuple[int, int] | None = None,
     overlap_frames: int | None = None,
     first_frame: int = 0,
+    control: Tensor | None = None,
 ) -> Tensor:
     """Audio of latents [16, T] (-> [T * 1024]) or [B, 16, T] (-> [B, T * 1024]) whose frame 0
-    is song frame `first_frame`.
+    is song frame `first_frame`. `control` is the plan's control raster over the same frames
+    ([channels, T], what the render was conditioned on): a codec with a plan adapter decodes
+    the plan's pitches sharper with it; without it the latents alone are decoded.
 
     With `window` = (start_frame, end_frame) only those frames are decoded (with the codec's
     context frames on each side, so the window matches a full decode): audio
@@ -38,10 +42,11 @@ def decode(
     single = latents.dim() == 2
     batch = latents[None] if single else latents
     if window is None:
-        audio = codec.decode(batch, first_frame=first_frame)
+        audio = codec.decode(batch, first_frame=first_frame, control=control)
     else:
         start, end = window
-        audio = codec.decode_window(batch, start, end, overlap_frames, first_frame=first_frame)
+        audio = codec.decode_window(batch, start, end, overlap_frames, first_frame=first_frame,
+                                    control=control)
     return audio[0] if single else audio
 
 
@@ -62,9 +67,10 @@ def preview_decode(
     t: float,
     velocity: Tensor | None = None,
     window: tuple[int, int] | None = None,
+    control: Tensor | None = None,
 ) -> Tensor:
     """Rough audio of where a render at (x_t, t) is heading; pass the render's x0 estimate
     (its `preview_callback`) with t = 0 for the best preview, and a `window` to decode only the
     part being listened to (cost is proportional to the window)."""
     clean = estimate_clean_latent(x_t, t, velocity)
-    return decode(codec, clean, window=window)
+    return decode(codec, clean, window=window, control=control)
