@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, render
@@ -143,25 +144,28 @@ class EngineExecutor:
     # -- decode -----------------------------------------------------------------------------------
 
     def _decode_span(self, latent: Tensor, span: AudioSpan | None,
-                     first_frame: int = 0) -> np.ndarray:
+                     first_frame: int = 0, control: Tensor | None = None) -> np.ndarray:
         """Audio of window samples `span` of latent [C, W] whose frame 0 is song frame
         `first_frame` (the vocoder's phase is anchored to song frames, so a repaint decodes its
         unchanged edges as the take it splices into did); a span reaching one frame past an end
-        repeats the edge frame there."""
+        repeats the edge frame there. `control` is the render's raster over the same frames."""
         models = self.models
         assert models is not None
         spf = models.codec.samples_per_latent_frame
         frames = latent.shape[-1]
         if span is None:
-            return decode(models.codec, latent.to(models.device),
-                          first_frame=first_frame).cpu().numpy()
+            return decode(models.codec, latent.to(models.device), first_frame=first_frame,
+                          control=control).cpu().numpy()
         first, last = span.start // spf, -(-span.end // spf)
         left, right = max(0, -first), max(0, last - frames)
         if left > 1 or right > 1:
             raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside the window")
-        padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right, dim=1)
-        audio = decode(models.codec, padded.to(models.device), window=(first + left, last + left),
-                       first_frame=first_frame - left)
+        def pad(frames: Tensor) -> Tensor:
+            return torch.cat([frames[:, :1]] * left + [frames] + [frames[:, -1:]] * right, dim=1)
+
+        audio = decode(models.codec, pad(latent).to(models.device),
+                       window=(first + left, last + left), first_frame=first_frame - left,
+                       control=None if control is None else pad(control))
         offset = span.start - first * spf
         return audio[offset : offset + span.end - span.start].float().cpu().numpy()
 
@@ -187,6 +191,9 @@ class EngineExecutor:
         key = Key.parse(cond.key)
         text = models.embed(cond.prompt, cond.style, lambda: reporter.cancelled)
         frames = job.window_frames
+        # What the renderer is conditioned on, and what the codec's plan adapter decodes with.
+        control = control_raster(job.plan, key, grid, frames, info.latent_frame_rate,
+                                 job.plan_start_bar, job.window_start)
         shape = (info.latent_channels, frames)
         mask = torch.zeros(frames, dtype=torch.bool)
         for generate in job.generate:
@@ -204,7 +211,7 @@ class EngineExecutor:
             done_before = index * run_steps
 
             def on_step(step: int, _total: int, x0: Tensor, done_before: int = done_before) -> None:
-                self._report_step(job, reporter, x0, step, done_before, total)
+                self._report_step(job, reporter, x0, step, done_before, total, control)
 
             result = render(
                 models.renderer,
@@ -232,7 +239,7 @@ class EngineExecutor:
                 if job.checkpoint_steps is not None
                 else "all",
             )
-            candidates.append(self._candidate(job, result, seed, keep, out))
+            candidates.append(self._candidate(job, result, seed, keep, out, control))
         return RenderOutput(candidates=tuple(candidates), model=info), out
 
     def _start_state(
@@ -266,6 +273,7 @@ class EngineExecutor:
         step: int,
         done_before: int,
         total: int,
+        control: Tensor,
     ) -> None:
         models = self.models
         assert models is not None
@@ -278,14 +286,15 @@ class EngineExecutor:
             and step < job.steps
             and step % job.preview_every == 0
         ):
-            audio = self._decode_span(x0.float().cpu(), job.decode, job.window_start)
+            audio = self._decode_span(x0.float().cpu(), job.decode, job.window_start, control)
             blob = BlobBag()
             sha = blob.add_audio(audio)
             preview = (sha, blob[sha], models.info.sample_rate)
         reporter.progress(overall, total, preview)
 
     def _candidate(
-        self, job: RenderJob, result: RenderResult, seed: int, keep: slice, out: BlobBag
+        self, job: RenderJob, result: RenderResult, seed: int, keep: slice, out: BlobBag,
+        control: Tensor,
     ) -> RenderedCandidate:
         models = self.models
         assert models is not None
@@ -298,7 +307,8 @@ class EngineExecutor:
         final = result.final_latent
         audio = None
         if job.decode is not None:
-            audio = out.add_audio(self._decode_span(final, job.decode, job.window_start))
+            audio = out.add_audio(self._decode_span(final, job.decode, job.window_start,
+                                                    control))
         final_ref = out.add_latent(final[:, keep].contiguous().numpy())
         return RenderedCandidate(
             seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio
