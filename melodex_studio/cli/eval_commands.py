@@ -1,8 +1,9 @@
 """`melodex eval PART`: score a model folder. `codec`: reconstruction against Griffin-Lim on the
-held-out split of a corpus; `generate`: tempo, key, chords and repaint seams of generated sections.
+held-out split of a corpus; `adapter`: chords and key through the codec with and without the
+plan; `generate`: tempo, key, chords and repaint seams of generated sections.
 
 Evaluation code (torch, librosa) is imported only inside ``run``, so ``melodex eval --help``
-stays fast. Both print a table and write every number as JSON with ``--json``.
+stays fast. Each prints a table and write every number as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from melodex_studio.cli.main import CliError
 from melodex_studio.worker.model_paths import builtin_model_dir, missing_model_message
 
+if TYPE_CHECKING:
+    from melodex_studio.engine.codec import Codec
+
 PARTS: dict[str, str] = {
     "codec": "codec reconstruction vs Griffin-Lim on held-out corpus audio",
     "generate": "tempo, key, chord and seam scores of generated sections",
+    "adapter": "chords and key through the codec with and without the plan adapter",
 }
 
 
@@ -37,6 +43,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     codec.add_argument("--speed-seconds", type=float, default=30.0,
                        help="length of the audio the encode/decode speed is timed on")
 
+    adapter = sub.add_parser("adapter", help=PARTS["adapter"], description=PARTS["adapter"])
+    _common(adapter)
+    adapter.add_argument("--data", type=Path, default=None,
+                         help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache); its "
+                              "held-out split is used")
+    adapter.add_argument("--examples", type=int, default=48, help="held-out examples to judge")
+
     generate = sub.add_parser("generate", help=PARTS["generate"],
                               description=PARTS["generate"])
     _common(generate)
@@ -48,6 +61,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--guidance", type=float, default=None,
                           help="classifier-free guidance (default: the studio's)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the section design")
+    generate.add_argument("--no-plan-adapter", action="store_true",
+                          help="decode from the latents alone, without the plan's raster")
     generate.add_argument("--audio-dir", type=Path, default=None,
                           help="also write every section and its repaint as WAV here, and "
                                "each section's spectrogram + chroma picture as PNG")
@@ -82,14 +97,50 @@ def run(name: str, args: argparse.Namespace) -> int:
     model_dir = args.model or builtin_model_dir()
     if args.target == "codec":
         return _eval_codec(args, model_dir)
+    if args.target == "adapter":
+        return _eval_adapter(args, model_dir)
     return _eval_generate(args, model_dir)
 
 
-def _eval_codec(args: argparse.Namespace, model_dir: Path) -> int:
+def _corpus_dir(data: Path | None) -> Path:
+    """The corpus folder asked for (or the default one), which must exist."""
+    from melodex_studio.training.corpus import default_corpus_dir
+
+    data = data or default_corpus_dir()
+    if not data.is_dir():
+        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
+    return data
+
+
+def _load_codec(model_dir: Path, device: str) -> Codec:
     from melodex_studio.engine.codec import Codec
     from melodex_studio.engine.weights import ModelLoadError
+
+    try:
+        return Codec.from_pretrained(model_dir, device)
+    except ModelLoadError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _eval_adapter(args: argparse.Namespace, model_dir: Path) -> int:
+    from melodex_studio.training.eval_plan_adapter import evaluate_plan_adapter
+
+    if args.examples < 1:
+        raise CliError("--examples must be at least 1")
+    data = _corpus_dir(args.data)
+    codec = _load_codec(model_dir, args.device)
+    try:
+        result = evaluate_plan_adapter(codec, data, args.examples)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    print(result["table"])
+    if args.json is not None:
+        _write_json(args.json, {"model": str(model_dir), "data": str(data), **result})
+    return 0
+
+
+def _eval_codec(args: argparse.Namespace, model_dir: Path) -> int:
     from melodex_studio.training.codec_data import load_audio_pool
-    from melodex_studio.training.corpus import default_corpus_dir
     from melodex_studio.training.eval_codec import evaluate_codec
     from melodex_studio.training.eval_models import has_codec
 
@@ -101,13 +152,8 @@ def _eval_codec(args: argparse.Namespace, model_dir: Path) -> int:
         raise CliError("--clips must be at least 1")
     if (args.seconds is not None and args.seconds <= 0) or args.speed_seconds <= 0:
         raise CliError("--seconds and --speed-seconds must be positive")
-    data = args.data or default_corpus_dir()
-    if not data.is_dir():
-        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
-    try:
-        codec = Codec.from_pretrained(model_dir, args.device)
-    except ModelLoadError as exc:
-        raise CliError(str(exc)) from exc
+    data = _corpus_dir(args.data)
+    codec = _load_codec(model_dir, args.device)
     try:
         clips = load_audio_pool(data, codec.sample_rate, max_clips=args.clips, held_out=True)
     except ValueError as exc:
@@ -157,6 +203,7 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
     settings = GenerateSettings(
         steps=args.steps if args.steps is not None else defaults.steps,
         guidance=args.guidance if args.guidance is not None else defaults.guidance,
+        plan_adapter=not args.no_plan_adapter,
     )
     sections = design_sections(args.sections, args.bars, args.seed)
     reference = None

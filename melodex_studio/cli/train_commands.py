@@ -1,4 +1,5 @@
-"""`melodex train PART`: build one part of the built-in model (corpus, codec, structure, renderer).
+"""`melodex train PART`: build one part of the built-in model (corpus, codec, structure, renderer,
+adapter).
 
 Each part's options and runner live in their own module, `melodex_studio.cli.train_<part>`,
 with ``add_arguments(parser)`` and ``run(args) -> int``. Training code (torch) is imported only
@@ -17,6 +18,7 @@ PARTS: dict[str, str] = {
     "codec": "train the latent autoencoder and the vocoder",
     "structure": "train the structure transformer (the bar-level planner)",
     "renderer": "train the latent diffusion renderer",
+    "adapter": "train the codec's plan adapter (decodes a take's pitches from its plan)",
 }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.mel import MelConfig
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import plan_section
@@ -56,6 +57,7 @@ class GenerateSettings:
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # in t, as `render` takes it
     sampler: str = _DEFAULTS.sampler
     repaint_bars: int = 2
+    plan_adapter: bool = True  # decode with the plan's raster when the codec has an adapter
 
 
 def _repaint_span(section: EvalSection, repaint_bars: int) -> tuple[int, int]:
@@ -92,7 +94,9 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     latent = timed("render", lambda: render(
         models.renderer, plan, text, grid, section.key, n_frames, seed=section.seed,
         **render_args).final_latent)
-    audio = timed("decode", lambda: _decode(models, latent, n_samples))
+    control = (control_raster(plan, section.key, grid, n_frames, frame_rate)
+               if settings.plan_adapter else None)
+    audio = timed("decode", lambda: _decode(models, latent, n_samples, control))
 
     first_bar, bars = _repaint_span(section, settings.repaint_bars)
     lo, hi = grid.bar_span_frames(first_bar, bars, frame_rate)
@@ -101,7 +105,7 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     repainted = timed("repaint", lambda: render(
         models.renderer, plan, text, grid, section.key, n_frames, region_mask=mask,
         source_latents=latent, seed=section.seed + 1, **render_args).final_latent)
-    repaint_audio = timed("decode", lambda: _decode(models, repainted, n_samples))
+    repaint_audio = timed("decode", lambda: _decode(models, repainted, n_samples, control))
 
     def judge() -> dict[str, Any]:
         chroma = chroma_frames(audio, rate)
@@ -128,8 +132,9 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
             "seconds": seconds, "cpu_seconds": time.process_time() - cpu_start}
 
 
-def _decode(models: GenerationModels, latent: torch.Tensor, n_samples: int) -> np.ndarray:
-    audio = decode(models.codec, latent.to(models.device)).float().cpu().numpy()
+def _decode(models: GenerationModels, latent: torch.Tensor, n_samples: int,
+            control: torch.Tensor | None) -> np.ndarray:
+    audio = decode(models.codec, latent.to(models.device), control=control).float().cpu().numpy()
     return np.ascontiguousarray(audio[:n_samples])
 
 
