@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model folder holding the codec (default: models/melodex-tiny)")
     parser.add_argument("--steps", type=int, default=12000)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--width", type=int, default=None,
+                        help="channels of the adapter's layers (default 128; a resumed run "
+                             "keeps its own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=None)
@@ -32,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from melodex_studio.engine.codec import Codec
+    from melodex_studio.engine.networks.plan_adapter import PlanAdapterConfig
     from melodex_studio.engine.text_encoder import MiniLMTextEncoder
     from melodex_studio.training.corpus import default_corpus_dir
     from melodex_studio.training.plan_adapter_train import (
@@ -46,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise CliError("--steps must be at least 1")
+    if args.width is not None and args.width < 1:
+        raise CliError("--width must be at least 1")
     if args.threads:
         configure_torch(args.threads)
     data = args.data or default_corpus_dir()
@@ -60,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         train_plan_adapter(args.run, codec, cache, mels, steps=args.steps,
                            batch_size=args.batch_size, seed=args.seed, device=args.device,
-                           checkpoint_every_s=args.checkpoint_every_s)
+                           checkpoint_every_s=args.checkpoint_every_s,
+                           config=None if args.width is None else PlanAdapterConfig(
+                               width=args.width))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if args.export:

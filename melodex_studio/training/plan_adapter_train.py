@@ -276,8 +276,10 @@ def export_plan_adapter(run_dir: Path | str, model_dir: Path | str) -> dict[str,
     if state.get("latent_space") != fragment.get("latent_space"):
         raise ValueError(f"{run_dir} was trained on another codec than {model_dir}'s")
     tensors = load_file(str(folder / "adapter.safetensors"))
+    # float16 like the renderer (the shipped model has a byte budget); loaded into float32
+    # layers, and rounded once here, so decoding stays bit-reproducible.
     sha = save_tensors_atomic(model_dir / PLAN_ADAPTER_FILE,
-                              {k: v.float() for k, v in tensors.items()})
+                              {k: v.to(torch.float16) for k, v in tensors.items()})
     log_path = run_dir / "training_log.json"
     log = json.loads(log_path.read_text("utf-8")) if log_path.exists() else {}
     fragment = {
@@ -286,6 +288,7 @@ def export_plan_adapter(run_dir: Path | str, model_dir: Path | str) -> dict[str,
         "files": {**fragment["files"], PLAN_ADAPTER_FILE: {
             "sha256": sha, "bytes": (model_dir / PLAN_ADAPTER_FILE).stat().st_size}},
         "plan_adapter_training": {"steps": state["step"], "seed": state["seed"],
+                                  "storage_dtype": "float16",
                                   "settings": state["settings"],
                                   "sessions": log.get("sessions", [])},
     }
