@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from melodex_studio.engine.codec import PLAN_ADAPTER_FILE, Codec
 from melodex_studio.engine.networks.plan_adapter import PlanAdapterConfig
@@ -114,6 +115,12 @@ def test_export_adds_the_adapter_to_the_codec_it_was_trained_on(tmp_path: Path, 
     export_plan_adapter(tmp_path / "run", model)
     loaded = Codec.from_pretrained(model)
     assert loaded.plan_adapter is not None and (model / PLAN_ADAPTER_FILE).is_file()
+    # Stored as float16 (the model's byte budget), computed in float32 after loading.
+    stored = load_file(str(model / PLAN_ADAPTER_FILE))
+    assert {t.dtype for t in stored.values()} == {torch.float16}
+    assert all(p.dtype == torch.float32 for p in loaded.plan_adapter.parameters())
+    weight = next(iter(stored))
+    assert torch.equal(loaded.plan_adapter.state_dict()[weight], stored[weight].float())
     z = cache.latents[:, :16]
     control = cache.control[:, :16]
     assert not torch.equal(loaded.decode_to_mel(z, control=control), loaded.decode_to_mel(z))
