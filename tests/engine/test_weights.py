@@ -15,6 +15,7 @@ from melodex_studio.engine.weights import (
     load_verified_tensors,
     merge_component_config,
 )
+from melodex_studio.worker.model_paths import builtin_model_dir, model_is_present
 
 
 @pytest.fixture
@@ -143,3 +144,17 @@ def test_a_renderer_from_another_latent_space_is_refused(model_dir: Path) -> Non
     assert space == Codec.from_pretrained(model_dir).latent_space_id()
     DiT.tiny_random(1).save_pretrained(model_dir, extra={"latent_space": space})
     assert isinstance(DiT.from_pretrained(model_dir), DiT)
+
+
+@pytest.mark.skipif(not model_is_present(), reason="models/melodex-tiny is not complete")
+def test_the_shipped_model_lists_verifies_and_fits_its_budget() -> None:
+    # Issue budget: each weight file at most 16 MB, the whole model at most 48 MB; every
+    # weight file in the folder is one config.json vouches for.
+    folder = builtin_model_dir()
+    config = json.loads((folder / "config.json").read_text())
+    listed = {name: entry["sha256"] for part in config.values() if isinstance(part, dict)
+              for name, entry in part.get("files", {}).items()}
+    assert set(listed) == {p.name for p in folder.glob("*.safetensors")}
+    sizes = [(folder / name).stat().st_size for name in listed]
+    assert max(sizes) <= 16_000_000 and sum(sizes) <= 48_000_000
+    assert all(file_sha256(folder / name) == sha for name, sha in listed.items())
