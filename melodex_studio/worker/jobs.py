@@ -182,7 +182,8 @@ class RenderJob(BaseModel):
 
 
 class DecodeJob(BaseModel):
-    """Decode a latent ([C, frames]) to audio: samples `span` of it (default: all)."""
+    """Decode a latent ([C, frames]) to audio: samples `span` of it (default: all). The latent
+    alone, without a plan: a render job decodes its takes with their plan's raster instead."""
 
     model_config = _STRICT
 
