@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "render": ("melodex_studio.cli.render_commands", "render a new take of one section"),
     "export": ("melodex_studio.cli.export_commands", "export the mixdown, per-section files, MIDI"),
     "train": ("melodex_studio.cli.train_commands", "train a part of the built-in model"),
-    "eval": ("melodex_studio.cli.eval_commands", "score a model: codec or generation"),
+    "eval": ("melodex_studio.cli.eval_commands", "score a model: codec, adapter or generation"),
 }
 
 

@@ -34,35 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from melodex_studio.engine.codec import Codec
+    from melodex_studio.cli.train_latents import latent_inputs
     from melodex_studio.engine.networks.plan_adapter import PlanAdapterConfig
-    from melodex_studio.engine.text_encoder import MiniLMTextEncoder
-    from melodex_studio.training.corpus import default_corpus_dir
     from melodex_studio.training.plan_adapter_train import (
         MELS_FILE,
         build_mel_targets,
         export_plan_adapter,
         train_plan_adapter,
     )
-    from melodex_studio.training.renderer_data import build_latent_cache
-    from melodex_studio.training.runtime import configure_torch
-    from melodex_studio.worker.model_paths import builtin_model_dir
 
     if args.steps < 1:
         raise CliError("--steps must be at least 1")
     if args.width is not None and args.width < 1:
         raise CliError("--width must be at least 1")
-    if args.threads:
-        configure_torch(args.threads)
-    data = args.data or default_corpus_dir()
-    model_dir = args.model or builtin_model_dir()
-    if not data.exists():
-        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
-    if not (model_dir / "codec_ae.safetensors").exists():
-        raise CliError(f"{model_dir} has no codec: run `melodex train codec --export` first")
-    codec = Codec.from_pretrained(model_dir)
-    cache = build_latent_cache(data, codec, MiniLMTextEncoder(), args.run / "latents.safetensors")
-    mels = build_mel_targets(data, cache, codec, args.run / MELS_FILE)
+    inputs = latent_inputs(args)
+    codec, cache = inputs.codec, inputs.cache
+    mels = build_mel_targets(inputs.data, cache, codec, args.run / MELS_FILE)
     try:
         train_plan_adapter(args.run, codec, cache, mels, steps=args.steps,
                            batch_size=args.batch_size, seed=args.seed, device=args.device,
@@ -73,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if args.export:
         try:
-            export_plan_adapter(args.run, model_dir)
+            export_plan_adapter(args.run, inputs.model_dir)
         except ValueError as exc:
             raise CliError(str(exc)) from exc
-        print(f"plan adapter written to {model_dir}")
+        print(f"plan adapter written to {inputs.model_dir}")
     return 0

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from melodex_studio.cli.main import CliError
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/renderer/main"),
@@ -32,29 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from melodex_studio.engine.codec import Codec
-    from melodex_studio.engine.text_encoder import MiniLMTextEncoder
-    from melodex_studio.training.corpus import default_corpus_dir
-    from melodex_studio.training.renderer_data import build_latent_cache
+    from melodex_studio.cli.train_latents import latent_inputs
     from melodex_studio.training.renderer_train import (
         RendererTrainSettings,
         export_renderer,
         train_renderer,
     )
-    from melodex_studio.training.runtime import configure_torch
-    from melodex_studio.worker.model_paths import builtin_model_dir
 
-    if args.threads:
-        configure_torch(args.threads)
-    data = args.data or default_corpus_dir()
-    model_dir = args.model or builtin_model_dir()
-    if not data.exists():
-        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
-    if not (model_dir / "codec_ae.safetensors").exists():
-        raise CliError(f"{model_dir} has no codec: run `melodex train codec --export` first")
-    cache_path = args.run / "latents.safetensors"
-    codec = Codec.from_pretrained(model_dir)
-    cache = build_latent_cache(data, codec, MiniLMTextEncoder(), cache_path)
+    inputs = latent_inputs(args)
+    codec, cache, model_dir = inputs.codec, inputs.cache, inputs.model_dir
     train_renderer(args.run, cache, steps=args.steps, batch_size=args.batch_size,
                    seed=args.seed, device=args.device,
                    settings=RendererTrainSettings(crop_frames=args.crop_frames),
