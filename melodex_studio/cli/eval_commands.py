@@ -3,7 +3,7 @@ held-out split of a corpus; `adapter`: chords and key through the codec with and
 plan; `generate`: tempo, key, chords and repaint seams of generated sections.
 
 Evaluation code (torch, librosa) is imported only inside ``run``, so ``melodex eval --help``
-stays fast. Each prints a table and write every number as JSON with ``--json``.
+stays fast. Each prints a table and writes every number as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from melodex_studio.cli.inputs import corpus_dir, load_codec
 from melodex_studio.cli.main import CliError
 from melodex_studio.worker.model_paths import builtin_model_dir, missing_model_message
-
-if TYPE_CHECKING:
-    from melodex_studio.engine.codec import Codec
 
 PARTS: dict[str, str] = {
     "codec": "codec reconstruction vs Griffin-Lim on held-out corpus audio",
@@ -102,33 +99,13 @@ def run(name: str, args: argparse.Namespace) -> int:
     return _eval_generate(args, model_dir)
 
 
-def _corpus_dir(data: Path | None) -> Path:
-    """The corpus folder asked for (or the default one), which must exist."""
-    from melodex_studio.training.corpus import default_corpus_dir
-
-    data = data or default_corpus_dir()
-    if not data.is_dir():
-        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
-    return data
-
-
-def _load_codec(model_dir: Path, device: str) -> Codec:
-    from melodex_studio.engine.codec import Codec
-    from melodex_studio.engine.weights import ModelLoadError
-
-    try:
-        return Codec.from_pretrained(model_dir, device)
-    except ModelLoadError as exc:
-        raise CliError(str(exc)) from exc
-
-
 def _eval_adapter(args: argparse.Namespace, model_dir: Path) -> int:
     from melodex_studio.training.eval_plan_adapter import evaluate_plan_adapter
 
     if args.examples < 1:
         raise CliError("--examples must be at least 1")
-    data = _corpus_dir(args.data)
-    codec = _load_codec(model_dir, args.device)
+    data = corpus_dir(args.data)
+    codec = load_codec(model_dir, args.device)
     try:
         result = evaluate_plan_adapter(codec, data, args.examples)
     except ValueError as exc:
@@ -142,18 +119,13 @@ def _eval_adapter(args: argparse.Namespace, model_dir: Path) -> int:
 def _eval_codec(args: argparse.Namespace, model_dir: Path) -> int:
     from melodex_studio.training.codec_data import load_audio_pool
     from melodex_studio.training.eval_codec import evaluate_codec
-    from melodex_studio.training.eval_models import has_codec
 
-    if not model_dir.is_dir():
-        raise CliError(f"no model folder at {model_dir}")
-    if not has_codec(model_dir):
-        raise CliError(f"{model_dir} has no codec: run `melodex train codec --export` first")
     if args.clips < 1:
         raise CliError("--clips must be at least 1")
     if (args.seconds is not None and args.seconds <= 0) or args.speed_seconds <= 0:
         raise CliError("--seconds and --speed-seconds must be positive")
-    data = _corpus_dir(args.data)
-    codec = _load_codec(model_dir, args.device)
+    data = corpus_dir(args.data)
+    codec = load_codec(model_dir, args.device)
     try:
         clips = load_audio_pool(data, codec.sample_rate, max_clips=args.clips, held_out=True)
     except ValueError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from melodex_studio.cli.inputs import corpus_dir
 from melodex_studio.cli.main import CliError
 
 
@@ -62,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from melodex_studio.training.codec_runs import combine_runs
     from melodex_studio.training.codec_train import train_codec
-    from melodex_studio.training.corpus import default_corpus_dir
 
     try:
         settings = parse_vocoder_settings(args.vocoder_setting)
@@ -78,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.retune / 'config.json'}: vocoder {section['vocoder']}")
         return 0
 
-    data = args.data or default_corpus_dir()
-    if not data.exists():
-        raise CliError(f"no corpus at {data}: build one with `melodex train corpus --out {data}`")
+    data = corpus_dir(args.data)
     if args.steps < 0:
         raise CliError("--steps must be at least 0")
     if args.combine:
