@@ -51,9 +51,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def truncate_loss_log(path: Path, steps: dict[str, int]) -> None:
-    """Drop loss lines written after the checkpoint we resume from (they will be redone)."""
-    rows = [r for r in _read_jsonl(path) if r["step"] < steps.get(r["stage"], 0)]
+def truncate_loss_log(path: Path, steps: dict[str, int] | int) -> None:
+    """Drop loss lines written after the checkpoint we resume from (they will be redone):
+    `steps` is the checkpoint's step, or its step per stage for a log with a "stage" column."""
+    rows = [r for r in _read_jsonl(path)
+            if r["step"] < (steps if isinstance(steps, int) else steps.get(r["stage"], 0))]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 

@@ -46,6 +46,7 @@ from melodex_studio.training.codec_runs import (
     append_session,
     load_optimizer_tensors,
     optimizer_tensors,
+    truncate_loss_log,
 )
 from melodex_studio.training.renderer_data import LatentCache, corpus_documents
 from melodex_studio.training.runtime import adamw, resolve_device, seeded, warmup_cosine
@@ -232,10 +233,7 @@ def train_plan_adapter(out_dir: Path | str, codec: Codec, cache: LatentCache, me
                                         resume)
     s = trainer.settings
     log_path = out_dir / "losses.jsonl"
-    if log_path.exists():  # lines past the checkpoint are redone identically
-        rows = [line for line in log_path.read_text("utf-8").splitlines()
-                if line and json.loads(line)["step"] < trainer.step]
-        log_path.write_text("".join(r + "\n" for r in rows), "utf-8")
+    truncate_loss_log(log_path, trainer.step)
     started = last_save = time.time()
     first_step = trainer.step
     end = steps if stop_at is None else min(steps, stop_at)

@@ -32,6 +32,7 @@ from melodex_studio.training.codec_runs import (
     append_session,
     load_optimizer_tensors,
     optimizer_tensors,
+    truncate_loss_log,
 )
 from melodex_studio.training.renderer_data import LatentCache, MaskMix, batches
 from melodex_studio.training.runtime import adamw, resolve_device, seeded, warmup_cosine
@@ -176,10 +177,7 @@ def train_renderer(out_dir: Path | str, cache: LatentCache, steps: int, batch_si
     trainer = open_renderer_trainer(out_dir, steps, seed, device, config, settings, resume)
     s = trainer.settings
     log_path = out_dir / "losses.jsonl"
-    if log_path.exists():  # forget lines past the checkpoint: they are redone identically
-        rows = [line for line in log_path.read_text("utf-8").splitlines()
-                if line and json.loads(line)["step"] < trainer.step]
-        log_path.write_text("".join(r + "\n" for r in rows), "utf-8")
+    truncate_loss_log(log_path, trainer.step)
     started, last_save = time.time(), time.time()
     first_step = trainer.step
     stream = batches(cache, trainer.seed, trainer.step, batch_size, s.crop_frames, s.mix)

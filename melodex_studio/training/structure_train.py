@@ -38,6 +38,7 @@ from melodex_studio.training.codec_runs import (
     append_session,
     load_optimizer_tensors,
     optimizer_tensors,
+    truncate_loss_log,
 )
 from melodex_studio.training.corpus.styles import STYLES
 from melodex_studio.training.runtime import adamw, resolve_device, seeded, warmup_cosine
@@ -215,10 +216,7 @@ def train_structure(out_dir: Path | str, steps: int, batch_size: int = 16, seed:
     pool, held = run_pools(out_dir, trainer.model.config, trainer.settings, text_encoder,
                            progress)
     log_path = out_dir / "losses.jsonl"
-    if log_path.exists():  # lines past the checkpoint are redone identically
-        rows = [line for line in log_path.read_text("utf-8").splitlines()
-                if line and json.loads(line)["step"] < trainer.step]
-        log_path.write_text("".join(r + "\n" for r in rows), "utf-8")
+    truncate_loss_log(log_path, trainer.step)
     started = last_save = time.time()
     first_step = trainer.step
     end = steps if stop_at is None else min(steps, stop_at)
