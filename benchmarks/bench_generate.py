@@ -30,7 +30,6 @@ from pathlib import Path
 
 import torch
 
-from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import plan_section
 from melodex_studio.engine.pipelines.render import DEFAULT_STEPS, render
@@ -134,14 +133,14 @@ def main() -> None:
             plan = measure(stages["plan"], lambda repeat=repeat: plan_section(
                 models.structure, text, KEY, METER, BPM, "verse", 0.6, BARS, style="lofi",
                 seed=repeat))
-            latent = measure(stages["render"], lambda plan=plan, repeat=repeat: render(
+            result = measure(stages["render"], lambda plan=plan, repeat=repeat: render(
                 models.renderer, plan, text, grid, KEY, n_frames, frame_rate=frame_rate,
                 seed=repeat, steps=args.steps, guidance=args.guidance,
-                shift=models.schedule_shift, checkpoint_steps=None).final_latent)
+                shift=models.schedule_shift, checkpoint_steps=None))
             # Decode as the worker does: with the raster the section was rendered from (the
-            # plan adapter's input), drawn inside the timed stage.
-            measure(stages["decode"], lambda latent=latent, plan=plan: decode(
-                codec, latent, control=control_raster(plan, KEY, grid, n_frames, frame_rate)))
+            # plan adapter's input).
+            measure(stages["decode"], lambda result=result: decode(
+                codec, result.final_latent, control=result.control))
 
     passes = args.steps * (2 if args.guidance != 1.0 else 1)
     print(f"\ngenerate benchmark: {seconds:.1f} s section ({BARS} bars of {METER} at "

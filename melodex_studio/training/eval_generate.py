@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.mel import MelConfig
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import plan_section
@@ -91,11 +90,11 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     render_args = dict(frame_rate=frame_rate, steps=settings.steps, guidance=settings.guidance,
                        guidance_interval=settings.guidance_interval, sampler=settings.sampler,
                        shift=models.schedule_shift, checkpoint_steps=None)
-    latent = timed("render", lambda: render(
+    result = timed("render", lambda: render(
         models.renderer, plan, text, grid, section.key, n_frames, seed=section.seed,
-        **render_args).final_latent)
-    control = (control_raster(plan, section.key, grid, n_frames, frame_rate)
-               if settings.plan_adapter else None)
+        **render_args))
+    latent = result.final_latent
+    control = result.control if settings.plan_adapter else None
     audio = timed("decode", lambda: _decode(models, latent, n_samples, control))
 
     first_bar, bars = _repaint_span(section, settings.repaint_bars)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from melodex_studio.engine.codec import Codec
+from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.networks.dit import DiT, DiTConfig, RenderConditioning, count_parameters
 from melodex_studio.engine.networks.layers import local_attention, local_attention_bias
 from melodex_studio.engine.pipelines.decode import decode, estimate_clean_latent, preview_decode
@@ -82,6 +83,15 @@ def test_same_seed_same_tensors(model: DiT) -> None:
     assert torch.equal(
         first.initial_noise, torch.randn(16, FRAMES, generator=torch.Generator().manual_seed(1))
     )
+
+
+def test_the_result_carries_the_raster_it_was_conditioned_on(model: DiT) -> None:
+    # What the worker, the evaluation and the benchmark decode with (the codec's plan adapter).
+    result = run(model)
+    assert torch.equal(result.control, control_raster(PLAN, KEY, GRID, FRAMES))
+    shifted = run(model, plan_start_bar=1)
+    assert torch.equal(shifted.control, control_raster(PLAN, KEY, GRID, FRAMES, plan_start_bar=1))
+    assert not torch.equal(shifted.control, result.control)
 
 
 @pytest.mark.parametrize("sampler", ["euler", "heun"])

@@ -57,7 +57,9 @@ class RenderCancelled(RuntimeError):
 @dataclass(frozen=True)
 class RenderResult:
     """Tensors are CPU float32 [C, T]. `checkpoints[k]` is the state x_k after k steps (so it
-    resumes with ``start_step=k, init_latent=checkpoints[k]``); `schedule[k]` is its t."""
+    resumes with ``start_step=k, init_latent=checkpoints[k]``); `schedule[k]` is its t.
+    `control` is the raster the render was conditioned on, what a codec with a plan adapter
+    decodes the latents with."""
 
     initial_noise: Tensor
     checkpoints: dict[int, Tensor]
@@ -65,6 +67,7 @@ class RenderResult:
     steps_run: int
     start_step: int
     schedule: list[float]
+    control: Tensor
 
 
 def render(
@@ -196,6 +199,7 @@ def render(
         steps_run=steps - start,
         start_step=start,
         schedule=schedule,
+        control=control,
     )
 
 
