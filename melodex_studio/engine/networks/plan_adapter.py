@@ -21,12 +21,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from melodex_studio.engine.control_raster import N_CONTROL_CHANNELS
 from melodex_studio.engine.networks.mel_autoencoder import MelDecoder
 
 
 @dataclass(frozen=True)
 class PlanAdapterConfig:
-    control_channels: int = 51  # `control_raster.N_CONTROL_CHANNELS`, checked when loaded
+    control_channels: int = N_CONTROL_CHANNELS  # recorded, and checked when loaded
     width: int = 128
     kernel_size: int = 5
 
