@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from melodex_studio.engine import plan_tokens as pt
+from melodex_studio.engine.networks.layers import KVCache, StaticKVCache
 from melodex_studio.engine.networks.structure_transformer import (
     GroupBatch,
     StructureConditioning,
@@ -212,6 +213,36 @@ def test_kv_cache_sampling_matches_teacher_forced_logits(model: StructureTransfo
             row = next(flat).masked_fill(~allowed, float("-inf"))
             assert int(row.argmax()) == token
         grammar.feed(token)
+
+
+def test_the_sampling_step_is_bit_identical_to_the_trunk(model: StructureTransformer) -> None:
+    """`generate`'s inlined one-position step and head compute exactly what `trunk` and
+    `head_logits` compute (same operations, same order), so sampling keeps its results."""
+    d = model.config.d_model
+    gen = torch.Generator().manual_seed(11)
+    prefill, steps = torch.randn(1, 9, d, generator=gen), torch.randn(6, 1, 1, d, generator=gen)
+    cos, sin = model.rope(torch.arange(9 + len(steps)))
+    dynamic, static = KVCache(model.config.n_layers), StaticKVCache(model.config.n_layers, 15)
+    with torch.inference_mode():
+        assert torch.equal(model.trunk(prefill, (cos[:9], sin[:9]), dynamic),
+                           model.trunk(prefill, (cos[:9], sin[:9]), static))
+        step, head = model._sampling_step(static), model._sampling_head()
+        for i, x in enumerate(steps, start=9):
+            expected = model.trunk(x, (cos[i : i + 1], sin[i : i + 1]), dynamic)
+            state = step(x, cos[i : i + 1], sin[i : i + 1])
+            assert torch.equal(state, expected)
+            for slot, (lo, hi) in enumerate([(0, pt.VOCAB_SIZE), (5, 40), (7, 8), (3, 30)]):
+                assert torch.equal(head(state[:, -1], slot, lo, hi),
+                                   model.head_logits(state[:, -1], slot, lo, hi))
+    assert static.length == dynamic.length == 15
+
+
+def test_the_static_cache_refuses_more_positions_than_it_holds() -> None:
+    cache = StaticKVCache(1, 4)
+    k = torch.zeros(1, 2, 3, 8)
+    cache.append(0, k, k)
+    with pytest.raises(ValueError, match="holds 4 positions"):
+        cache.append(0, k, k)
 
 
 def padded(batches: list[pt.TokenGroups]) -> GroupBatch:

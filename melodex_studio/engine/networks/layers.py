@@ -67,6 +67,36 @@ class KVCache:
         return k, v
 
 
+class StaticKVCache:
+    """A `KVCache` that writes into buffers allocated once ([B, H, capacity, D] per layer)
+    instead of concatenating a longer copy at every step: sampling appends one position at a
+    time, and each copy of the whole past cost more than the step's attention."""
+
+    def __init__(self, n_layers: int, capacity: int) -> None:
+        self.capacity = capacity
+        self.keys: list[Tensor | None] = [None] * n_layers
+        self.values: list[Tensor | None] = [None] * n_layers
+        self._lengths = [0] * n_layers
+
+    @property
+    def length(self) -> int:
+        return self._lengths[0]
+
+    def append(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        start, end = self._lengths[layer], self._lengths[layer] + k.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"the cache holds {self.capacity} positions, {end} were asked for")
+        keys, values = self.keys[layer], self.values[layer]
+        if keys is None or values is None:
+            shape = (k.shape[0], k.shape[1], self.capacity, k.shape[3])
+            keys = self.keys[layer] = k.new_empty(shape)
+            values = self.values[layer] = v.new_empty(shape)
+        keys[:, :, start:end] = k
+        values[:, :, start:end] = v
+        self._lengths[layer] = end
+        return keys[:, :, :end], values[:, :, :end]
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal attention with RoPE; with a cache, new positions attend to the past."""
 
@@ -83,7 +113,7 @@ class CausalSelfAttention(nn.Module):
         x: Tensor,
         cos: Tensor,
         sin: Tensor,
-        cache: KVCache | None = None,
+        cache: KVCache | StaticKVCache | None = None,
         layer: int = 0,
         attn_mask: Tensor | None = None,
     ) -> Tensor:

@@ -29,6 +29,8 @@ from melodex_studio.engine.networks.layers import (
     CausalSelfAttention,
     FeedForward,
     KVCache,
+    StaticKVCache,
+    apply_rope,
     rope_tables,
 )
 from melodex_studio.engine.plan_tokens import (
@@ -195,7 +197,7 @@ class _Block(nn.Module):
         x: Tensor,
         cos: Tensor,
         sin: Tensor,
-        cache: KVCache | None,
+        cache: KVCache | StaticKVCache | None,
         layer: int,
         mask: Tensor | None,
     ) -> Tensor:
@@ -274,7 +276,7 @@ class StructureTransformer(nn.Module):
         self,
         x: Tensor,
         rope: tuple[Tensor, Tensor],
-        cache: KVCache | None = None,
+        cache: KVCache | StaticKVCache | None = None,
         mask: Tensor | None = None,
     ) -> Tensor:
         """Run the blocks on x [B, L, d]; `rope` holds the tables of x's positions, [L, h] or
@@ -348,7 +350,6 @@ class StructureTransformer(nn.Module):
         (it may raise to stop). Randomness comes only from `generator`.
         """
         device = cond.text.device
-        cache = KVCache(self.config.n_layers)
         parts = [self.embed_prefix(cond)]
         if context is not None and len(context.kinds):
             context_batch = GroupBatch.from_groups(context, device)
@@ -356,12 +357,16 @@ class StructureTransformer(nn.Module):
             parts.append(self.embed_groups(context_batch, SEGMENT_CONTEXT, n_context))
         parts.append(self.embed_start(1))
         prefill = torch.cat(parts, dim=1)
-        cos, sin = self.rope(torch.arange(prefill.shape[1] + n_bars * (steps_per_bar + 1)))
+        capacity = prefill.shape[1] + n_bars * (steps_per_bar + 1)
+        cache = StaticKVCache(self.config.n_layers, capacity)
+        cos, sin = self.rope(torch.arange(capacity))
         cos, sin = cos.to(device), sin.to(device)
         state = self.trunk(prefill, (cos[: prefill.shape[1]], sin[: prefill.shape[1]]), cache)
         state = state[:, -1]
         grammar = PlanGrammar(steps_per_bar)
         tokens: list[int] = []
+        step, head = self._sampling_step(cache), self._sampling_head()
+        head_kind, head_token = self.head_kind.weight, self.head_token.weight
 
         def choose(group_state: Tensor | None, slot: int) -> int:
             kind = grammar.expected_type()
@@ -370,7 +375,7 @@ class StructureTransformer(nn.Module):
             allowed, index = _allowed_slice(grammar.allowed(), restriction, lo, hi)
             if index is None:  # more than one token allowed: sample
                 assert group_state is not None  # only the BAR marker comes without a state
-                logits = self.head_logits(group_state, slot, lo, hi)[0]
+                logits = head(group_state, slot, lo, hi)[0]
                 index = _sample(logits, allowed, sampling, generator)
             token = lo + index
             grammar.feed(token)
@@ -380,12 +385,12 @@ class StructureTransformer(nn.Module):
         for bar in range(n_bars):
             choose(None, 0)  # the BAR marker, always forced by the grammar
             for kind in range(steps_per_bar + 1):
-                group_state = state + self.head_kind.weight[kind]
+                group_state = state + head_kind[kind]
                 group: list[int] = []
                 for slot in range(GROUP_SIZE):
                     token = choose(group_state, slot)
                     group.append(token)
-                    group_state = group_state + self.head_token.weight[token]
+                    group_state = group_state + head_token[token]
                 if bar == n_bars - 1 and kind == steps_per_bar:
                     break  # nothing follows the last group
                 rows = GroupBatch(
@@ -395,10 +400,63 @@ class StructureTransformer(nn.Module):
                 )
                 x = self.embed_groups(rows, SEGMENT_SECTION, cond.n_bars)
                 here = cache.length
-                state = self.trunk(x, (cos[here : here + 1], sin[here : here + 1]), cache)[:, -1]
+                state = step(x, cos[here : here + 1], sin[here : here + 1])[:, -1]
             if bar_callback is not None:
                 bar_callback(bar)
         return tokens
+
+    def _sampling_step(self, cache: StaticKVCache) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+        """`trunk` for one new position [1, 1, d] while sampling: the blocks' own operations in
+        the same order (so the result is bit-identical, which a test checks), on weights looked
+        up once. At one position the dozen module calls of a layer cost more than its
+        arithmetic."""
+        layers = [
+            (
+                block.norm1.weight, block.norm1.bias, block.norm1.eps,
+                block.attn.qkv.weight, block.attn.qkv.bias,
+                block.attn.out.weight, block.attn.out.bias,
+                block.norm2.weight, block.norm2.bias, block.norm2.eps,
+                block.ff.up.weight, block.ff.up.bias, block.ff.down.weight, block.ff.down.bias,
+            )
+            for block in self.blocks
+        ]
+        final = self.final_norm
+        heads = self.config.n_heads
+
+        def step(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+            batch, length, dim = x.shape
+            shape = (dim,)
+            for layer, (n1w, n1b, eps1, qkv_w, qkv_b, out_w, out_b, n2w, n2b, eps2,
+                        up_w, up_b, down_w, down_b) in enumerate(layers):
+                h = F.layer_norm(x, shape, n1w, n1b, eps1)
+                qkv = F.linear(h, qkv_w, qkv_b).view(batch, length, 3, heads, dim // heads)
+                q, k, v = qkv.permute(2, 0, 3, 1, 4)
+                q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+                k, v = cache.append(layer, k, v)
+                y = F.scaled_dot_product_attention(q, k, v)
+                x = x + F.linear(y.transpose(1, 2).reshape(batch, length, dim), out_w, out_b)
+                h = F.layer_norm(x, shape, n2w, n2b, eps2)
+                x = x + F.linear(F.gelu(F.linear(h, up_w, up_b)), down_w, down_b)
+            return F.layer_norm(x, shape, final.weight, final.bias, final.eps)
+
+        return step
+
+    def _sampling_head(self) -> Callable[[Tensor, int, int, int], Tensor]:
+        """`head_logits` with its weights looked up once (bit-identical, like
+        `_sampling_step`)."""
+        slots = self.head_slot
+        norm, up, down, out_norm = self.head_norm, self.head_ff.up, self.head_ff.down, self.out_norm
+        out_w, out_b = self.out.weight, self.out.bias
+        shape = (self.config.d_model,)
+
+        def head(state: Tensor, slot: int, lo: int, hi: int) -> Tensor:
+            x = state + slots[slot]
+            h = F.layer_norm(x, shape, norm.weight, norm.bias, norm.eps)
+            x = x + F.linear(F.gelu(F.linear(h, up.weight, up.bias)), down.weight, down.bias)
+            x = F.layer_norm(x, shape, out_norm.weight, out_norm.bias, out_norm.eps)
+            return F.linear(x, out_w[lo:hi], out_b[lo:hi])
+
+        return head
 
     # --- weights -----------------------------------------------------------------------------
 
