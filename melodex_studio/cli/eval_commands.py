@@ -1,6 +1,6 @@
 """`melodex eval PART`: score a model folder. `codec`: reconstruction against Griffin-Lim on the
 held-out split of a corpus; `adapter`: chords and key through the codec with and without the
-plan; `generate`: tempo, key, chords and repaint seams of generated sections.
+plan; `generate`: tempo, key, chords, style and repaint seams of generated sections.
 
 Evaluation code (torch, librosa) is imported only inside ``run``, so ``melodex eval --help``
 stays fast. Each prints a table and writes every number as JSON with ``--json``.
@@ -12,10 +12,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from melodex_studio.cli.inputs import corpus_dir, load_codec
 from melodex_studio.cli.main import CliError
 from melodex_studio.worker.model_paths import builtin_model_dir, missing_model_message
+
+if TYPE_CHECKING:
+    from melodex_studio.training.eval_models import GenerationModels
+    from melodex_studio.training.eval_style import StyleProbe
 
 PARTS: dict[str, str] = {
     "codec": "codec reconstruction vs Griffin-Lim on held-out corpus audio",
@@ -57,6 +62,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                           help="denoising steps (default: the studio's)")
     generate.add_argument("--guidance", type=float, default=None,
                           help="classifier-free guidance (default: the studio's)")
+    generate.add_argument("--guidance-interval", type=float, nargs=2, default=None,
+                          metavar=("START", "END"),
+                          help="where guidance applies, as denoising progress from 0 = noise "
+                          "to 1 = done, like the studio's expert setting (default: the "
+                          "studio's)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the section design")
     generate.add_argument("--no-plan-adapter", action="store_true",
                           help="decode from the latents alone, without the plan's raster")
@@ -68,6 +78,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                           help="also score this corpus' held-out audio against its labels "
                                "(the ceiling row)")
     generate.add_argument("--reference-examples", type=int, default=48)
+    generate.add_argument("--style-data", type=Path, default=None, metavar="CORPUS",
+                          help="also judge each section's style with a probe fitted on this "
+                               "corpus' audio through the codec (a few minutes)")
+    generate.add_argument("--style-examples", type=int, default=800,
+                          help="training clips for the style probe")
     # Tests and benchmarks before training ends: random networks of the shipped size ("full")
     # or tiny ones; the codec comes from --model when it has one.
     generate.add_argument("--random-models", choices=("tiny", "full"), default=None,
@@ -157,8 +172,12 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
         raise CliError("--steps must be at least 1")
     if args.guidance is not None and args.guidance < 0:
         raise CliError("--guidance must not be negative")
-    if args.reference_data is not None and not args.reference_data.is_dir():
-        raise CliError(f"no corpus at {args.reference_data}")
+    for corpus in (args.reference_data, args.style_data):
+        if corpus is not None and not corpus.is_dir():
+            raise CliError(f"no corpus at {corpus}")
+    if args.style_examples < 10:
+        raise CliError("--style-examples must be at least 10")
+    interval = _guidance_interval(args.guidance_interval)
     if args.random_models is None and not model_dir.is_dir():
         raise CliError(f"no model folder at {model_dir}")
     try:
@@ -175,6 +194,7 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
     settings = GenerateSettings(
         steps=args.steps if args.steps is not None else defaults.steps,
         guidance=args.guidance if args.guidance is not None else defaults.guidance,
+        guidance_interval=interval if interval is not None else defaults.guidance_interval,
         plan_adapter=not args.no_plan_adapter,
     )
     sections = design_sections(args.sections, args.bars, args.seed)
@@ -190,10 +210,48 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    probe = None if args.style_data is None else _style_probe(models, args.style_data,
+                                                               args.style_examples)
     evaluate_generation(models, sections, settings, json_path=args.json,
                         audio_dir=args.audio_dir, progress=None if args.quiet else progress,
-                        reference=reference)
+                        reference=reference, style_probe=probe)
     return 0
+
+
+def _style_probe(models: GenerationModels, corpus: Path, examples: int) -> StyleProbe:
+    """The style probe, fitted on `examples` clips of `corpus` as the models' codec renders
+    them (encode, then decode)."""
+    import numpy as np
+    import torch
+
+    from melodex_studio.training.eval_style import fit_style_probe
+
+    codec = models.codec
+
+    def through_codec(audio: np.ndarray, rate: int) -> np.ndarray:
+        with torch.inference_mode():
+            clip = torch.from_numpy(audio).to(models.device)
+            heard = codec.decode(codec.encode(clip))[0].float().cpu().numpy()
+        return heard[: audio.size]
+
+    print(f"fitting the style probe on up to {examples} clips of {corpus} through the codec",
+          file=sys.stderr, flush=True)
+    try:
+        return fit_style_probe(corpus, max_examples=examples, transform=through_codec)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot fit the style probe on {corpus}: {exc}") from exc
+
+
+def _guidance_interval(progress: list[float] | None) -> tuple[float, float] | None:
+    """The `--guidance-interval` progress pair as the t interval `render` takes, or None."""
+    from melodex_studio.engine.sampling import interval_from_progress
+
+    if progress is None:
+        return None
+    low, high = progress
+    if not 0.0 <= low < high <= 1.0:
+        raise CliError(f"--guidance-interval needs 0 <= START < END <= 1, got {low} {high}")
+    return interval_from_progress((low, high))
 
 
 def _write_json(path: Path, data: dict) -> None:

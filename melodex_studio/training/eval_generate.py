@@ -31,6 +31,7 @@ from melodex_studio.engine.mel import MelConfig
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import plan_section
 from melodex_studio.engine.pipelines.render import render
+from melodex_studio.engine.sampling import interval_from_progress
 from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.project.generation import GenerationSettings
 from melodex_studio.training.eval_design import EvalSection
@@ -43,6 +44,7 @@ from melodex_studio.training.eval_metrics import (
     seam_score,
 )
 from melodex_studio.training.eval_models import GenerationModels
+from melodex_studio.training.eval_style import StyleProbe
 from melodex_studio.training.section_image import section_image
 
 SEAM_TARGET = 1.5
@@ -53,7 +55,8 @@ _DEFAULTS = GenerationSettings()  # what a fresh section in the studio renders w
 class GenerateSettings:
     steps: int = _DEFAULTS.steps
     guidance: float = _DEFAULTS.guidance
-    guidance_interval: tuple[float, float] = (0.0, 1.0)  # in t, as `render` takes it
+    # In t, as `render` takes it (the studio's setting is in progress: 0 = noise).
+    guidance_interval: tuple[float, float] = interval_from_progress(_DEFAULTS.guidance_interval)
     sampler: str = _DEFAULTS.sampler
     repaint_bars: int = 2
     plan_adapter: bool = True  # decode with the plan's raster when the codec has an adapter
@@ -67,7 +70,8 @@ def _repaint_span(section: EvalSection, repaint_bars: int) -> tuple[int, int]:
 
 def evaluate_section(models: GenerationModels, section: EvalSection,
                      settings: GenerateSettings,
-                     audio_dir: Path | None = None) -> dict[str, Any]:
+                     audio_dir: Path | None = None,
+                     style_probe: StyleProbe | None = None) -> dict[str, Any]:
     """Plan, render, decode, repaint and judge one section; the record of `evaluate_generation`."""
     codec = models.codec
     rate, frame_rate = codec.sample_rate, codec.config.latent_frame_rate
@@ -121,6 +125,8 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
             "seam": asdict(seam_score(repaint_audio, edges, bar_lines)),
             "seam_baseline": asdict(seam_score(audio, edges, bar_lines)),
             "seam_vs_all_frames": asdict(seam_score(repaint_audio, edges)),
+            **({} if style_probe is None else
+               {"style_result": style_probe.judge(audio, rate, section.style)}),
         }
 
     judged = timed("analysis", judge)
@@ -171,6 +177,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     seconds = [sum(r["seconds"].values()) for r in records if "seconds" in r]
     cpu = [r["cpu_seconds"] for r in records if "cpu_seconds" in r]
     timed = [r for r in records if "seconds" in r]
+    styles = [r["style_result"]["correct"] for r in records if "style_result" in r]
     return {
         "sections": len(records),
         "tempo_within_2pct": _rate([t["within"] for t in tempo]),
@@ -182,6 +189,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "score_key_correct": _rate([r["score_key_result"]["correct"] for r in records]),
         "chord_agreement": agreeing / judged if judged else float("nan"),
         "chord_bars": judged,
+        "style_correct": _rate(styles),
         "seam_median": _percentile(seams, 50),
         "seam_p90": _percentile(seams, 90),
         "seam_baseline_median": _percentile(baselines, 50),
@@ -203,13 +211,15 @@ def _cell(value: float, kind: str) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     header = (f"{'style':<10}{'n':>4}{'tempo±2%':>10}{'exact':>7}{'½/2×':>6}{'key':>6}"
-              f"{'score':>7}{'chords':>8}{'seam med':>10}{'seam p90':>10}{'(orig)':>8}"
+              f"{'score':>7}{'chords':>8}{'style':>7}{'seam med':>10}{'seam p90':>10}{'(orig)':>8}"
               f"{'s/sect':>8}")
     settings = result["settings"]
     count = result["overall"]["sections"]
+    low, high = settings["guidance_interval"]
+    interval = "" if (low, high) == (0.0, 1.0) else f" in t {low:g}-{high:g}"
     lines = [f"generation evaluation: {count} section{'' if count == 1 else 's'}, "
-             f"{result['model']}, {settings['steps']} steps, guidance {settings['guidance']}",
-             header]
+             f"{result['model']}, {settings['steps']} steps, guidance {settings['guidance']}"
+             f"{interval}", header]
     rows = [*result["by_style"].items(), ("overall", result["overall"])]
     if result.get("reference"):
         rows.append(("corpus", result["reference"]))
@@ -219,6 +229,7 @@ def format_table(result: dict[str, Any]) -> str:
             f"{_cell(row['tempo_exact'], 'pct'):>7}{row['half_double']:>6}"
             f"{_cell(row['key_correct'], 'pct'):>6}{_cell(row['score_key_correct'], 'pct'):>7}"
             f"{_cell(row['chord_agreement'], 'pct'):>8}"
+            f"{_cell(row.get('style_correct', float('nan')), 'pct'):>7}"
             f"{_cell(row['seam_median'], 'ratio'):>10}{_cell(row['seam_p90'], 'ratio'):>10}"
             f"{_cell(row['seam_baseline_median'], 'ratio'):>8}"
             f"{_cell(row['seconds_per_section'], 's'):>8}")
@@ -240,6 +251,12 @@ def format_table(result: dict[str, Any]) -> str:
     if result.get("reference"):
         lines.append("corpus: the same judges on labelled held-out corpus audio, the ceiling a "
                      "perfect renderer reaches")
+    if result.get("style_probe"):
+        probe = result["style_probe"]
+        lines.append(
+            f"style: a classifier of log-mel statistics fitted on {probe['trained_on']} corpus "
+            f"clips through the codec hears the prompt's style (on held-out corpus clips "
+            f"through the codec: {_cell(probe['held_out_accuracy'], 'pct')})")
     return "\n".join(lines)
 
 
@@ -248,7 +265,8 @@ def evaluate_generation(models: GenerationModels, sections: Sequence[EvalSection
                         json_path: Path | None = None, audio_dir: Path | None = None,
                         progress: Callable[[str], None] | None = None,
                         print_table: bool = True,
-                        reference: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+                        reference: Sequence[dict[str, Any]] | None = None,
+                        style_probe: StyleProbe | None = None) -> dict[str, Any]:
     """Judge every section; returns (and writes as JSON) the summary per style and overall, the
     settings, and every section's record. `reference` records (`eval_reference`) add the
     corpus row: what the judges give the training audio itself."""
@@ -259,7 +277,7 @@ def evaluate_generation(models: GenerationModels, sections: Sequence[EvalSection
     began = time.perf_counter()
     for number, section in enumerate(sections, 1):
         with torch.inference_mode():
-            record = evaluate_section(models, section, settings, audio_dir)
+            record = evaluate_section(models, section, settings, audio_dir, style_probe)
         records.append(record)
         if progress is not None:
             tempo = record["tempo"]
@@ -283,6 +301,12 @@ def evaluate_generation(models: GenerationModels, sections: Sequence[EvalSection
     }
     if reference:
         result["reference"] = summarise(reference)
+    if style_probe is not None:
+        result["style_probe"] = {"held_out_accuracy": style_probe.held_out_accuracy,
+                                 "trained_on": style_probe.trained_on,
+                                 "styles": list(style_probe.styles)}
+        if "reference" in result:
+            result["reference"]["style_correct"] = style_probe.held_out_accuracy
     result["table"] = format_table(result)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -116,3 +116,40 @@ def test_generate_runs_on_random_models_with_the_corpus_ceiling(tmp_path, capsys
     assert reference["sections"] == 2  # the held-out pair, not the training example
     assert reference["tempo_within_2pct"] == 1.0
     assert reference["key_correct"] == 1.0 and reference["chord_agreement"] == 1.0
+
+
+def test_generate_judges_style_with_a_probe_and_takes_a_guidance_interval(tmp_path, capsys):
+    from tests.style_corpus import write_corpus
+
+    corpus = write_corpus(tmp_path / "styles")
+    out = tmp_path / "gen.json"
+    assert cli.main(["eval", "generate", "--random-models", "tiny", "--model",
+                     str(tmp_path / "none"), "--sections", "1", "--bars", "4", "--steps", "2",
+                     "--style-data", str(corpus), "--style-examples", "12",
+                     "--guidance-interval", "0", "0.75", "--json", str(out), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "guidance 4.0 in t 0.25-1" in table and "style: a classifier" in table
+    result = json.loads(out.read_text())
+    assert result["settings"]["guidance_interval"] == [0.25, 1.0]  # progress 0-0.75 in t
+    assert result["style_probe"]["trained_on"] == 12
+    assert result["style_probe"]["styles"] == ["ambient", "house"]
+    assert result["overall"]["style_correct"] in (0.0, 1.0)
+    assert result["sections"][0]["style_result"]["requested"] == result["sections"][0]["style"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--guidance-interval", "0.8", "0.2"], "--guidance-interval needs 0 <= START < END <= 1"),
+    (["--style-data", "nowhere"], "no corpus at nowhere"),
+])
+def test_generate_refuses_a_bad_interval_or_style_corpus(tmp_path, capsys, extra, message):
+    assert cli.main(["eval", "generate", "--random-models", "tiny", "--model",
+                     str(tmp_path / "none"), "--sections", "1", *extra]) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_generate_refuses_a_style_corpus_of_one_style(tmp_path, capsys) -> None:
+    corpus = _corpus(tmp_path / "corpus")  # pop only
+    assert cli.main(["eval", "generate", "--random-models", "tiny", "--model",
+                     str(tmp_path / "none"), "--sections", "1", "--bars", "4", "--steps", "2",
+                     "--style-data", str(corpus), "--quiet"]) != 0
+    assert "cannot fit the style probe" in capsys.readouterr().err
