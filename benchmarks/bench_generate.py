@@ -32,10 +32,12 @@ import torch
 
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import plan_section
-from melodex_studio.engine.pipelines.render import DEFAULT_STEPS, render
+from melodex_studio.engine.pipelines.render import render
+from melodex_studio.engine.sampling import Guidance, interval_from_progress, timestep_schedule
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
 from melodex_studio.music.tempo import TempoGrid
+from melodex_studio.project.generation import GenerationSettings
 from melodex_studio.training.eval_models import (
     GenerationModels,
     load_generation_models,
@@ -44,6 +46,7 @@ from melodex_studio.training.eval_models import (
 from melodex_studio.worker.model_paths import builtin_model_dir, missing_components
 
 PROMPT = "dusty lo-fi keys, lazy swing drums, warm tape, relaxed 120 BPM in 4/4, in A minor"
+STUDIO = GenerationSettings()  # what a fresh section renders with
 BPM, METER, KEY, BARS = 120.0, Meter.parse("4/4"), Key.parse("A minor"), 15
 PAGE = 4096
 
@@ -96,6 +99,20 @@ def measure(stage: StageTimes, work: Callable[[], object]) -> object:
     return result
 
 
+def machine_gflops(threads: int, seconds: float = 1.0) -> float:
+    """fp32 matrix-multiply speed right now: this shared machine's speed drifts by half from
+    hour to hour, so the table says how fast the machine was while it ran."""
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    with torch.inference_mode():
+        for _ in range(5):
+            a @ b
+        count, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            a @ b
+            count += 1
+    return count * 2 * 512**3 / (time.perf_counter() - began) / 1e9
+
+
 def load_models(model_dir: Path, fallback: str) -> tuple[GenerationModels, str]:
     missing = missing_components(model_dir)
     if not missing:
@@ -112,8 +129,11 @@ def main() -> None:
     parser.add_argument("--fallback", choices=("full", "tiny"), default="full")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--steps", type=int, default=STUDIO.steps)
+    parser.add_argument("--guidance", type=float, default=STUDIO.guidance)
+    parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("START", "END"),
+                        default=STUDIO.guidance_interval,
+                        help="as denoising progress, 0 = noise (default: the studio's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -127,6 +147,7 @@ def main() -> None:
     n_frames = grid.bar_span_frames(0, BARS, frame_rate)[1]
     seconds = grid.bar_span_samples(0, BARS)[1] / codec.sample_rate
 
+    gflops_before = machine_gflops(args.threads)
     stages = {"plan": StageTimes(), "render": StageTimes(), "decode": StageTimes()}
     with torch.inference_mode():
         for repeat in range(args.repeats):
@@ -136,16 +157,21 @@ def main() -> None:
             result = measure(stages["render"], lambda plan=plan, repeat=repeat: render(
                 models.renderer, plan, text, grid, KEY, n_frames, frame_rate=frame_rate,
                 seed=repeat, steps=args.steps, guidance=args.guidance,
-                shift=models.schedule_shift, checkpoint_steps=None))
+                guidance_interval=interval_from_progress(tuple(args.guidance_interval)),
+                sampler=STUDIO.sampler, shift=models.schedule_shift, checkpoint_steps=None))
             # Decode as the worker does: with the raster the section was rendered from (the
             # plan adapter's input).
             measure(stages["decode"], lambda result=result: decode(
                 codec, result.final_latent, control=result.control))
 
-    passes = args.steps * (2 if args.guidance != 1.0 else 1)
+    low, high = args.guidance_interval
+    guidance = Guidance(args.guidance, interval_from_progress((low, high)))
+    times = timestep_schedule(args.steps, models.schedule_shift)[:-1]
+    passes = args.steps + sum(guidance.active(t) for t in times)
     print(f"\ngenerate benchmark: {seconds:.1f} s section ({BARS} bars of {METER} at "
           f"{BPM:.0f} BPM, {n_frames} latent frames), {args.threads} threads, {title}")
-    print(f"render: {args.steps} steps, guidance {args.guidance} ({passes} network passes); "
+    print(f"render: {args.steps} steps, guidance {args.guidance} over progress {low:g}-{high:g} "
+          f"({passes} network passes); "
           f"models + prompt encoder loaded in {load_s:.1f} s; best of {args.repeats}")
     header = (f"{'stage':<8}{'best s':>8}{'median s':>10}{'cpu s':>8}{'x real time':>13}"
               f"{'RTF':>7}{'peak RSS MB':>13}{'+MB':>7}")
@@ -159,6 +185,9 @@ def main() -> None:
               f"{stage.peak_rss / 2**20:>13.0f}{stage.growth / 2**20:>7.0f}")
     print(f"{'total':<8}{total_best:>8.2f}{'':>10}{'':>8}{seconds / total_best:>13.1f}"
           f"{total_best / seconds:>7.3f}")
+    gflops_after = machine_gflops(args.threads)
+    print(f"machine: fp32 matmul at {gflops_before:.0f} GFLOPS before and {gflops_after:.0f} "
+          f"after, on {args.threads} threads (compare runs only at similar speeds)")
     busy = sum(min(s.cpu) for s in stages.values()) / total_best
     if busy < 0.8 * min(args.threads, 1 + 0.5 * (args.threads - 1)):
         print(f"note: the process got {busy:.2f} CPUs of the {args.threads} threads it runs "
