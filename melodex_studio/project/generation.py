@@ -50,12 +50,14 @@ PRESETS: dict[str, GuidancePreset] = {
 class GenerationSettings(BaseModel):
     """How a section is rendered. `guidance_interval` is the part of the denoising trajectory
     (as fractions, 0 = pure noise, 1 = done) where classifier-free guidance is applied: guidance
-    late in the trajectory mostly adds artefacts, so limiting it keeps high CFG usable."""
+    late in the trajectory mostly adds artefacts, so limiting it keeps high CFG usable. The
+    default leaves the last quarter unguided: with the built-in model that renders 12 % faster
+    and changed no judged figure (style, tempo, key, chords, seams; model card)."""
 
     model_config = FROZEN
 
     guidance: float = Field(default=4.0, ge=0.0, le=MAX_GUIDANCE)
-    guidance_interval: tuple[float, float] = (0.0, 1.0)
+    guidance_interval: tuple[float, float] = (0.0, 0.75)
     steps: int = Field(default=24, ge=1, le=MAX_DENOISING_STEPS)
     seed: Seed = 0
     seed_locked: bool = False

@@ -42,7 +42,7 @@ def test_generation_settings_defaults_sit_in_the_social_preset():
     settings_ = GenerationSettings()
     assert settings_.preset == "social"
     assert PRESETS["social"].contains(settings_.guidance)
-    assert settings_.guidance_interval == (0.0, 1.0)
+    assert settings_.guidance_interval == (0.0, 0.75)  # the last quarter unguided
     assert (settings_.steps, settings_.sampler) == (24, "euler")
 
 

@@ -89,9 +89,15 @@ def test_presets_follow_the_brief_and_expert_settings_edit(qtbot, studio):
     settings = studio.context.project.section_by_name("Chorus").settings
     assert (settings.steps, settings.sampler, settings.seed, settings.seed_locked) == (
         40, "heun", 12345, True)
-    box.interval_start.setValue(0.9)
-    box.interval_end.setValue(0.5)
+    box.interval_start.setValue(0.9)  # past the default end, 0.75
     assert box.interval_error.text()  # shown, not applied
+    assert studio.context.project.section_by_name("Chorus").settings.guidance_interval == (
+        0.0, 0.75)
+    box.interval_end.setValue(1.0)
+    assert not box.interval_error.text()
+    assert studio.context.project.section_by_name("Chorus").settings.guidance_interval == (0.9, 1)
+    box.interval_end.setValue(0.5)
+    assert box.interval_error.text()
     assert studio.context.project.section_by_name("Chorus").settings.guidance_interval == (0.9, 1)
 
 
