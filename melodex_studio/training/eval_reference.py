@@ -9,6 +9,7 @@ this row next to the model's, so a number is read against what is reachable, not
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,27 +31,32 @@ from melodex_studio.training.eval_metrics import (
 MIN_SECONDS = 4.0  # shorter clips hold too few beats for a tempo
 
 
+def one_section_examples(corpus_dir: Path | str,
+                         held_out: bool) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(audio path, section label) of each one-section example of a corpus split, in order:
+    the examples whose labels describe the whole clip."""
+    folder = Path(corpus_dir)
+    documents = sorted((folder / "examples").glob("*.json"))
+    if not documents:
+        raise FileNotFoundError(f"no corpus examples in {folder / 'examples'}")
+    for path in documents:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        sections = document.get("labels", {}).get("sections", [])
+        if bool(document.get("held_out")) == held_out and len(sections) == 1:
+            yield path.parent / document["audio"], sections[0]
+
+
 def judge_corpus_examples(corpus_dir: Path | str, max_examples: int = 48,
                           held_out: bool = True) -> list[dict[str, Any]]:
     """Records like `eval_generate.evaluate_section`'s (without seams) for up to `max_examples`
     one-section examples of a corpus split, judged against their own labels."""
     import soundfile
 
-    folder = Path(corpus_dir)
-    documents = sorted((folder / "examples").glob("*.json"))
-    if not documents:
-        raise FileNotFoundError(f"no corpus examples in {folder / 'examples'}")
     records: list[dict[str, Any]] = []
-    for path in documents:
+    for audio_path, label in one_section_examples(corpus_dir, held_out):
         if len(records) >= max_examples:
             break
-        document = json.loads(path.read_text(encoding="utf-8"))
-        sections = document.get("labels", {}).get("sections", [])
-        if bool(document.get("held_out")) != held_out or len(sections) != 1:
-            continue
-        label = sections[0]
-        audio, rate = soundfile.read(str(path.parent / document["audio"]), dtype="float32",
-                                     always_2d=True)
+        audio, rate = soundfile.read(str(audio_path), dtype="float32", always_2d=True)
         audio = np.ascontiguousarray(audio.mean(axis=1))
         if audio.size < MIN_SECONDS * rate:
             continue
@@ -59,7 +65,7 @@ def judge_corpus_examples(corpus_dir: Path | str, max_examples: int = 48,
         chroma = chroma_frames(audio, rate)
         plan = Plan.model_validate(label["plan"])
         records.append({
-            "example": path.stem, "style": label["style"], "key": str(key),
+            "example": audio_path.stem, "style": label["style"], "key": str(key),
             "meter": str(meter), "bpm": float(label["bpm"]),
             "tempo": asdict(judge_tempo(audio, rate, float(label["bpm"]), meter)),
             "key_result": asdict(judge_key(chroma, key)),
@@ -69,5 +75,5 @@ def judge_corpus_examples(corpus_dir: Path | str, max_examples: int = 48,
         })
     if not records:
         raise ValueError(f"no one-section examples of at least {MIN_SECONDS:.0f} s in "
-                         f"the {'held-out' if held_out else 'training'} split of {folder}")
+                         f"the {'held-out' if held_out else 'training'} split of {corpus_dir}")
     return records

@@ -10,13 +10,15 @@ generated sections it says how often the audio is heard as the style it was aske
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from melodex_studio.training.eval_reference import one_section_examples
 
 PROBE_SAMPLE_RATE = 24_000
 N_MELS = 64
@@ -59,18 +61,8 @@ class StyleProbe:
 def corpus_style_examples(corpus_dir: Path | str, held_out: bool,
                           max_examples: int) -> list[tuple[Path, str]]:
     """(audio path, style) of up to `max_examples` one-section examples of a corpus split."""
-    documents = sorted((Path(corpus_dir) / "examples").glob("*.json"))
-    if not documents:
-        raise FileNotFoundError(f"no corpus examples in {Path(corpus_dir) / 'examples'}")
-    examples: list[tuple[Path, str]] = []
-    for path in documents:
-        if len(examples) >= max_examples:
-            break
-        document = json.loads(path.read_text(encoding="utf-8"))
-        sections = document.get("labels", {}).get("sections", [])
-        if bool(document.get("held_out")) == held_out and len(sections) == 1:
-            examples.append((path.parent / document["audio"], str(sections[0]["style"])))
-    return examples
+    examples = one_section_examples(corpus_dir, held_out)
+    return [(path, str(label["style"])) for path, label in islice(examples, max_examples)]
 
 
 AudioTransform = Callable[[np.ndarray, int], np.ndarray]
