@@ -68,6 +68,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                           "to 1 = done, like the studio's expert setting (default: the "
                           "studio's)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the section design")
+    generate.add_argument("--free-tonic", action="store_true",
+                          help="plan minor keys without keeping their tonic chords minor (as "
+                               "versions before it did)")
     generate.add_argument("--no-plan-adapter", action="store_true",
                           help="decode from the latents alone, without the plan's raster")
     generate.add_argument("--audio-dir", type=Path, default=None,
@@ -196,6 +199,7 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
         guidance=args.guidance if args.guidance is not None else defaults.guidance,
         guidance_interval=interval if interval is not None else defaults.guidance_interval,
         plan_adapter=not args.no_plan_adapter,
+        keep_tonic_mode=not args.free_tonic,
     )
     sections = design_sections(args.sections, args.bars, args.seed)
     reference = None

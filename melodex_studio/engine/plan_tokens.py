@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 
 from melodex_studio.music.chord import CHORD_VOCAB_SIZE, Chord
-from melodex_studio.music.key import Key
+from melodex_studio.music.key import Key, Mode
 from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan, PlanBar, PlanNote
 
@@ -253,6 +253,25 @@ def _allowed_mask(kind: TokenType, hold_ok: bool = False, chord_root: int = -1) 
             mask[offset + 1 : offset + TYPE_SIZES[kind]] = False
         else:  # a bass equal to the root is spelled "no slash bass"
             mask[offset + 1 + chord_root] = False
+    mask.setflags(write=False)
+    return mask
+
+
+@lru_cache(maxsize=2)
+def tonic_mode_mask(mode: Mode) -> np.ndarray | None:
+    """Which chord values (over the CHORD slice, 0 = no chord) the model may write on the
+    tonic of a key in `mode`, or None for no limit. In a minor key no chord on the tonic has a
+    major third: sections asked in a minor key were planned on their parallel major (E minor
+    written as E5 B C#m A) and then heard in it. Thirdless tonic chords (power, sus) and every
+    other degree stay free. Major keys have no limit: forbidding a minor tonic there changed
+    no plan's key (87 of 96 major-key plans read in their key either way)."""
+    if mode is Mode.MAJOR:
+        return None
+    mask = np.ones(TYPE_SIZES[TokenType.CHORD], dtype=bool)
+    for value in range(1, len(mask)):
+        chord = Chord.from_token(value - 1)
+        if chord.root == 0 and 4 in chord.intervals:
+            mask[value] = False
     mask.setflags(write=False)
     return mask
 

@@ -60,6 +60,7 @@ class GenerateSettings:
     sampler: str = _DEFAULTS.sampler
     repaint_bars: int = 2
     plan_adapter: bool = True  # decode with the plan's raster when the codec has an adapter
+    keep_tonic_mode: bool = True  # plan_section's: no major tonic chord in a minor key
 
 
 def _repaint_span(section: EvalSection, repaint_bars: int) -> tuple[int, int]:
@@ -90,7 +91,8 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     text = timed("embed", lambda: models.embed(section.prompt).to(models.device))
     plan = timed("plan", lambda: plan_section(
         models.structure, text, section.key, section.meter, section.bpm, section.section_kind,
-        section.energy, section.n_bars, style=section.style, seed=section.seed))
+        section.energy, section.n_bars, style=section.style, seed=section.seed,
+        keep_tonic_mode=settings.keep_tonic_mode))
     render_args = dict(frame_rate=frame_rate, steps=settings.steps, guidance=settings.guidance,
                        guidance_interval=settings.guidance_interval, sampler=settings.sampler,
                        shift=models.schedule_shift, checkpoint_steps=None)

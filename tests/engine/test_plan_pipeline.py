@@ -123,3 +123,48 @@ def test_progress_and_cancel_between_bars(model: StructureTransformer) -> None:
     assert reached == [1, 2]
     with pytest.raises(PlanCancelled):
         plan(model, cancel=lambda: True)
+
+
+def major_tonic_bars(result: Plan, key: Key) -> list[int]:
+    """Bars whose chord sits on the key's tonic with a major third."""
+    return [index for index, bar in enumerate(result.bars)
+            if (chord := bar.chord_value()) is not None and chord.root == key.tonic
+            and 4 in chord.intervals]
+
+
+def test_a_minor_key_is_planned_on_a_minor_tonic(model: StructureTransformer) -> None:
+    """The random model writes D major chords in D minor when left alone; with the tonic's
+    mode kept (the default) it never does, and locked bars may still hold one."""
+    free = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, keep_tonic_mode=False)
+            for seed in range(12)]
+    assert any(major_tonic_bars(result, KEY) for result in free)
+    kept = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0) for seed in range(12)]
+    assert not any(major_tonic_bars(result, KEY) for result in kept)
+    template = kept[0].with_bar(2, kept[0].bars[2].model_copy(
+        update={"chord": "D7", "locked": True}))
+    result = plan(model, seed=3, n_bars=8, locked_plan=template)
+    assert result.bars[2].chord == "D7" and major_tonic_bars(result, KEY) == [2]
+
+
+def test_tonic_mode_mask_spares_thirdless_chords_other_degrees_and_major_keys() -> None:
+    from melodex_studio.engine.plan_tokens import tonic_mode_mask
+    from melodex_studio.music.chord import Chord
+    from melodex_studio.music.key import Mode
+
+    mask = tonic_mode_mask(Mode.MINOR)
+    assert mask is not None and mask[0]  # "no chord" stays allowed
+
+    def allowed(root: int, quality: str) -> bool:
+        return bool(mask[1 + Chord(root, quality).token])
+
+    assert not allowed(0, "maj") and not allowed(0, "7") and not allowed(0, "maj7")
+    assert allowed(0, "min") and allowed(0, "m7") and allowed(0, "5") and allowed(0, "sus4")
+    assert allowed(3, "maj") and allowed(7, "7")  # III and the harmonic-minor V7
+    assert tonic_mode_mask(Mode.MAJOR) is None
+
+
+def test_major_keys_are_planned_as_before(model: StructureTransformer) -> None:
+    major = Key.parse("D major")
+    for seed in range(4):
+        assert plan(model, key=major, seed=seed) == plan(model, key=major, seed=seed,
+                                                          keep_tonic_mode=False)

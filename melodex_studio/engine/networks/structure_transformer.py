@@ -45,6 +45,7 @@ from melodex_studio.engine.plan_tokens import (
     PlanGrammar,
     Restrictions,
     TokenGroups,
+    TokenType,
     group_kind_count,
 )
 from melodex_studio.engine.weights import (
@@ -341,13 +342,16 @@ class StructureTransformer(nn.Module):
         context: TokenGroups | None = None,
         restrictions: Restrictions | None = None,
         bar_callback: Callable[[int], None] | None = None,
+        chord_mask: np.ndarray | None = None,
     ) -> list[int]:
         """Sample one section's flat token sequence (BAR markers included) for batch-1 `cond`.
 
         Every token obeys `PlanGrammar`, so the result always decodes to a valid plan; where
         `restrictions` name one token it is fed without sampling (teacher forcing), where they
-        name several the sample is drawn among those. `bar_callback(bar)` runs after each bar
-        (it may raise to stop). Randomness comes only from `generator`.
+        name several the sample is drawn among those. `chord_mask` (over the CHORD values, like
+        `tonic_mode_mask`) further limits the chords that are sampled, never the locked ones.
+        `bar_callback(bar)` runs after each bar (it may raise to stop). Randomness comes only
+        from `generator`.
         """
         device = cond.text.device
         parts = [self.embed_prefix(cond)]
@@ -372,7 +376,8 @@ class StructureTransformer(nn.Module):
             kind = grammar.expected_type()
             lo, hi = TYPE_OFFSETS[kind], TYPE_OFFSETS[kind] + TYPE_SIZES[kind]
             restriction = _restriction(restrictions, grammar.position)
-            allowed, index = _allowed_slice(grammar.allowed(), restriction, lo, hi)
+            sampled_only = chord_mask if kind is TokenType.CHORD else None
+            allowed, index = _allowed_slice(grammar.allowed(), restriction, lo, hi, sampled_only)
             if index is None:  # more than one token allowed: sample
                 assert group_state is not None  # only the BAR marker comes without a state
                 logits = head(group_state, slot, lo, hi)[0]
@@ -500,11 +505,18 @@ def _restriction(restrictions: Restrictions | None, position: int) -> frozenset[
 
 
 def _allowed_slice(
-    grammar_mask: np.ndarray, restriction: frozenset[int] | None, lo: int, hi: int
+    grammar_mask: np.ndarray,
+    restriction: frozenset[int] | None,
+    lo: int,
+    hi: int,
+    sampled_only: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int | None]:
     """The allowed ids lo..hi-1 as a boolean mask over the slice, and the one allowed index
-    when there is only one (then nothing is sampled: the token is forced)."""
+    when there is only one (then nothing is sampled: the token is forced). `sampled_only`
+    (over the slice) narrows what may be sampled where no restriction (a locked bar) applies."""
     allowed = grammar_mask[lo:hi]
+    if restriction is None and sampled_only is not None:
+        allowed = allowed & sampled_only
     if restriction is not None:
         only = np.zeros(hi - lo, dtype=bool)
         only[[i - lo for i in restriction if lo <= i < hi]] = True

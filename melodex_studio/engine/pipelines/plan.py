@@ -28,6 +28,7 @@ from melodex_studio.engine.plan_tokens import (
     section_kind_id,
     tempo_bucket,
     to_groups,
+    tonic_mode_mask,
 )
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
@@ -59,12 +60,15 @@ def plan_section(
     locked_plan: Plan | None = None,
     step_callback: BarCallback | None = None,
     cancel: CancelFlag = None,
+    keep_tonic_mode: bool = True,
 ) -> Plan:
     """A plan of `n_bars` bars in `meter`; same inputs and seed give the same plan.
 
     `locked_plan` (same length and meter) keeps its locked bars: they are fed to the model as
     they are and returned unchanged; only the other bars are sampled. `step_callback(bars_done,
-    n_bars)` runs after each bar.
+    n_bars)` runs after each bar. `keep_tonic_mode` keeps the tonic chords the model writes
+    in a minor key minor (`tonic_mode_mask`: no A major chord in A minor); locked bars keep
+    whatever chord they hold.
     """
     steps_per_bar = meter.sixteenths_per_bar
     if n_bars < 1:
@@ -120,6 +124,7 @@ def plan_section(
         context=context,
         restrictions=restrictions,
         bar_callback=after_bar,
+        chord_mask=tonic_mode_mask(key.mode) if keep_tonic_mode else None,
     )
 
     # 5. Tokens -> plan; locked bars are put back exactly as they were.
