@@ -33,9 +33,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="target", metavar="PART", required=True)
     codec = sub.add_parser("codec", help=PARTS["codec"], description=PARTS["codec"])
     _common(codec)
-    codec.add_argument("--data", type=Path, default=None,
-                       help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache); its "
-                            "held-out split is used")
+    _held_out_corpus(codec)
     codec.add_argument("--clips", type=int, default=32, help="held-out clips to score")
     codec.add_argument("--seconds", type=float, default=None,
                        help="score only the first S seconds of each clip")
@@ -47,9 +45,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
     adapter = sub.add_parser("adapter", help=PARTS["adapter"], description=PARTS["adapter"])
     _common(adapter)
-    adapter.add_argument("--data", type=Path, default=None,
-                         help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache); its "
-                              "held-out split is used")
+    _held_out_corpus(adapter)
     adapter.add_argument("--examples", type=int, default=48, help="held-out examples to judge")
 
     generate = sub.add_parser("generate", help=PARTS["generate"],
@@ -98,6 +94,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def _held_out_corpus(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache); its "
+                             "held-out split is used")
 
 
 def run(name: str, args: argparse.Namespace) -> int:
@@ -224,24 +226,14 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
 
 def _style_probe(models: GenerationModels, corpus: Path, examples: int) -> StyleProbe:
     """The style probe, fitted on `examples` clips of `corpus` as the models' codec renders
-    them (encode, then decode)."""
-    import numpy as np
-    import torch
-
-    from melodex_studio.training.eval_style import fit_style_probe
-
-    codec = models.codec
-
-    def through_codec(audio: np.ndarray, rate: int) -> np.ndarray:
-        with torch.inference_mode():
-            clip = torch.from_numpy(audio).to(models.device)
-            heard = codec.decode(codec.encode(clip))[0].float().cpu().numpy()
-        return heard[: audio.size]
+    them."""
+    from melodex_studio.training.eval_style import codec_round_trip, fit_style_probe
 
     print(f"fitting the style probe on up to {examples} clips of {corpus} through the codec",
           file=sys.stderr, flush=True)
     try:
-        return fit_style_probe(corpus, max_examples=examples, transform=through_codec)
+        return fit_style_probe(corpus, max_examples=examples,
+                               transform=codec_round_trip(models.codec))
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot fit the style probe on {corpus}: {exc}") from exc
 

@@ -45,7 +45,8 @@ def audio_of(item: Any) -> Any:
     return item
 
 
-def _read_file(path: Path, sample_rate: int) -> np.ndarray:
+def read_audio_file(path: Path, sample_rate: int) -> np.ndarray:
+    """Mono float32 samples of an audio (or .npy / .safetensors) file at `sample_rate`."""
     if path.suffix == ".npy":
         return to_mono(np.load(path, allow_pickle=False))
     if path.suffix == ".safetensors":
@@ -98,7 +99,7 @@ def load_audio_pool(
         if not folder.is_dir():
             raise FileNotFoundError(f"training data folder not found: {folder}")
         for path in audio_files(folder, held_out)[:max_clips]:
-            clips.append(torch.from_numpy(_read_file(path, sample_rate)))
+            clips.append(torch.from_numpy(read_audio_file(path, sample_rate)))
     else:
         for item in source:
             if max_clips is not None and len(clips) >= max_clips:

@@ -14,11 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
+from melodex_studio.training.codec_data import read_audio_file
 from melodex_studio.training.eval_reference import one_section_examples
+
+if TYPE_CHECKING:
+    from melodex_studio.engine.codec import Codec
 
 PROBE_SAMPLE_RATE = 24_000
 N_MELS = 64
@@ -70,17 +75,28 @@ AudioTransform = Callable[[np.ndarray, int], np.ndarray]
 
 def _features_of(examples: Sequence[tuple[Path, str]],
                  transform: AudioTransform | None) -> tuple[np.ndarray, list[str]]:
-    import soundfile
-
     rows, labels = [], []
     for path, style in examples:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-        if audio.size >= MIN_SECONDS * rate:
-            heard = audio if transform is None else transform(audio, rate)
-            rows.append(style_features(heard, rate))
+        audio = read_audio_file(path, PROBE_SAMPLE_RATE)
+        if audio.size >= MIN_SECONDS * PROBE_SAMPLE_RATE:
+            heard = audio if transform is None else transform(audio, PROBE_SAMPLE_RATE)
+            rows.append(style_features(heard, PROBE_SAMPLE_RATE))
             labels.append(style)
     return np.asarray(rows), labels
+
+
+def codec_round_trip(codec: Codec) -> AudioTransform:
+    """Audio as `codec` renders it (encode, then decode), the same length; the probe hears the
+    corpus this way so that it judges generated audio in the codec's own sound."""
+
+    def through_codec(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        if sample_rate != codec.sample_rate:
+            raise ValueError(f"the codec takes {codec.sample_rate} Hz audio, not {sample_rate}")
+        with torch.inference_mode():
+            heard = codec.decode(codec.encode(torch.from_numpy(audio)))[0]
+        return heard.float().cpu().numpy()[: audio.size]
+
+    return through_codec
 
 
 def fit_style_probe(corpus_dir: Path | str, max_examples: int = 1200,

@@ -58,3 +58,17 @@ def test_a_corpus_of_one_style_is_refused(tmp_path) -> None:
         path.write_text(json.dumps(document))
     with pytest.raises(ValueError, match="fewer than two styles"):
         fit_style_probe(corpus)
+
+
+def test_the_codec_round_trip_keeps_the_length_and_refuses_another_rate() -> None:
+    from melodex_studio.engine.codec import Codec
+    from melodex_studio.training.eval_style import codec_round_trip
+
+    codec = Codec.tiny_random(0)
+    through = codec_round_trip(codec)
+    clip = pad(1)[: codec.sample_rate].astype(np.float32)
+    heard = through(clip, codec.sample_rate)
+    assert heard.shape == clip.shape and heard.dtype == np.float32
+    assert not np.array_equal(heard, clip)  # it really went through the codec
+    with pytest.raises(ValueError, match="Hz audio"):
+        through(clip, 44100)
