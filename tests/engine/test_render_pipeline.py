@@ -94,6 +94,15 @@ def test_the_result_carries_the_raster_it_was_conditioned_on(model: DiT) -> None
     assert not torch.equal(shifted.control, result.control)
 
 
+def test_a_raster_drawn_by_the_caller_renders_the_same_and_must_fit(model: DiT) -> None:
+    raster = control_raster(PLAN, KEY, GRID, FRAMES)
+    drawn_here, passed = run(model), run(model, control=raster)
+    assert torch.equal(drawn_here.final_latent, passed.final_latent)
+    assert passed.control is raster  # not drawn again
+    with pytest.raises(ValueError, match="control raster must be"):
+        run(model, control=raster[:, :-1])
+
+
 @pytest.mark.parametrize("sampler", ["euler", "heun"])
 def test_repaint_keeps_every_frame_outside_the_region(
     model: DiT, source: torch.Tensor, sampler: str

@@ -21,7 +21,11 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from melodex_studio.engine.control_raster import DEFAULT_FRAME_RATE, control_raster
+from melodex_studio.engine.control_raster import (
+    DEFAULT_FRAME_RATE,
+    N_CONTROL_CHANNELS,
+    control_raster,
+)
 from melodex_studio.engine.networks.dit import DiT, RenderConditioning
 from melodex_studio.engine.plan_tokens import meter_id
 from melodex_studio.engine.sampling import (
@@ -98,6 +102,7 @@ def render(
     cancel: CancelFlag = None,
     checkpoint_steps: Collection[int] | Literal["all"] | None = "all",
     bf16_on_cuda: bool = True,
+    control: Tensor | None = None,
 ) -> RenderResult:
     """Denoise latents [16, n_frames] for song frames ``first_frame ..`` (the window).
 
@@ -106,6 +111,8 @@ def render(
     Start: `init_latent` at `start_step` (a stored checkpoint), else the source noised to
     `strength` (or to `start_step`'s t), else pure noise at step 0. `step_callback(step,
     total, x_step)` and `preview_callback(step, total, x0_estimate)` run after each step.
+    `control` is `control_raster` of these same arguments when the caller has drawn it already
+    (the worker decodes previews with it), so it is not drawn twice.
     """
     device = next(model.parameters()).device
     channels = model.config.latent_channels
@@ -126,7 +133,12 @@ def render(
     noise = torch.randn(shape, generator=generator, dtype=torch.float32)
 
     # 3. Conditioning: the control raster from plan + grid, and the global inputs.
-    control = control_raster(plan, key, grid, n_frames, frame_rate, plan_start_bar, first_frame)
+    if control is None:
+        control = control_raster(plan, key, grid, n_frames, frame_rate, plan_start_bar,
+                                 first_frame)
+    elif tuple(control.shape) != (N_CONTROL_CHANNELS, n_frames):
+        raise ValueError(f"control raster must be [{N_CONTROL_CHANNELS}, {n_frames}], got "
+                         f"{tuple(control.shape)}")
     cond = RenderConditioning(
         control=control[None],
         region_mask=mask[None],

@@ -233,13 +233,14 @@ class EngineExecutor:
                 shift=models.schedule_shift,
                 start_step=start,
                 init_latent=init,
+                control=control,
                 preview_callback=on_step,
                 cancel=lambda: reporter.cancelled,
                 checkpoint_steps=job.checkpoint_steps
                 if job.checkpoint_steps is not None
                 else "all",
             )
-            candidates.append(self._candidate(job, result, seed, keep, out, control))
+            candidates.append(self._candidate(job, result, seed, keep, out))
         return RenderOutput(candidates=tuple(candidates), model=info), out
 
     def _start_state(
@@ -293,8 +294,7 @@ class EngineExecutor:
         reporter.progress(overall, total, preview)
 
     def _candidate(
-        self, job: RenderJob, result: RenderResult, seed: int, keep: slice, out: BlobBag,
-        control: Tensor,
+        self, job: RenderJob, result: RenderResult, seed: int, keep: slice, out: BlobBag
     ) -> RenderedCandidate:
         models = self.models
         assert models is not None
@@ -308,7 +308,7 @@ class EngineExecutor:
         audio = None
         if job.decode is not None:
             audio = out.add_audio(self._decode_span(final, job.decode, job.window_start,
-                                                    control))
+                                                    result.control))
         final_ref = out.add_latent(final[:, keep].contiguous().numpy())
         return RenderedCandidate(
             seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio
