@@ -10,7 +10,7 @@ numpy:
   dotted-quarter pulse of compound meters) counts as right but is reported separately;
 * key: the section's mean chroma correlated with the 24 rotated Krumhansl-Kessler profiles; only
   the exact key counts as correct (relative, parallel and fifth neighbours are reported apart).
-  The same profile run on the plan's own notes (`plan_pitch_weights`) says how often the
+  The same profile run on the plan's own notes (`music.key_reading`) says how often the
   *score* reads in the asked key: a two-chord ii-V vamp is heard a tone up whoever plays it, so
   that rate is what any renderer of the plan can reach;
 * chords: each bar's mean chroma against the 24 major/minor triad templates; a bar agrees when
@@ -146,19 +146,6 @@ def estimate_key(chroma: np.ndarray) -> Key:
     if values.ndim == 2:
         values = np.log1p(100.0 * values / max(float(values.max()), 1e-12)).mean(axis=1)
     return Key.from_index(int(np.argmax(_correlations(values, key_profiles()))))
-
-
-def plan_pitch_weights(plan: Plan, key: Key) -> np.ndarray:
-    """[12] how long each pitch class sounds in the plan's score, in bars: every chord tone
-    for its bar, bass and melody notes for their length (degrees read in `key`)."""
-    weights = np.zeros(12)
-    for bar in plan.bars:
-        chord = bar.chord_value()
-        if chord is not None:
-            weights[list(chord.pitch_classes)] += 1.0
-        for note in (*bar.bass, *bar.melody):
-            weights[key.degree_to_pitch_class(note.degree)] += note.length / plan.steps_per_bar
-    return weights
 
 
 def judge_key(chroma: np.ndarray, requested: Key) -> KeyJudgement:

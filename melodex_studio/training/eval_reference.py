@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from melodex_studio.music.key import Key
+from melodex_studio.music.key_reading import plan_pitch_weights
 from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan
 from melodex_studio.music.tempo import TempoGrid
@@ -25,7 +26,6 @@ from melodex_studio.training.eval_metrics import (
     judge_chords,
     judge_key,
     judge_tempo,
-    plan_pitch_weights,
 )
 
 MIN_SECONDS = 4.0  # shorter clips hold too few beats for a tempo

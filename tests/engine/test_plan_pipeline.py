@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from melodex_studio.engine.networks.structure_transformer import StructureTransformer
-from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
+from melodex_studio.engine.pipelines.plan import KEY_MARGIN_GOAL, PlanCancelled, plan_section
 from melodex_studio.music.key import Key
+from melodex_studio.music.key_reading import key_margin
 from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan, PlanBar, PlanNote
 
@@ -135,10 +136,11 @@ def major_tonic_bars(result: Plan, key: Key) -> list[int]:
 def test_a_minor_key_is_planned_on_a_minor_tonic(model: StructureTransformer) -> None:
     """The random model writes D major chords in D minor when left alone; with the tonic's
     mode kept (the default) it never does, and locked bars may still hold one."""
-    free = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, keep_tonic_mode=False)
-            for seed in range(12)]
+    free = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, keep_tonic_mode=False,
+                 key_attempts=1) for seed in range(12)]
     assert any(major_tonic_bars(result, KEY) for result in free)
-    kept = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0) for seed in range(12)]
+    kept = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, key_attempts=1)
+            for seed in range(12)]
     assert not any(major_tonic_bars(result, KEY) for result in kept)
     template = kept[0].with_bar(2, kept[0].bars[2].model_copy(
         update={"chord": "D7", "locked": True}))
@@ -168,3 +170,21 @@ def test_major_keys_are_planned_as_before(model: StructureTransformer) -> None:
     for seed in range(4):
         assert plan(model, key=major, seed=seed) == plan(model, key=major, seed=seed,
                                                           keep_tonic_mode=False)
+
+
+def test_a_score_that_does_not_read_in_its_key_is_drawn_again(model: StructureTransformer) -> None:
+    """The random model's first sample often reads in another key (or barely in its own);
+    further samples from the same stream replace it only then, never by one that reads worse."""
+    redrawn = 0
+    for seed in range(6):
+        first = plan(model, seed=seed, key_attempts=1)
+        chosen = plan(model, seed=seed)
+        assert chosen == plan(model, seed=seed)  # still one plan per seed
+        if key_margin(first, KEY) >= KEY_MARGIN_GOAL:
+            assert chosen == first
+        else:
+            assert key_margin(chosen, KEY) >= key_margin(first, KEY)
+            redrawn += chosen != first
+    assert redrawn > 0
+    with pytest.raises(ValueError, match="key_attempts"):
+        plan(model, key_attempts=0)
