@@ -147,6 +147,15 @@ def main() -> None:
     n_frames = grid.bar_span_frames(0, BARS, frame_rate)[1]
     seconds = grid.bar_span_samples(0, BARS)[1] / codec.sample_rate
 
+    # Count the plans the planner samples: it draws again while a score does not read in the key.
+    samples = [0]
+    sample_plan = models.structure.generate
+
+    def counted(*a: object, **k: object) -> list[int]:
+        samples[0] += 1
+        return sample_plan(*a, **k)  # type: ignore[arg-type]
+
+    models.structure.generate = counted  # type: ignore[method-assign]
     gflops_before = machine_gflops(args.threads)
     stages = {"plan": StageTimes(), "render": StageTimes(), "decode": StageTimes()}
     with torch.inference_mode():
@@ -173,6 +182,8 @@ def main() -> None:
     print(f"render: {args.steps} steps, guidance {args.guidance} over progress {low:g}-{high:g} "
           f"({passes} network passes); "
           f"models + prompt encoder loaded in {load_s:.1f} s; best of {args.repeats}")
+    print(f"plan: {samples[0]} plans sampled for {args.repeats} seeds (one more each time a "
+          "score did not read clearly in the key)")
     header = (f"{'stage':<8}{'best s':>8}{'median s':>10}{'cpu s':>8}{'x real time':>13}"
               f"{'RTF':>7}{'peak RSS MB':>13}{'+MB':>7}")
     print(header)
