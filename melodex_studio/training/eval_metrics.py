@@ -32,7 +32,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from melodex_studio.music.chord import Chord
-from melodex_studio.music.key import KRUMHANSL_KESSLER, Key, Mode
+from melodex_studio.music.key import Key
+from melodex_studio.music.key_reading import key_correlations
 from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan
 from melodex_studio.music.tempo import TempoGrid
@@ -123,13 +124,6 @@ def _correlations(vector: np.ndarray, templates: np.ndarray) -> np.ndarray:
     return (t @ v) / denom
 
 
-def key_profiles() -> np.ndarray:
-    """[24, 12] Krumhansl-Kessler profiles in `Key.index` order (majors by tonic, then minors)."""
-    rows = [np.roll(KRUMHANSL_KESSLER[mode], tonic)
-            for mode in (Mode.MAJOR, Mode.MINOR) for tonic in range(12)]
-    return np.asarray(rows, dtype=np.float64)
-
-
 @dataclass(frozen=True)
 class KeyJudgement:
     requested: str
@@ -145,7 +139,7 @@ def estimate_key(chroma: np.ndarray) -> Key:
     values = np.asarray(chroma, dtype=np.float64)
     if values.ndim == 2:
         values = np.log1p(100.0 * values / max(float(values.max()), 1e-12)).mean(axis=1)
-    return Key.from_index(int(np.argmax(_correlations(values, key_profiles()))))
+    return Key.from_index(int(np.argmax(key_correlations(values))))
 
 
 def judge_key(chroma: np.ndarray, requested: Key) -> KeyJudgement:
