@@ -12,7 +12,7 @@ import operator
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -243,6 +243,19 @@ class Key:
         return Key((self.tonic + semitones) % 12, self.mode)
 
     @classmethod
+    def correlations(cls, weights: np.ndarray) -> np.ndarray:
+        """[24] Pearson correlation of 12 pitch-class weights (a chroma, or a score's note
+        durations) with each key's profile, in `index` order (Krumhansl-Schmuckler); all zeros
+        for weights with no variation, which say nothing about a key."""
+        values = np.asarray(weights, dtype=np.float64).reshape(12)
+        v = values - values.mean()
+        profiles = _centred_profiles()
+        denom = np.linalg.norm(profiles, axis=1) * np.linalg.norm(v)
+        if not np.isfinite(denom).all() or denom.min() == 0.0:
+            return np.zeros(len(profiles))
+        return (profiles @ v) / denom
+
+    @classmethod
     def estimate(cls, chroma: np.ndarray) -> Key:
         """The key whose profile correlates best with a 12-bin chroma (Krumhansl–Schmuckler).
 
@@ -251,5 +264,13 @@ class Key:
         values = np.asarray(chroma, dtype=np.float64).reshape(12)
         if not np.all(np.isfinite(values)) or np.ptp(values) == 0.0:
             raise ValueError("a chroma with no variation has no key")
-        scores = [float(np.corrcoef(values, key.profile())[0, 1]) for key in cls.all()]
-        return cls.from_index(int(np.argmax(scores)))
+        return cls.from_index(int(np.argmax(cls.correlations(values))))
+
+
+@cache
+def _centred_profiles() -> np.ndarray:
+    """[24, 12] the keys' profiles in `Key.index` order, each minus its mean (read-only)."""
+    profiles = np.stack([key.profile() for key in Key.all()])
+    centred = profiles - profiles.mean(axis=1, keepdims=True)
+    centred.setflags(write=False)
+    return centred

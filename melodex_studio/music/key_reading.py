@@ -5,7 +5,8 @@ heard in a neighbour: a two-chord ii-V vamp in A minor reads as D dorian or G ma
 whoever plays it. The planner uses this reading to prefer, among its own samples, one whose
 score says the key the musician asked for; evaluation uses it to separate what the plan
 dictates from what the renderer makes of it. The reading is the Krumhansl-Schmuckler one: the
-score's pitch-class durations correlated with the 24 rotated Krumhansl-Kessler profiles.
+score's pitch-class durations correlated with the 24 rotated Krumhansl-Kessler profiles
+(`Key.correlations`).
 """
 
 from __future__ import annotations
@@ -29,23 +30,10 @@ def plan_pitch_weights(plan: Plan, key: Key) -> np.ndarray:
     return weights
 
 
-def key_correlations(weights: np.ndarray) -> np.ndarray:
-    """[24] Pearson correlation of 12 pitch-class weights with each key's profile, in
-    `Key.index` order; all zeros for an empty or flat score (it says nothing)."""
-    values = np.asarray(weights, dtype=np.float64).reshape(12)
-    profiles = np.stack([key.profile() for key in Key.all()])
-    v = values - values.mean()
-    t = profiles - profiles.mean(axis=1, keepdims=True)
-    denom = np.linalg.norm(t, axis=1) * np.linalg.norm(v)
-    if not np.isfinite(denom).all() or denom.min() == 0.0:
-        return np.zeros(len(profiles))
-    return (t @ v) / denom
-
-
 def key_margin(plan: Plan, key: Key) -> float:
     """How clearly the plan's score reads in `key`: its correlation with `key`'s profile minus
     the best other key's. Positive when `key` is the reading, 0 for a score that says nothing."""
-    scores = key_correlations(plan_pitch_weights(plan, key))
+    scores = Key.correlations(plan_pitch_weights(plan, key))
     if not scores.any():
         return 0.0
     others = np.delete(scores, key.index)

@@ -33,7 +33,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from melodex_studio.music.chord import Chord
 from melodex_studio.music.key import Key
-from melodex_studio.music.key_reading import key_correlations
 from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan
 from melodex_studio.music.tempo import TempoGrid
@@ -139,7 +138,7 @@ def estimate_key(chroma: np.ndarray) -> Key:
     values = np.asarray(chroma, dtype=np.float64)
     if values.ndim == 2:
         values = np.log1p(100.0 * values / max(float(values.max()), 1e-12)).mean(axis=1)
-    return Key.from_index(int(np.argmax(key_correlations(values))))
+    return Key.from_index(int(np.argmax(Key.correlations(values))))
 
 
 def judge_key(chroma: np.ndarray, requested: Key) -> KeyJudgement:

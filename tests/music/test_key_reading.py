@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from melodex_studio.music.key import Key
-from melodex_studio.music.key_reading import key_correlations, key_margin, plan_pitch_weights
+from melodex_studio.music.key_reading import key_margin, plan_pitch_weights
 from melodex_studio.music.plan import Plan, PlanBar, PlanNote
 
 F_MAJOR = Key.parse("F major")
@@ -29,10 +29,10 @@ def test_a_cadence_reads_in_its_key_and_a_ii_v_vamp_a_tone_up() -> None:
     assert key_margin(chords(["F", "Bb", "C7", "F"]), F_MAJOR) > 0.0
     vamp = chords(["Gm7", "C7"] * 2)
     assert key_margin(vamp, F_MAJOR) < 0.0
-    reading = Key.from_index(int(np.argmax(key_correlations(plan_pitch_weights(vamp, F_MAJOR)))))
+    reading = Key.from_index(int(np.argmax(Key.correlations(plan_pitch_weights(vamp, F_MAJOR)))))
     assert reading != F_MAJOR
 
 
 def test_a_score_without_notes_says_nothing() -> None:
     assert key_margin(Plan.empty(4, 16), F_MAJOR) == 0.0
-    assert not key_correlations(np.zeros(12)).any()
+    assert not Key.correlations(np.zeros(12)).any()
