@@ -128,6 +128,8 @@ def plan_section(
             raise PlanCancelled(f"planning cancelled after bar {bar + 1} of {n_bars}")
 
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    sampling = TokenSampling(temperature, top_k, top_p)
+    chord_mask = tonic_mode_mask(key.mode) if keep_tonic_mode else None
     tries = key_attempts if len(locked) < n_bars else 1  # all locked: nothing to redraw
     best: tuple[float, Plan] | None = None
     for attempt in range(tries):
@@ -139,11 +141,11 @@ def plan_section(
             steps_per_bar,
             n_bars,
             generator,
-            TokenSampling(temperature, top_k, top_p),
+            sampling,
             context=context,
             restrictions=restrictions,
             bar_callback=functools.partial(after_bar, report=attempt == 0),
-            chord_mask=tonic_mode_mask(key.mode) if keep_tonic_mode else None,
+            chord_mask=chord_mask,
         )
         # 5. Tokens -> plan; locked bars are put back exactly as they were.
         plan = decode_plan(tokens, key, steps_per_bar)
