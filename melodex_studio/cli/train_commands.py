@@ -1,5 +1,5 @@
 """`melodex train PART`: build one part of the built-in model (corpus, codec, structure, renderer,
-adapter).
+adapter, key-hearing).
 
 Each part's options and runner live in their own module, `melodex_studio.cli.train_<part>`,
 with ``add_arguments(parser)`` and ``run(args) -> int``. Training code (torch) is imported only
@@ -12,18 +12,19 @@ import argparse
 import importlib
 from types import ModuleType
 
-#: part -> one-line help; the module is melodex_studio.cli.train_<part>
+#: part -> one-line help; the module is melodex_studio.cli.train_<part> (- as _)
 PARTS: dict[str, str] = {
     "corpus": "render the procedural training corpus to disk",
     "codec": "train the latent autoencoder and the vocoder",
     "structure": "train the structure transformer (the bar-level planner)",
     "renderer": "train the latent diffusion renderer",
     "adapter": "train the codec's plan adapter (decodes a take's pitches from its plan)",
+    "key-hearing": "fit the planner's ear: which key a plan is heard in once rendered",
 }
 
 
 def _module(part: str) -> ModuleType:
-    return importlib.import_module(f"melodex_studio.cli.train_{part}")
+    return importlib.import_module(f"melodex_studio.cli.train_{part.replace('-', '_')}")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

@@ -17,17 +17,25 @@ from melodex_studio.music.key import Key
 from melodex_studio.music.plan import Plan
 
 
-def plan_pitch_weights(plan: Plan, key: Key) -> np.ndarray:
-    """[12] how long each pitch class sounds in the plan's score, in bars: every chord tone
-    for its bar, bass and melody notes for their length (degrees read in `key`)."""
-    weights = np.zeros(12)
+def plan_part_weights(plan: Plan, key: Key) -> np.ndarray:
+    """[3, 12] how long each pitch class sounds in the plan's score, in bars, per part: chord
+    tones (every one for its bar), bass notes and melody notes (for their length, degrees read
+    in `key`)."""
+    weights = np.zeros((3, 12))
     for bar in plan.bars:
         chord = bar.chord_value()
         if chord is not None:
-            weights[list(chord.pitch_classes)] += 1.0
-        for note in (*bar.bass, *bar.melody):
-            weights[key.degree_to_pitch_class(note.degree)] += note.length / plan.steps_per_bar
+            weights[0, list(chord.pitch_classes)] += 1.0
+        for row, notes in ((1, bar.bass), (2, bar.melody)):
+            for note in notes:
+                weights[row, key.degree_to_pitch_class(note.degree)] += (
+                    note.length / plan.steps_per_bar)
     return weights
+
+
+def plan_pitch_weights(plan: Plan, key: Key) -> np.ndarray:
+    """[12] how long each pitch class sounds in the plan's score, all parts together."""
+    return plan_part_weights(plan, key).sum(axis=0)
 
 
 def key_margin(plan: Plan, key: Key) -> float:

@@ -131,14 +131,19 @@ class KeyJudgement:
     related: bool  # not exact, but the relative, parallel or a fifth away in the same mode
 
 
-def estimate_key(chroma: np.ndarray) -> Key:
-    """The key whose profile correlates best with a chroma [12], or with chroma frames [12, F]
+def key_chroma(chroma: np.ndarray) -> np.ndarray:
+    """The [12] vector a key is read from: a chroma [12] as it is, or chroma frames [12, F]
     log-compressed and averaged (on labelled corpus audio that finds the exact key more often
     than a plain mean: 56 % against 51 %, as held chords stop outweighing passing notes)."""
     values = np.asarray(chroma, dtype=np.float64)
     if values.ndim == 2:
         values = np.log1p(100.0 * values / max(float(values.max()), 1e-12)).mean(axis=1)
-    return Key.from_index(int(np.argmax(Key.correlations(values))))
+    return values
+
+
+def estimate_key(chroma: np.ndarray) -> Key:
+    """The key whose profile correlates best with `key_chroma(chroma)`."""
+    return Key.from_index(int(np.argmax(Key.correlations(key_chroma(chroma)))))
 
 
 def judge_key(chroma: np.ndarray, requested: Key) -> KeyJudgement:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from melodex_studio.engine.key_hearing import KeyHearing
 from melodex_studio.engine.networks.layers import (
     CausalSelfAttention,
     FeedForward,
@@ -242,6 +243,9 @@ class StructureTransformer(nn.Module):
         self.out_norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, VOCAB_SIZE)
         self.apply(_init_weights)
+        # The planner's ear (`engine.key_hearing`): data stored beside the weights, used to
+        # choose among sampled plans the one heard in the asked key. None: read the score.
+        self.key_hearing: KeyHearing | None = None
 
     # --- embeddings ------------------------------------------------------------------------
 
@@ -477,6 +481,7 @@ class StructureTransformer(nn.Module):
         model = cls(StructureConfig.from_dict(fragment["config"]))
         weights = load_component_weights(Path(model_dir), COMPONENT)[WEIGHTS_FILE]
         load_state_strict(model, weights, str(Path(model_dir) / WEIGHTS_FILE))
+        model.key_hearing = KeyHearing.from_model_dir(model_dir)
         return model.to(device).eval()
 
     def save_pretrained(self, model_dir: Path | str, extra: dict[str, Any] | None = None) -> None:
