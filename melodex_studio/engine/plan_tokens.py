@@ -312,9 +312,11 @@ class PlanGrammar:
             return _allowed_mask(kind, chord_root=self._chord_root)
         return _allowed_mask(kind)
 
-    def feed(self, token: int) -> None:
+    def feed(self, token: int, checked: bool = False) -> None:
+        """Advance by `token`. `checked` says the caller took it from `allowed()` already (the
+        sampler, eight rows a token), so the test is not made twice."""
         token = int(token)
-        if not (0 <= token < VOCAB_SIZE and self.allowed()[token]):
+        if not checked and not (0 <= token < VOCAB_SIZE and self.allowed()[token]):
             raise ValueError(
                 f"token {token} is not valid at position {self.position} "
                 f"(expected {self.expected_type().name})"

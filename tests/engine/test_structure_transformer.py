@@ -193,6 +193,56 @@ def test_sampling_is_deterministic_per_seed(model: StructureTransformer) -> None
     pt.decode_plan(runs[0], Key.parse("Am"), 16)  # always a valid plan
 
 
+def test_candidates_drawn_side_by_side_are_valid_different_and_reproducible(
+        model: StructureTransformer) -> None:
+    cond = conditioning(2)
+    batch = model.generate_many(cond, 16, 2, torch.Generator().manual_seed(3), 6)
+    assert batch == model.generate_many(cond, 16, 2, torch.Generator().manual_seed(3), 6)
+    assert len(batch) == 6 and len({tuple(row) for row in batch}) > 1
+    for row in batch:
+        pt.decode_plan(row, Key.parse("Am"), 16)
+    single = model.generate(cond, 16, 2, torch.Generator().manual_seed(3))
+    assert single == model.generate_many(cond, 16, 2, torch.Generator().manual_seed(3), 1)[0]
+    with pytest.raises(ValueError, match="n_samples"):
+        model.generate_many(cond, 16, 2, torch.Generator(), 0)
+
+
+def test_each_candidate_is_computed_as_if_alone(model: StructureTransformer) -> None:
+    """Greedy rows depend on nothing random, so every row of a batch must be the greedy
+    sequence of a batch of one: the rows share weights and calls, never state."""
+    cond = conditioning(2)
+    context = pt.to_groups(random_valid_tokens(2, 16, 1), 16)
+    greedy = TokenSampling(temperature=0.0)
+    alone = model.generate(cond, 16, 2, torch.Generator(), greedy, context=context)
+    batch = model.generate_many(cond, 16, 2, torch.Generator(), 4, greedy, context=context)
+    assert batch == [alone] * 4
+
+
+def test_batched_sampling_follows_the_distribution_and_skips_forced_rows() -> None:
+    from melodex_studio.engine.networks.structure_transformer import _sample_rows
+
+    probs = np.array([0.2, 0.5, 0.0, 0.3])
+    logits = torch.log(torch.tensor(probs + 1e-30)).repeat(20_000, 1)
+    allowed = np.tile(probs > 0, (20_000, 1))
+    wanted = [True] * 20_000
+    wanted[7] = False  # a row whose token is forced
+    generator = torch.Generator().manual_seed(0)
+    picks = np.array(_sample_rows(logits, allowed, wanted, TokenSampling(), generator))
+    assert picks[7] == -1 and set(picks[picks >= 0]) <= {0, 1, 3}
+    frequencies = np.bincount(picks[picks >= 0], minlength=4) / 19_999
+    np.testing.assert_allclose(frequencies, probs, atol=0.015)
+    after = torch.rand((), generator=generator, dtype=torch.float64)
+    generator.manual_seed(0)  # one number per wanted row, no more
+    torch.rand(19_999, generator=generator, dtype=torch.float64)
+    assert after == torch.rand((), generator=generator, dtype=torch.float64)
+    nucleus = _sample_rows(logits[:500], allowed[:500], [True] * 500, TokenSampling(top_p=0.6),
+                           torch.Generator().manual_seed(1))
+    assert set(nucleus) == {1, 3}  # 0.5, then 0.3 crosses 0.6: the 0.2 is cut
+    top1 = _sample_rows(logits[:50], allowed[:50], [True] * 50, TokenSampling(top_k=1),
+                        torch.Generator().manual_seed(2))
+    assert set(top1) == {1}
+
+
 def test_kv_cache_sampling_matches_teacher_forced_logits(model: StructureTransformer) -> None:
     """Greedy sampling with the KV cache picks, at every position, the grammar-masked argmax
     of the full (uncached) teacher-forced forward pass on its own output."""
@@ -315,15 +365,10 @@ def test_locked_bars_are_teacher_forced(model: StructureTransformer, template_se
     restrictions = pt.lock_restrictions(template, key)
     expected = pt.encode_plan(template, key)
     bar_length = pt.tokens_per_bar(16)
-    for seed in range(5):
-        tokens = model.generate(
-            conditioning(4),
-            16,
-            4,
-            torch.Generator().manual_seed(seed),
-            TokenSampling(1.5),
-            restrictions=restrictions,
-        )
+    rows = [row for seed in range(2) for row in model.generate_many(
+        conditioning(4), 16, 4, torch.Generator().manual_seed(seed), 3, TokenSampling(1.5),
+        restrictions=restrictions)]
+    for tokens in rows:  # every candidate of a batch keeps the locked bars
         for position, allowed in enumerate(restrictions):
             if allowed is not None:
                 assert tokens[position] in allowed

@@ -348,15 +348,39 @@ class StructureTransformer(nn.Module):
         bar_callback: Callable[[int], None] | None = None,
         chord_mask: np.ndarray | None = None,
     ) -> list[int]:
-        """Sample one section's flat token sequence (BAR markers included) for batch-1 `cond`.
+        """One section's flat token sequence (BAR markers included): `generate_many` with
+        one sample."""
+        return self.generate_many(cond, steps_per_bar, n_bars, generator, 1, sampling, context,
+                                  restrictions, bar_callback, chord_mask)[0]
 
-        Every token obeys `PlanGrammar`, so the result always decodes to a valid plan; where
-        `restrictions` name one token it is fed without sampling (teacher forcing), where they
-        name several the sample is drawn among those. `chord_mask` (over the CHORD values, like
-        `tonic_mode_mask`) further limits the chords that are sampled, never the locked ones.
-        `bar_callback(bar)` runs after each bar (it may raise to stop). Randomness comes only
-        from `generator`.
+    @torch.inference_mode()
+    def generate_many(
+        self,
+        cond: StructureConditioning,
+        steps_per_bar: int,
+        n_bars: int,
+        generator: torch.Generator,
+        n_samples: int = 1,
+        sampling: TokenSampling = TokenSampling(),
+        context: TokenGroups | None = None,
+        restrictions: Restrictions | None = None,
+        bar_callback: Callable[[int], None] | None = None,
+        chord_mask: np.ndarray | None = None,
+    ) -> list[list[int]]:
+        """`n_samples` independent token sequences for one batch-1 `cond`, drawn side by side.
+
+        The samples share every network call (a batch of rows), so on a CPU eight cost little
+        more than one: at one position per step the weights' reading, not the arithmetic, is
+        the price. Every token obeys `PlanGrammar`, so each sequence decodes to a valid plan;
+        where `restrictions` name one token it is fed without sampling (teacher forcing), where
+        they name several the sample is drawn among those. `chord_mask` (over the CHORD values,
+        like `tonic_mode_mask`) further limits the chords that are sampled, never the locked
+        ones. `bar_callback(bar)` runs after each bar (it may raise to stop). Randomness comes
+        only from `generator`, one number per sampled token in row order, so the first row of
+        a batch is not the sequence a batch of one would draw, but each batch is reproducible.
         """
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {n_samples}")
         device = cond.text.device
         parts = [self.embed_prefix(cond)]
         if context is not None and len(context.kinds):
@@ -364,55 +388,71 @@ class StructureTransformer(nn.Module):
             n_context = torch.tensor([int(context.bars.max()) + 1], device=device)
             parts.append(self.embed_groups(context_batch, SEGMENT_CONTEXT, n_context))
         parts.append(self.embed_start(1))
-        prefill = torch.cat(parts, dim=1)
+        prefill = torch.cat(parts, dim=1).expand(n_samples, -1, -1)
         capacity = prefill.shape[1] + n_bars * (steps_per_bar + 1)
         cache = StaticKVCache(self.config.n_layers, capacity)
         cos, sin = self.rope(torch.arange(capacity))
         cos, sin = cos.to(device), sin.to(device)
         state = self.trunk(prefill, (cos[: prefill.shape[1]], sin[: prefill.shape[1]]), cache)
         state = state[:, -1]
-        grammar = PlanGrammar(steps_per_bar)
-        tokens: list[int] = []
+        grammars = [PlanGrammar(steps_per_bar) for _ in range(n_samples)]
+        sequences: list[list[int]] = [[] for _ in range(n_samples)]
         step, head = self._sampling_step(cache), self._sampling_head()
         head_kind, head_token = self.head_kind.weight, self.head_token.weight
+        bar_ids = torch.zeros(n_samples, 1, dtype=torch.long, device=device)
+        slices: dict[tuple[int, frozenset[int] | None],
+                     tuple[np.ndarray, tuple[np.ndarray, int | None]]] = {}
 
-        def choose(group_state: Tensor | None, slot: int) -> int:
-            kind = grammar.expected_type()
+        def choose(group_state: Tensor | None, slot: int) -> list[int]:
+            kind = grammars[0].expected_type()  # the same in every row: it follows the position
             lo, hi = TYPE_OFFSETS[kind], TYPE_OFFSETS[kind] + TYPE_SIZES[kind]
-            restriction = _restriction(restrictions, grammar.position)
+            restriction = _restriction(restrictions, grammars[0].position)
             sampled_only = chord_mask if kind is TokenType.CHORD else None
-            allowed, index = _allowed_slice(grammar.allowed(), restriction, lo, hi, sampled_only)
-            if index is None:  # more than one token allowed: sample
+            rows = []
+            for grammar in grammars:  # rows mostly share a grammar state: slice each mask once
+                mask = grammar.allowed()  # one cached array per state
+                memo = (id(mask), restriction)
+                if memo not in slices:  # the entry holds the mask: its id stays its own
+                    slices[memo] = (mask, _allowed_slice(mask, restriction, lo, hi, sampled_only))
+                rows.append(slices[memo][1])
+            indices = [forced for _, forced in rows]
+            if any(index is None for index in indices):  # some row has a choice: sample
                 assert group_state is not None  # only the BAR marker comes without a state
-                logits = head(group_state, slot, lo, hi)[0]
-                index = _sample(logits, allowed, sampling, generator)
-            token = lo + index
-            grammar.feed(token)
-            tokens.append(token)
-            return token
+                logits = head(group_state, slot, lo, hi)
+                allowed = np.stack([mask for mask, _ in rows])
+                drawn = _sample_rows(logits, allowed, [i is None for i in indices], sampling,
+                                     generator)
+                indices = [drawn[r] if index is None else index
+                           for r, index in enumerate(indices)]
+            tokens = [lo + int(index) for index in indices]
+            for grammar, sequence, token in zip(grammars, sequences, tokens, strict=True):
+                grammar.feed(token, checked=True)  # drawn from its allowed() slice
+                sequence.append(token)
+            return tokens
 
         for bar in range(n_bars):
             choose(None, 0)  # the BAR marker, always forced by the grammar
+            bar_ids.fill_(bar)
             for kind in range(steps_per_bar + 1):
                 group_state = state + head_kind[kind]
-                group: list[int] = []
+                group: list[list[int]] = []
                 for slot in range(GROUP_SIZE):
-                    token = choose(group_state, slot)
-                    group.append(token)
-                    group_state = group_state + head_token[token]
+                    tokens = choose(group_state, slot)
+                    group.append(tokens)
+                    group_state = group_state + head_token[tokens]
                 if bar == n_bars - 1 and kind == steps_per_bar:
                     break  # nothing follows the last group
                 rows = GroupBatch(
-                    torch.tensor([[group]], device=device),
-                    torch.tensor([[kind]], device=device),
-                    torch.tensor([[bar]], device=device),
+                    torch.tensor(group, device=device).T[:, None],
+                    torch.full((n_samples, 1), kind, device=device),
+                    bar_ids,
                 )
                 x = self.embed_groups(rows, SEGMENT_SECTION, cond.n_bars)
                 here = cache.length
                 state = step(x, cos[here : here + 1], sin[here : here + 1])[:, -1]
             if bar_callback is not None:
                 bar_callback(bar)
-        return tokens
+        return sequences
 
     def _sampling_step(self, cache: StaticKVCache) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
         """`trunk` for one new position [1, 1, d] while sampling: the blocks' own operations in
@@ -532,28 +572,60 @@ def _allowed_slice(
     return allowed, int(indices[0]) if len(indices) == 1 else None
 
 
-def _sample(
-    logits: Tensor, allowed: np.ndarray, sampling: TokenSampling, generator: torch.Generator
-) -> int:
-    """One index from `logits` restricted to `allowed`: greedy, or temperature, top-k and
-    top-p. The filtering runs in numpy (a handful of tiny arrays: microseconds, where the same
-    in torch costs a dozen op launches); the one random number comes from `generator`."""
+def _sample_rows(
+    logits: Tensor,
+    allowed: np.ndarray,
+    wanted: list[bool],
+    sampling: TokenSampling,
+    generator: torch.Generator,
+) -> list[int]:
+    """One index per row of `logits` [R, n], restricted to that row of `allowed` [R, n]:
+    greedy, or temperature, top-k and top-p. Rows not `wanted` (their token is forced) get -1
+    and use no random number. The filtering runs in numpy over the whole batch (tiny arrays:
+    microseconds, where the same in torch costs dozens of op launches); the random numbers come
+    from `generator`, one per wanted row, in row order."""
     values = logits.detach().to(torch.float64).cpu().numpy()
     values = np.where(allowed, values, -np.inf)
+    wanted_rows = np.flatnonzero(wanted)
+    chosen = np.full(len(values), -1)
     if sampling.temperature == 0.0:
-        return int(np.argmax(values))
-    values = values / sampling.temperature
-    order = np.argsort(-values, kind="stable")  # best first; ties keep id order
-    n_keep = int(allowed.sum())
+        chosen[wanted_rows] = np.argmax(values[wanted_rows], axis=1)
+        return chosen.tolist()
+    values = values[wanted_rows] / sampling.temperature
+    u = torch.rand(len(wanted_rows), generator=generator, dtype=torch.float64).numpy()
+    if sampling.top_k == 0 and sampling.top_p == 1.0:  # plain sampling: no ranking needed
+        weights = np.exp(values - values.max(axis=1, keepdims=True))
+        cumulative = np.cumsum(weights, axis=1)
+        picks = np.sum(cumulative <= (u * cumulative[:, -1])[:, None], axis=1)
+        chosen[wanted_rows] = _last_allowed_at_most(allowed[wanted_rows], picks)
+        return chosen.tolist()
+    order = np.argsort(-values, axis=1, kind="stable")  # best first; ties keep id order
+    ranked = np.take_along_axis(values, order, axis=1)
+    n_keep = allowed[wanted_rows].sum(axis=1)
     if sampling.top_k > 0:
-        n_keep = min(n_keep, sampling.top_k)
-    kept = order[:n_keep]
-    probs = np.exp(values[kept] - values[kept[0]])
-    probs /= probs.sum()
+        n_keep = np.minimum(n_keep, sampling.top_k)
+    kept = np.arange(values.shape[1])[None, :] < n_keep[:, None]
+    probs = np.where(kept, np.exp(ranked - ranked[:, :1]), 0.0)
+    probs /= probs.sum(axis=1, keepdims=True)
     if sampling.top_p < 1.0:
-        before = np.cumsum(probs) - probs  # mass of the better tokens
-        n_nucleus = max(1, int(np.sum(before < sampling.top_p)))
-        kept, probs = kept[:n_nucleus], probs[:n_nucleus] / probs[:n_nucleus].sum()
-    u = float(torch.rand((), generator=generator, dtype=torch.float64))
-    index = int(np.searchsorted(np.cumsum(probs), u * probs.sum(), side="right"))
-    return int(kept[min(index, len(kept) - 1)])
+        before = np.cumsum(probs, axis=1) - probs  # mass of the better tokens
+        n_nucleus = np.maximum(1, np.sum(kept & (before < sampling.top_p), axis=1))
+        kept &= np.arange(values.shape[1])[None, :] < n_nucleus[:, None]
+        probs = np.where(kept, probs, 0.0)
+        probs /= probs.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(probs, axis=1)
+    picks = np.sum(cumulative <= (u * cumulative[:, -1])[:, None], axis=1)
+    picks = np.minimum(picks, kept.sum(axis=1) - 1)
+    chosen[wanted_rows] = order[np.arange(len(wanted_rows)), picks]
+    return chosen.tolist()
+
+
+def _last_allowed_at_most(allowed: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """Per row, `picks` itself where allowed, else the last allowed index before it (the
+    inverse-CDF pick can land past the last allowed id only by rounding)."""
+    rows = np.arange(len(picks))
+    picks = np.minimum(picks, allowed.shape[1] - 1)
+    if allowed[rows, picks].all():
+        return picks
+    positions = np.where(allowed, np.arange(allowed.shape[1])[None, :], -1)
+    return np.maximum.accumulate(positions, axis=1)[rows, picks]
