@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from melodex_studio.engine.pipelines.decode import decode
-from melodex_studio.engine.pipelines.plan import plan_section
+from melodex_studio.engine.pipelines.plan import PLAN_CANDIDATES, plan_section
 from melodex_studio.engine.pipelines.render import render
 from melodex_studio.engine.sampling import Guidance, interval_from_progress, timestep_schedule
 from melodex_studio.music.key import Key
@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=STUDIO.steps)
+    parser.add_argument("--candidates", type=int, default=PLAN_CANDIDATES,
+                        help="plans drawn side by side (the studio's default)")
     parser.add_argument("--guidance", type=float, default=STUDIO.guidance)
     parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("START", "END"),
                         default=STUDIO.guidance_interval,
@@ -147,22 +149,13 @@ def main() -> None:
     n_frames = grid.bar_span_frames(0, BARS, frame_rate)[1]
     seconds = grid.bar_span_samples(0, BARS)[1] / codec.sample_rate
 
-    # Count the plans the planner samples: it draws again while a score does not read in the key.
-    samples = [0]
-    sample_plan = models.structure.generate
-
-    def counted(*a: object, **k: object) -> list[int]:
-        samples[0] += 1
-        return sample_plan(*a, **k)  # type: ignore[arg-type]
-
-    models.structure.generate = counted  # type: ignore[method-assign]
     gflops_before = machine_gflops(args.threads)
     stages = {"plan": StageTimes(), "render": StageTimes(), "decode": StageTimes()}
     with torch.inference_mode():
         for repeat in range(args.repeats):
             plan = measure(stages["plan"], lambda repeat=repeat: plan_section(
                 models.structure, text, KEY, METER, BPM, "verse", 0.6, BARS, style="lofi",
-                seed=repeat))
+                seed=repeat, candidates=args.candidates))
             result = measure(stages["render"], lambda plan=plan, repeat=repeat: render(
                 models.renderer, plan, text, grid, KEY, n_frames, frame_rate=frame_rate,
                 seed=repeat, steps=args.steps, guidance=args.guidance,
@@ -182,8 +175,9 @@ def main() -> None:
     print(f"render: {args.steps} steps, guidance {args.guidance} over progress {low:g}-{high:g} "
           f"({passes} network passes); "
           f"models + prompt encoder loaded in {load_s:.1f} s; best of {args.repeats}")
-    print(f"plan: {samples[0]} plans sampled for {args.repeats} seeds (one more each time a "
-          "score did not read clearly in the key)")
+    ear = "the model's ear" if models.structure.key_hearing is not None else "the score"
+    print(f"plan: {args.candidates} candidates drawn side by side, the first heard in the key "
+          f"({ear}) kept")
     header = (f"{'stage':<8}{'best s':>8}{'median s':>10}{'cpu s':>8}{'x real time':>13}"
               f"{'RTF':>7}{'peak RSS MB':>13}{'+MB':>7}")
     print(header)

@@ -67,9 +67,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--free-tonic", action="store_true",
                           help="plan minor keys without keeping their tonic chords minor (as "
                                "versions before it did)")
-    generate.add_argument("--key-attempts", type=int, default=None,
-                          help="plans drawn at most until one's notes read in the asked key "
-                               "(default: the studio's; 1 keeps the first)")
+    generate.add_argument("--plan-candidates", type=int, default=None,
+                          help="plans drawn side by side, of which the first heard in the asked "
+                               "key is kept (default: the studio's; 1 keeps the only one)")
     generate.add_argument("--no-plan-adapter", action="store_true",
                           help="decode from the latents alone, without the plan's raster")
     generate.add_argument("--audio-dir", type=Path, default=None,
@@ -205,8 +205,8 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
         guidance_interval=interval if interval is not None else defaults.guidance_interval,
         plan_adapter=not args.no_plan_adapter,
         keep_tonic_mode=not args.free_tonic,
-        key_attempts=(args.key_attempts if args.key_attempts is not None
-                      else defaults.key_attempts),
+        plan_candidates=(args.plan_candidates if args.plan_candidates is not None
+                         else defaults.plan_candidates),
     )
     sections = design_sections(args.sections, args.bars, args.seed)
     reference = None

@@ -29,7 +29,7 @@ import torch
 
 from melodex_studio.engine.mel import MelConfig
 from melodex_studio.engine.pipelines.decode import decode
-from melodex_studio.engine.pipelines.plan import KEY_ATTEMPTS, plan_section
+from melodex_studio.engine.pipelines.plan import PLAN_CANDIDATES, plan_section
 from melodex_studio.engine.pipelines.render import render
 from melodex_studio.engine.sampling import interval_from_progress
 from melodex_studio.music.key_reading import plan_pitch_weights
@@ -61,7 +61,7 @@ class GenerateSettings:
     repaint_bars: int = 2
     plan_adapter: bool = True  # decode with the plan's raster when the codec has an adapter
     keep_tonic_mode: bool = True  # plan_section's: no major tonic chord in a minor key
-    key_attempts: int = KEY_ATTEMPTS  # plan_section's: samples drawn until the score reads
+    plan_candidates: int = PLAN_CANDIDATES  # plan_section's: plans drawn, one kept
 
 
 def _repaint_span(section: EvalSection, repaint_bars: int) -> tuple[int, int]:
@@ -93,7 +93,7 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     plan = timed("plan", lambda: plan_section(
         models.structure, text, section.key, section.meter, section.bpm, section.section_kind,
         section.energy, section.n_bars, style=section.style, seed=section.seed,
-        keep_tonic_mode=settings.keep_tonic_mode, key_attempts=settings.key_attempts))
+        keep_tonic_mode=settings.keep_tonic_mode, candidates=settings.plan_candidates))
     render_args = dict(frame_rate=frame_rate, steps=settings.steps, guidance=settings.guidance,
                        guidance_interval=settings.guidance_interval, sampler=settings.sampler,
                        shift=models.schedule_shift, checkpoint_steps=None)

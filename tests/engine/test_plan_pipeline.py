@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 import torch
 
+from melodex_studio.engine.key_hearing import KeyHearing
 from melodex_studio.engine.networks.structure_transformer import StructureTransformer
-from melodex_studio.engine.pipelines.plan import KEY_MARGIN_GOAL, PlanCancelled, plan_section
+from melodex_studio.engine.pipelines import plan as plan_module
+from melodex_studio.engine.pipelines.plan import (
+    SCORE_MARGIN_GOAL,
+    PlanCancelled,
+    choose_in_key,
+    plan_section,
+)
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_reading import key_margin
 from melodex_studio.music.meter import Meter
@@ -137,9 +145,9 @@ def test_a_minor_key_is_planned_on_a_minor_tonic(model: StructureTransformer) ->
     """The random model writes D major chords in D minor when left alone; with the tonic's
     mode kept (the default) it never does, and locked bars may still hold one."""
     free = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, keep_tonic_mode=False,
-                 key_attempts=1) for seed in range(12)]
+                 candidates=1) for seed in range(12)]
     assert any(major_tonic_bars(result, KEY) for result in free)
-    kept = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, key_attempts=1)
+    kept = [plan(model, seed=seed, n_bars=8, top_k=0, top_p=1.0, candidates=1)
             for seed in range(12)]
     assert not any(major_tonic_bars(result, KEY) for result in kept)
     template = kept[0].with_bar(2, kept[0].bars[2].model_copy(
@@ -172,19 +180,61 @@ def test_major_keys_are_planned_as_before(model: StructureTransformer) -> None:
                                                           keep_tonic_mode=False)
 
 
-def test_a_score_that_does_not_read_in_its_key_is_drawn_again(model: StructureTransformer) -> None:
-    """The random model's first sample often reads in another key (or barely in its own);
-    further samples from the same stream replace it only then, never by one that reads worse."""
-    redrawn = 0
-    for seed in range(6):
-        first = plan(model, seed=seed, key_attempts=1)
-        chosen = plan(model, seed=seed)
-        assert chosen == plan(model, seed=seed)  # still one plan per seed
-        if key_margin(first, KEY) >= KEY_MARGIN_GOAL:
-            assert chosen == first
-        else:
-            assert key_margin(chosen, KEY) >= key_margin(first, KEY)
-            redrawn += chosen != first
-    assert redrawn > 0
-    with pytest.raises(ValueError, match="key_attempts"):
-        plan(model, key_attempts=0)
+def spy_on_choice(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[Plan], object]]:
+    """Records the candidates and the ear each plan_section call chooses among and with."""
+    seen: list[tuple[list[Plan], object]] = []
+
+    def spy(plans: list[Plan], key: Key, hearing: KeyHearing | None) -> Plan:
+        seen.append((plans, hearing))
+        return choose_in_key(plans, key, hearing)
+
+    monkeypatch.setattr(plan_module, "choose_in_key", spy)
+    return seen
+
+
+def test_candidates_are_drawn_together_and_one_heard_in_key_is_kept(
+        model: StructureTransformer, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = spy_on_choice(monkeypatch)
+    chosen = [plan(model, seed=seed, n_bars=4) for seed in range(6)]
+    assert [plan(model, seed=seed, n_bars=4) for seed in range(6)] == chosen  # one per seed
+    for (candidates, hearing), result in zip(seen, chosen, strict=False):
+        assert hearing is None and len(candidates) == 8  # the tiny model has no ear
+        assert len({c.model_dump_json() for c in candidates}) > 1  # they are different plans
+        margins = [key_margin(c, KEY) for c in candidates]
+        kept = candidates.index(result)
+        clear = [i for i, m in enumerate(margins) if m >= SCORE_MARGIN_GOAL]
+        assert kept == (clear[0] if clear else int(np.argmax(margins)))
+    with pytest.raises(ValueError, match="candidates"):
+        plan(model, candidates=0)
+
+
+def test_a_model_with_an_ear_chooses_by_it(model: StructureTransformer,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = spy_on_choice(monkeypatch)
+    ear = KeyHearing.identity()
+    monkeypatch.setattr(model, "key_hearing", ear)
+    plan(model, seed=2)
+    assert seen[-1][1] is ear
+
+
+def test_with_every_bar_locked_there_is_nothing_to_choose(
+        model: StructureTransformer, monkeypatch: pytest.MonkeyPatch) -> None:
+    template = plan(model, seed=1, n_bars=2)
+    locked = Plan(steps_per_bar=template.steps_per_bar,
+                  bars=tuple(bar.model_copy(update={"locked": True}) for bar in template.bars))
+    seen = spy_on_choice(monkeypatch)
+    assert plan(model, seed=5, n_bars=2, locked_plan=locked) == locked
+    assert len(seen[-1][0]) == 1
+
+
+def test_the_first_plan_heard_clearly_wins_else_the_clearest() -> None:
+    cadence = Plan(steps_per_bar=16, bars=tuple(
+        PlanBar(chord=c, drums=(0,) * 16) for c in ("Dm", "Gm", "A7", "Dm")))
+    vamp = Plan(steps_per_bar=16, bars=tuple(
+        PlanBar(chord=c, drums=(0,) * 16) for c in ("Em7", "A7") * 2))  # D major's ii-V
+    assert key_margin(cadence, KEY) >= SCORE_MARGIN_GOAL > key_margin(vamp, KEY)
+    again = cadence.model_copy()
+    assert choose_in_key([vamp, cadence, again], KEY, None) is cadence  # the first clear one
+    assert choose_in_key([vamp], KEY, None) == vamp
+    deaf = KeyHearing(np.zeros((3, 12)))  # hears nothing: every margin 0, below the goal
+    assert choose_in_key([vamp, cadence], KEY, deaf) == vamp  # the first of equals

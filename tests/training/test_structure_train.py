@@ -152,12 +152,12 @@ def test_training_conditioning_is_what_the_plan_pipeline_builds(
         seen: dict = {}
         answer = encode_plan(example.section.plan, request.key)
 
-        def spy(cond, steps_per_bar, n_bars, generator, sampling, context=None, seen=seen,
-                answer=answer, **_):
+        def spy(cond, steps_per_bar, n_bars, generator, n_samples, sampling, context=None,
+                seen=seen, answer=answer, **_):
             seen.update(cond=cond, context=context, steps=steps_per_bar, bars=n_bars)
-            return answer
+            return [answer] * n_samples
 
-        monkeypatch.setattr(model, "generate", spy)
+        monkeypatch.setattr(model, "generate_many", spy)
         plan = plan_section(model, encoder.encode([request.text])[0], request.key,
                             request.meter, request.bpm, request.section_kind, request.energy,
                             request.n_bars, style=request.style,
