@@ -8,6 +8,7 @@ this row next to the model's, so a number is read against what is reachable, not
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -46,20 +47,26 @@ def one_section_examples(corpus_dir: Path | str,
             yield path.parent / document["audio"], sections[0]
 
 
+def long_section_clips(corpus_dir: Path | str, held_out: bool
+                       ) -> Iterator[tuple[Path, np.ndarray, int, dict[str, Any]]]:
+    """(audio path, mono audio, sample rate, section label) of each one-section example of a
+    corpus split that lasts at least `MIN_SECONDS`, in order."""
+    import soundfile
+
+    for path, label in one_section_examples(corpus_dir, held_out):
+        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        mono = np.ascontiguousarray(audio.mean(axis=1))
+        if mono.size >= MIN_SECONDS * rate:
+            yield path, mono, rate, label
+
+
 def judge_corpus_examples(corpus_dir: Path | str, max_examples: int = 48,
                           held_out: bool = True) -> list[dict[str, Any]]:
     """Records like `eval_generate.evaluate_section`'s (without seams) for up to `max_examples`
     one-section examples of a corpus split, judged against their own labels."""
-    import soundfile
-
     records: list[dict[str, Any]] = []
-    for audio_path, label in one_section_examples(corpus_dir, held_out):
-        if len(records) >= max_examples:
-            break
-        audio, rate = soundfile.read(str(audio_path), dtype="float32", always_2d=True)
-        audio = np.ascontiguousarray(audio.mean(axis=1))
-        if audio.size < MIN_SECONDS * rate:
-            continue
+    clips = long_section_clips(corpus_dir, held_out)
+    for audio_path, audio, rate, label in itertools.islice(clips, max_examples):
         meter, key = Meter.parse(label["meter"]), Key.parse(label["key"])
         grid = TempoGrid(float(label["bpm"]), meter, rate)
         chroma = chroma_frames(audio, rate)

@@ -13,6 +13,7 @@ score's own reading (`summary_rows`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,6 @@ from melodex_studio.music.key import Key
 from melodex_studio.music.key_reading import plan_part_weights
 from melodex_studio.music.plan import Plan
 
-MIN_SECONDS = 4.0  # shorter clips say little about a key
 MARGIN_BANDS = (0.0, 0.1, 0.2, 0.25, np.inf)  # upper edges of the bands; the first is open below
 
 
@@ -43,19 +43,11 @@ class HearingExamples:
 def load_hearing_examples(corpus_dir: Path | str, held_out: bool, limit: int,
                           progress: Callable[[int], None] | None = None) -> HearingExamples:
     """Up to `limit` one-section examples of a corpus split of at least `MIN_SECONDS`."""
-    import soundfile
-
     from melodex_studio.training.eval_metrics import chroma_frames, key_chroma
-    from melodex_studio.training.eval_reference import one_section_examples
+    from melodex_studio.training.eval_reference import MIN_SECONDS, long_section_clips
 
     parts, chroma, keys = [], [], []
-    for path, label in one_section_examples(corpus_dir, held_out):
-        if len(keys) >= limit:
-            break
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        mono = np.ascontiguousarray(audio.mean(axis=1))
-        if mono.size < MIN_SECONDS * rate:
-            continue
+    for _, mono, rate, label in itertools.islice(long_section_clips(corpus_dir, held_out), limit):
         key = Key.parse(label["key"])
         parts.append(plan_part_weights(Plan.model_validate(label["plan"]), key))
         chroma.append(key_chroma(chroma_frames(mono, rate)))
