@@ -8,7 +8,7 @@ and decoding. Locked bars come back as the very `PlanBar` objects the musician l
 A sampled score can be diatonic and still be heard in a neighbouring key (a ii-V vamp in A
 minor sounds like G major; a minor section over a tonic bass can sound in the parallel major),
 which no renderer can undo. So the planner draws `candidates` plans side by side (one batch:
-eight cost 1.35-1.55 times one) and keeps the first that will be heard clearly in the asked key,
+eight cost 1.35-1.9 times one) and keeps the first that will be heard clearly in the asked key,
 or else the one that comes closest. "Heard" is the model's ear (`engine.key_hearing`, fitted on
 corpus audio) where the model has one, the score's own notes (`music.key_reading`) otherwise.
 In the built-in model's evaluation (192 sections), sections whose kept plan the ear reads at
