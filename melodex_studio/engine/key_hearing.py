@@ -23,11 +23,11 @@ import numpy as np
 
 from melodex_studio.engine.weights import ModelLoadError, read_model_config
 from melodex_studio.music.key import Key
-from melodex_studio.music.key_reading import plan_part_weights
+from melodex_studio.music.key_reading import SCORE_PARTS, pitch_margin, plan_part_weights
 from melodex_studio.music.plan import Plan
 
 COMPONENT = "key_hearing"
-N_PARTS = 3  # chord tones, bass, melody: the rows of `plan_part_weights`
+N_PARTS = len(SCORE_PARTS)  # chord tones, bass, melody: the rows of `plan_part_weights`
 
 
 def circulant_rows(weights: np.ndarray) -> np.ndarray:
@@ -66,13 +66,10 @@ class KeyHearing:
     def margin(self, plan: Plan, key: Key) -> float:
         """How clearly `plan` will be heard in `key`: the predicted chroma's correlation with
         `key`'s profile minus the best other key's (positive when `key` is what is heard)."""
-        scores = Key.correlations(self.heard(plan_part_weights(plan, key)))
-        if not scores.any():
-            return 0.0
-        return float(scores[key.index] - np.delete(scores, key.index).max())
+        return pitch_margin(self.heard(plan_part_weights(plan, key)), key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"parts": ["chords", "bass", "melody"],
+        return {"parts": list(SCORE_PARTS),
                 "kernels": [[round(float(v), 6) for v in row] for row in self.kernels],
                 **self.info}
 

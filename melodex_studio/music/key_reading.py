@@ -16,12 +16,14 @@ import numpy as np
 from melodex_studio.music.key import Key
 from melodex_studio.music.plan import Plan
 
+SCORE_PARTS = ("chords", "bass", "melody")  # the rows of `plan_part_weights`
+
 
 def plan_part_weights(plan: Plan, key: Key) -> np.ndarray:
-    """[3, 12] how long each pitch class sounds in the plan's score, in bars, per part: chord
-    tones (every one for its bar), bass notes and melody notes (for their length, degrees read
-    in `key`)."""
-    weights = np.zeros((3, 12))
+    """[3, 12] how long each pitch class sounds in the plan's score, in bars, per part
+    (`SCORE_PARTS`): chord tones (every one for its bar), bass notes and melody notes (for
+    their length, degrees read in `key`)."""
+    weights = np.zeros((len(SCORE_PARTS), 12))
     for bar in plan.bars:
         chord = bar.chord_value()
         if chord is not None:
@@ -39,10 +41,15 @@ def plan_pitch_weights(plan: Plan, key: Key) -> np.ndarray:
 
 
 def key_margin(plan: Plan, key: Key) -> float:
-    """How clearly the plan's score reads in `key`: its correlation with `key`'s profile minus
-    the best other key's. Positive when `key` is the reading, 0 for a score that says nothing."""
-    scores = Key.correlations(plan_pitch_weights(plan, key))
+    """How clearly the plan's score reads in `key` (`pitch_margin` of its pitch weights)."""
+    return pitch_margin(plan_pitch_weights(plan, key), key)
+
+
+def pitch_margin(weights: np.ndarray, key: Key) -> float:
+    """How clearly pitch-class weights [12] (a score's durations, a heard or measured chroma)
+    say `key`: their correlation with `key`'s profile minus the best other key's. Positive when
+    `key` is the reading, 0 for weights that say nothing."""
+    scores = Key.correlations(weights)
     if not scores.any():
         return 0.0
-    others = np.delete(scores, key.index)
-    return float(scores[key.index] - others.max())
+    return float(scores[key.index] - np.delete(scores, key.index).max())
