@@ -1,6 +1,7 @@
 """`melodex train key-hearing`: fit the planner's ear on corpus audio and store it with the model.
 
-The ear (`engine.key_hearing`) is 36 numbers fitted in a minute, not a network: it predicts the
+The ear (`engine.key_hearing`) is 36 numbers fitted in about three minutes (most of it
+reading the clips' chroma), not a network: it predicts the
 chroma a key finder measures on a section's audio from the section's score, so the planner can
 keep, among the plans it draws, one that will be heard in the asked key. It is written into
 the model folder's ``config.json`` (section ``key_hearing``) with its held-out check.
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from melodex_studio.cli.inputs import corpus_dir
     from melodex_studio.engine.key_hearing import COMPONENT, KeyHearing
     from melodex_studio.engine.weights import merge_component_config, read_model_config
@@ -43,21 +46,13 @@ def run(args: argparse.Namespace) -> int:
     model_dir = args.model or builtin_model_dir()
     if not (model_dir / "config.json").is_file():
         raise CliError(f"no model config in {model_dir}: train and export the model first")
-    read_model_config(model_dir)  # an unreadable config fails here, before the minute of work
-
-    def progress(label: str, total: int):
-        def show(done: int) -> None:
-            if done % 100 == 0 or done == total:
-                print(f"\r{label}: {done}/{total}", end="", flush=True)
-        return show
+    read_model_config(model_dir)  # an unreadable config fails here, before minutes of work
 
     try:
-        train = load_hearing_examples(data, False, args.examples,
-                                      progress("training examples", args.examples))
-        print()
-        held_out = load_hearing_examples(data, True, args.held_out,
-                                         progress("held-out examples", args.held_out))
-        print()
+        with tqdm(total=args.examples, desc="training examples") as bar:
+            train = load_hearing_examples(data, False, args.examples, lambda _: bar.update())
+        with tqdm(total=args.held_out, desc="held-out examples") as bar:
+            held_out = load_hearing_examples(data, True, args.held_out, lambda _: bar.update())
         hearing = fit_key_hearing(train)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from exc

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from melodex_studio.engine.key_hearing import N_PARTS, KeyHearing, circulant_rows
-from melodex_studio.music.key import Key
-from melodex_studio.music.key_reading import plan_part_weights
+from melodex_studio.music.key import Key, Mode
+from melodex_studio.music.key_reading import pitch_margin, plan_part_weights
 from melodex_studio.music.plan import Plan
+from melodex_studio.training.eval_metrics import chroma_frames, estimate_key, key_chroma
 
 MARGIN_BANDS = (0.0, 0.1, 0.2, 0.25, np.inf)  # upper edges of the bands; the first is open below
 
@@ -43,7 +44,6 @@ class HearingExamples:
 def load_hearing_examples(corpus_dir: Path | str, held_out: bool, limit: int,
                           progress: Callable[[int], None] | None = None) -> HearingExamples:
     """Up to `limit` one-section examples of a corpus split of at least `MIN_SECONDS`."""
-    from melodex_studio.training.eval_metrics import chroma_frames, key_chroma
     from melodex_studio.training.eval_reference import MIN_SECONDS, long_section_clips
 
     parts, chroma, keys = [], [], []
@@ -82,18 +82,15 @@ def fit_key_hearing(examples: HearingExamples) -> KeyHearing:
 
 
 def _margins(weights: Sequence[np.ndarray], keys: np.ndarray) -> np.ndarray:
-    result = []
-    for vector, key in zip(weights, keys, strict=True):
-        scores = Key.correlations(vector)
-        result.append(scores[key] - np.delete(scores, key).max() if scores.any() else 0.0)
-    return np.asarray(result)
+    return np.asarray([pitch_margin(vector, Key.from_index(int(key)))
+                       for vector, key in zip(weights, keys, strict=True)])
 
 
 def reading_margins(hearing: KeyHearing, examples: HearingExamples) -> dict[str, np.ndarray]:
     """Per example: the score's margin, the predicted hearing's, and whether the judge (the
     measured chroma's best key profile) heard the labelled key (1.0 or 0.0)."""
     heard = [hearing.heard(parts) for parts in examples.parts]
-    judged = [int(np.argmax(Key.correlations(c))) for c in examples.chroma]
+    judged = [estimate_key(chroma).index for chroma in examples.chroma]
     return {"score": _margins([p.sum(axis=0) for p in examples.parts], examples.keys),
             "heard": _margins(heard, examples.keys),
             "correct": (np.asarray(judged) == examples.keys).astype(float)}
@@ -103,7 +100,7 @@ def summary_rows(hearing: KeyHearing, examples: HearingExamples) -> list[dict[st
     """Per margin band and mode: clips (score reading / predicted hearing) and the share the
     judge heard in their key."""
     margins = reading_margins(hearing, examples)
-    minor = np.asarray([Key.from_index(int(k)).mode.value == "minor" for k in examples.keys])
+    minor = np.asarray([Key.from_index(int(k)).mode is Mode.MINOR for k in examples.keys])
     rows: list[dict[str, object]] = []
     for low, high in zip((-np.inf, *MARGIN_BANDS[:-1]), MARGIN_BANDS, strict=True):
         for mode, selected in (("major", ~minor), ("minor", minor)):
