@@ -176,7 +176,8 @@ def main() -> None:
           f"({passes} network passes); "
           f"models + prompt encoder loaded in {load_s:.1f} s; best of {args.repeats}")
     ear = "the model's ear" if models.structure.key_hearing is not None else "the score"
-    print(f"plan: {args.candidates} candidates drawn side by side, the first heard in the key "
+    print("plan: one candidate, kept as drawn" if args.candidates == 1 else
+          f"plan: {args.candidates} candidates drawn side by side, the first heard in the key "
           f"({ear}) kept")
     header = (f"{'stage':<8}{'best s':>8}{'median s':>10}{'cpu s':>8}{'x real time':>13}"
               f"{'RTF':>7}{'peak RSS MB':>13}{'+MB':>7}")
