@@ -406,11 +406,14 @@ def quantize_plan(plan: Plan, key: Key) -> Plan:
 
 @dataclass(frozen=True)
 class TokenGroups:
-    """A flat sequence regrouped for the model: one row of `GROUP_SIZE` tokens per bar header or
-    16th step (the BAR marker is implied by the header row). `kinds` is 0 for a header and
-    1 + step for a step; `bars` is the bar index of each row."""
+    """A flat sequence regrouped for the model: one row per model position, `group_width`
+    tokens wide. A bar's header row holds its 4 header tokens (the BAR marker is implied); each
+    following row holds `steps_per_group` consecutive 16th steps of 4 tokens. Slots past the
+    end of the tokens a row holds are PAD (a header row of a two-step model, the last row of a
+    bar with an odd number of steps). `kinds` is 0 for a header and 1 + group index for the
+    steps; `bars` is the bar index of each row."""
 
-    tokens: np.ndarray  # [G, GROUP_SIZE] int64
+    tokens: np.ndarray  # [G, width] int64
     kinds: np.ndarray  # [G] int64
     bars: np.ndarray  # [G] int64
 
@@ -422,18 +425,45 @@ def group_kind_count(max_steps_per_bar: int = 32) -> int:
     return 1 + max_steps_per_bar
 
 
-def to_groups(tokens: Sequence[int], steps_per_bar: int) -> TokenGroups:
+def group_width(steps_per_group: int = 1) -> int:
+    """Tokens per model position: a 16th step has `GROUP_SIZE` tokens."""
+    if steps_per_group < 1:
+        raise ValueError(f"steps_per_group must be at least 1, got {steps_per_group}")
+    return GROUP_SIZE * steps_per_group
+
+
+def step_groups_per_bar(steps_per_bar: int, steps_per_group: int = 1) -> int:
+    return -(-steps_per_bar // steps_per_group)
+
+
+def group_slot_counts(steps_per_bar: int, steps_per_group: int = 1) -> list[int]:
+    """How many real (non-PAD) tokens each row of a bar holds: the header's, then each step
+    group's. Sampling walks these; the rest of a row is PAD."""
+    counts = [len(HEADER_SLOTS)]
+    for group in range(step_groups_per_bar(steps_per_bar, steps_per_group)):
+        steps = min(steps_per_group, steps_per_bar - group * steps_per_group)
+        counts.append(GROUP_SIZE * steps)
+    return counts
+
+
+def to_groups(tokens: Sequence[int], steps_per_bar: int, steps_per_group: int = 1) -> TokenGroups:
     bar_length = tokens_per_bar(steps_per_bar)
     if len(tokens) % bar_length:
         raise ValueError(f"{len(tokens)} tokens are not whole bars of {bar_length} tokens")
     flat = np.asarray(tokens, dtype=np.int64).reshape(-1, bar_length)
     if flat.size and not np.all(flat[:, 0] == BAR_ID):
         raise ValueError("every bar must start with the BAR token")
-    rows = flat[:, 1:].reshape(flat.shape[0], 1 + steps_per_bar, GROUP_SIZE)
+    width = group_width(steps_per_group)
+    counts = group_slot_counts(steps_per_bar, steps_per_group)
     n_bars = flat.shape[0]
-    kinds = np.tile(np.arange(1 + steps_per_bar, dtype=np.int64), n_bars)
-    bars = np.repeat(np.arange(n_bars, dtype=np.int64), 1 + steps_per_bar)
-    return TokenGroups(rows.reshape(-1, GROUP_SIZE), kinds, bars)
+    rows = np.full((n_bars, len(counts), width), PAD_ID, dtype=np.int64)
+    begin = 1
+    for row, count in enumerate(counts):
+        rows[:, row, :count] = flat[:, begin : begin + count]
+        begin += count
+    kinds = np.tile(np.arange(len(counts), dtype=np.int64), n_bars)
+    bars = np.repeat(np.arange(n_bars, dtype=np.int64), len(counts))
+    return TokenGroups(rows.reshape(-1, width), kinds, bars)
 
 
 #: Per flat position: None (free), or the set of token ids allowed there (one id = forced).

@@ -20,7 +20,6 @@ from torch import Tensor
 from melodex_studio.engine.codec import Codec, CodecConfig
 from melodex_studio.engine.networks.dit import DiT, DiTConfig
 from melodex_studio.engine.networks.structure_transformer import (
-    StructureConfig,
     StructureTransformer,
 )
 from melodex_studio.engine.weights import ModelLoadError, read_model_config
@@ -91,9 +90,9 @@ def _random_full_renderer(seed: int) -> DiT:
 
 def _random_full_structure(seed: int) -> StructureTransformer:
     """The default planner size, knowing every corpus style (as the shipped one is trained)."""
-    from melodex_studio.training.corpus.styles import STYLES
+    from melodex_studio.training.structure_train import shipping_config
 
-    return seeded(lambda: StructureTransformer(StructureConfig(styles=tuple(STYLES))), seed).eval()
+    return seeded(lambda: StructureTransformer(shipping_config()), seed).eval()
 
 
 def random_generation_models(size: RandomSize = "tiny", seed: int = 0,

@@ -96,9 +96,10 @@ class StructureExample:
     request: PlanningRequest
     section: ComposedSection
 
-    def target(self) -> TokenGroups:
+    def target(self, steps_per_group: int = 1) -> TokenGroups:
         plan = self.section.plan
-        return to_groups(encode_plan(plan, self.request.key), plan.steps_per_bar)
+        return to_groups(encode_plan(plan, self.request.key), plan.steps_per_bar,
+                         steps_per_group)
 
 
 def prompt_text(prompt: str, style: str | None) -> str:
@@ -127,7 +128,7 @@ def context_for(config: StructureConfig, previous: Plan | None, key: Key) -> Tok
     if previous is None or config.context_bars <= 0:
         return None
     tail = Plan(steps_per_bar=previous.steps_per_bar, bars=previous.bars[-config.context_bars :])
-    return to_groups(encode_plan(tail, key), previous.steps_per_bar)
+    return to_groups(encode_plan(tail, key), previous.steps_per_bar, config.steps_per_group)
 
 
 def example_indices(corpus_seed: int, count: int, held_out: bool, start: int = 0) -> list[int]:

@@ -16,10 +16,12 @@ from torch import Tensor
 from melodex_studio.engine.networks.structure_transformer import GroupBatch, StructureTransformer
 from melodex_studio.engine.plan_tokens import (
     HEADER_SLOTS,
+    PAD_ID,
     STEP_SLOTS,
     TYPE_OFFSETS,
     TYPE_SIZES,
     VOCAB_SIZE,
+    TokenType,
 )
 from melodex_studio.training.structure_pool import StructurePool
 
@@ -27,32 +29,38 @@ from melodex_studio.training.structure_pool import StructurePool
 SLOT_NAMES = (("chord", "chord_bass", "energy", "density"), ("drums", "drums", "bass", "melody"))
 
 
-def _slot_type_bias(device: torch.device) -> Tensor:
-    """[2, 4, V]: 0 where an id has the slot's token type, a large negative elsewhere; row 0
-    for header groups, row 1 for 16th-step groups."""
-    bias = torch.full((2, len(HEADER_SLOTS), VOCAB_SIZE), -1e4)
-    for row, slots in enumerate((HEADER_SLOTS, STEP_SLOTS)):
+def _slot_type_bias(width: int, device: torch.device) -> Tensor:
+    """[2, width, V]: 0 where an id has the slot's token type, a large negative elsewhere; row
+    0 for header groups, row 1 for 16th-step groups. Slots past a header's 4 tokens are PAD."""
+    bias = torch.full((2, width, VOCAB_SIZE), -1e4)
+    header = HEADER_SLOTS + (TokenType.PAD,) * (width - len(HEADER_SLOTS))
+    steps = STEP_SLOTS * (width // len(STEP_SLOTS))
+    for row, slots in enumerate((header, steps)):
         for slot, kind in enumerate(slots):
             bias[row, slot, TYPE_OFFSETS[kind] : TYPE_OFFSETS[kind] + TYPE_SIZES[kind]] = 0.0
     return bias.to(device)
 
 
 def restricted_logits(logits: Tensor, target: GroupBatch) -> Tensor:
-    """fp32 logits [B, G, 4, V] with ids of the wrong token type pushed out of reach."""
-    bias = _slot_type_bias(logits.device)
+    """fp32 logits [B, G, width, V] with ids of the wrong token type pushed out of reach."""
+    bias = _slot_type_bias(logits.shape[2], logits.device)
     return logits.float() + bias[(target.kinds > 0).long()]
 
 
+def token_mask(target: GroupBatch) -> Tensor:
+    """[B, G, width]: the tokens that count, not padding rows nor PAD slots inside a row."""
+    return target.valid_mask()[..., None] & (target.tokens != PAD_ID)
+
+
 def plan_token_loss(logits: Tensor, target: GroupBatch) -> tuple[Tensor, Tensor, Tensor]:
-    """(mean cross-entropy over valid tokens, per-token correctness [B, G, 4], valid mask)."""
+    """(mean cross-entropy over valid tokens, per-token correctness [B, G, width], valid mask)."""
     restricted = restricted_logits(logits, target)
-    valid = target.valid_mask()[..., None].expand_as(target.tokens)
+    valid = token_mask(target)
     labels = target.tokens.masked_fill(~valid, -100)
     loss = F.cross_entropy(restricted.reshape(-1, VOCAB_SIZE), labels.reshape(-1),
                            ignore_index=-100)
     correct = (restricted.argmax(dim=-1) == target.tokens) & valid
     return loss, correct, valid
-
 
 
 @torch.no_grad()
@@ -74,7 +82,8 @@ def evaluate_tokens(model: StructureTransformer, pool: StructurePool,
         is_step = (target.kinds > 0)[..., None].expand_as(valid)
         for row, names in enumerate(SLOT_NAMES):
             rows = valid & (is_step if row else ~is_step)
-            for slot, name in enumerate(names):
+            for slot in range(valid.shape[-1]):
+                name = names[slot % len(names)]  # a two-step group repeats the step's names
                 hits[name][0] += float(correct[..., slot][rows[..., slot]].sum())
                 hits[name][1] += float(rows[..., slot].sum())
     model.train(was_training)

@@ -46,7 +46,7 @@ class StructurePool:
 
     text: Tensor  # [N, text_dim] float32
     ids: Tensor  # [N, 7] int64, `_ID_FIELDS` order
-    tokens: Tensor  # [T, 4] int16
+    tokens: Tensor  # [T, width] int16
     kinds: Tensor  # [T] int16
     bars: Tensor  # [T] int16
     target_start: Tensor  # [N] int64
@@ -73,7 +73,7 @@ class StructurePool:
     def _groups(self, rows: np.ndarray, starts: Tensor, lengths: Tensor,
                 device: torch.device | str) -> GroupBatch:
         length = max(1, int(lengths[rows].max()))
-        tokens = torch.full((len(rows), length, 4), PAD_ID, dtype=torch.long)
+        tokens = torch.full((len(rows), length, self.tokens.shape[1]), PAD_ID, dtype=torch.long)
         kinds = torch.zeros(len(rows), length, dtype=torch.long)
         bars = torch.zeros(len(rows), length, dtype=torch.long)
         valid = torch.zeros(len(rows), length, dtype=torch.bool)
@@ -104,7 +104,8 @@ def pool_metadata(config: StructureConfig, corpus_seed: int, size: int, held_out
     """What a pool depends on; a cached pool is reused only when all of it matches."""
     return {"format": POOL_FORMAT, "corpus_seed": corpus_seed, "size": size,
             "held_out": held_out, "start": start, "styles": list(config.styles),
-            "context_bars": config.context_bars, "text_dim": config.text_dim}
+            "context_bars": config.context_bars, "text_dim": config.text_dim,
+            "steps_per_group": config.steps_per_group}
 
 
 def build_pool(path: Path, config: StructureConfig, encoder: TextEncoder, corpus_seed: int,
@@ -127,7 +128,7 @@ def build_pool(path: Path, config: StructureConfig, encoder: TextEncoder, corpus
         texts.append(encoder.encode([request.text])[0].float().cpu())
         cond = conditioning_for(config, request, texts[-1])
         ids.append(torch.cat([getattr(cond, name) for name in _ID_FIELDS]))
-        target = example.target()
+        target = example.target(config.steps_per_group)
         context = context_for(config, request.previous_plan, request.key)
         span = [total, len(target.kinds), 0, 0]
         rows.append(target)

@@ -36,9 +36,10 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def model() -> StructureTransformer:
-    return StructureTransformer.tiny_random(seed=1)
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-step-groups", "two-step-groups"])
+def model(request: pytest.FixtureRequest) -> StructureTransformer:
+    """Both layouts: the shipped planner writes two 16th steps a position."""
+    return StructureTransformer.tiny_random(seed=1, steps_per_group=request.param)
 
 
 def text(seed: int = 0) -> torch.Tensor:

@@ -168,9 +168,14 @@ def test_grammar_rejects_invalid_tokens() -> None:
 # --- the model --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model() -> StructureTransformer:
-    return StructureTransformer.tiny_random(seed=3)
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-step-groups", "two-step-groups"])
+def model(request: pytest.FixtureRequest) -> StructureTransformer:
+    """Both layouts: a 16th step a position (the models before) and two (the shipped one)."""
+    return StructureTransformer.tiny_random(seed=3, steps_per_group=request.param)
+
+
+def groups_of(model: StructureTransformer, tokens: list[int], steps: int) -> pt.TokenGroups:
+    return pt.to_groups(tokens, steps, model.config.steps_per_group)
 
 
 def conditioning(n_bars: int) -> StructureConditioning:
@@ -211,7 +216,7 @@ def test_each_candidate_is_computed_as_if_alone(model: StructureTransformer) -> 
     """Greedy rows depend on nothing random, so every row of a batch must be the greedy
     sequence of a batch of one: the rows share weights and calls, never state."""
     cond = conditioning(2)
-    context = pt.to_groups(random_valid_tokens(2, 16, 1), 16)
+    context = groups_of(model, random_valid_tokens(2, 16, 1), 16)
     greedy = TokenSampling(temperature=0.0)
     alone = model.generate(cond, 16, 2, torch.Generator(), greedy, context=context)
     batch = model.generate_many(cond, 16, 2, torch.Generator(), 4, greedy, context=context)
@@ -243,20 +248,25 @@ def test_batched_sampling_follows_the_distribution_and_skips_forced_rows() -> No
     assert set(top1) == {1}
 
 
-def test_kv_cache_sampling_matches_teacher_forced_logits(model: StructureTransformer) -> None:
+@pytest.mark.parametrize("steps", [12, 7])
+def test_kv_cache_sampling_matches_teacher_forced_logits(model: StructureTransformer,
+                                                          steps: int) -> None:
     """Greedy sampling with the KV cache picks, at every position, the grammar-masked argmax
-    of the full (uncached) teacher-forced forward pass on its own output."""
-    steps, bars = 12, 2
+    of the full (uncached) teacher-forced forward pass on its own output (7 steps a bar: a
+    two-step model's last group of a bar is half PAD)."""
+    bars = 2
     cond = conditioning(bars)
-    context = pt.to_groups(random_valid_tokens(1, 16, 1), 16)
+    context = groups_of(model, random_valid_tokens(1, 16, 1), 16)
     tokens = model.generate(
         cond, steps, bars, torch.Generator(), TokenSampling(temperature=0.0), context=context
     )
-    groups = pt.to_groups(tokens, steps)
+    groups = groups_of(model, tokens, steps)
     with torch.no_grad():
         logits = model(cond, GroupBatch.from_groups(groups), GroupBatch.from_groups(context))[0]
+    real = torch.as_tensor(groups.tokens).reshape(-1) != pt.PAD_ID
+    assert int(real.sum()) == len(tokens) - bars  # every token but the BAR markers
     grammar = pt.PlanGrammar(steps)
-    flat = iter(logits.reshape(-1, pt.VOCAB_SIZE))
+    flat = iter(logits.reshape(-1, pt.VOCAB_SIZE)[real])
     for token in tokens:
         allowed = torch.from_numpy(grammar.allowed().copy())
         if grammar.expected_type() is not pt.TokenType.BAR:
@@ -298,7 +308,7 @@ def test_the_static_cache_refuses_more_positions_than_it_holds() -> None:
 def padded(batches: list[pt.TokenGroups]) -> GroupBatch:
     """Right-pad token groups of different lengths into one batch (PAD rows, valid False)."""
     length = max(len(groups.kinds) for groups in batches)
-    tokens = torch.full((len(batches), length, pt.GROUP_SIZE), pt.PAD_ID)
+    tokens = torch.full((len(batches), length, batches[0].tokens.shape[1]), pt.PAD_ID)
     kinds = torch.zeros(len(batches), length, dtype=torch.long)
     bars = torch.zeros(len(batches), length, dtype=torch.long)
     valid = torch.zeros(len(batches), length, dtype=torch.bool)
@@ -319,8 +329,8 @@ def test_a_padded_training_batch_matches_each_sequence_alone(model: StructureTra
     conds, contexts, targets = [], [], []
     for seed, (c_steps, c_bars, t_steps, t_bars) in enumerate(sections):
         conds.append(conditioning(t_bars))
-        contexts.append(pt.to_groups(random_valid_tokens(seed, c_steps, c_bars), c_steps))
-        targets.append(pt.to_groups(random_valid_tokens(seed + 7, t_steps, t_bars), t_steps))
+        contexts.append(groups_of(model, random_valid_tokens(seed, c_steps, c_bars), c_steps))
+        targets.append(groups_of(model, random_valid_tokens(seed + 7, t_steps, t_bars), t_steps))
     batch_cond = StructureConditioning(
         *[torch.cat([getattr(c, name) for c in conds]) for name in conds[0].__dict__]
     )
@@ -400,3 +410,17 @@ def test_style_ids_match_what_musicians_type() -> None:
     assert config.style_id("  JAZZ ") == 3
     assert config.style_id("polka") == 0
     assert config.style_id(None) == 0 and config.style_id(7) == 0 and config.style_id(2) == 2
+
+
+@pytest.mark.parametrize("steps", [16, 12, 7])
+def test_two_step_groups_hold_every_token_once_in_order(steps: int) -> None:
+    tokens = random_valid_tokens(4, steps, 3)
+    one, two = pt.to_groups(tokens, steps), pt.to_groups(tokens, steps, 2)
+    assert two.tokens.shape == (3 * (1 + -(-steps // 2)), 8)
+    assert one.tokens.shape == (3 * (1 + steps), 4)
+    without_bars = [t for t in tokens if t != pt.BAR_ID]
+    for groups in (one, two):
+        flat = groups.tokens.reshape(-1)
+        assert flat[flat != pt.PAD_ID].tolist() == without_bars
+    assert (two.tokens[two.kinds == 0, 4:] == pt.PAD_ID).all()  # a header is 4 tokens
+    assert two.kinds.max() == -(-steps // 2) and two.bars.max() == 2

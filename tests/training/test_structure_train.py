@@ -78,9 +78,13 @@ def test_training_examples_never_come_from_the_held_out_split() -> None:
     assert not set(train_indices) & set(held)
 
 
-def test_loss_falls_on_a_fixed_batch(tmp_path: Path, encoder: MiniLMTextEncoder) -> None:
-    pool = build_pool(tmp_path / "pool.safetensors", CONFIG, encoder, 0, 6, progress=False)
-    trainer = StructureTrainer(tmp_path, CONFIG, FAST, seed=0, total_steps=30,
+@pytest.mark.parametrize("steps_per_group", [1, 2])
+def test_loss_falls_on_a_fixed_batch(tmp_path: Path, encoder: MiniLMTextEncoder,
+                                     steps_per_group: int) -> None:
+    config = replace(CONFIG, steps_per_group=steps_per_group)
+    pool = build_pool(tmp_path / "pool.safetensors", config, encoder, 0, 6, progress=False)
+    assert pool.tokens.shape[1] == 4 * steps_per_group
+    trainer = StructureTrainer(tmp_path, config, FAST, seed=0, total_steps=30,
                                device=torch.device("cpu"))
     rows = np.arange(6)
     losses = [trainer.train_step(pool, rows)[0] for _ in range(30)]

@@ -3,11 +3,15 @@ section's plan as tokens (`engine.plan_tokens`), bar by bar.
 
 Sequence: 8 prefix vectors (text, style, key, meter, tempo bucket, section kind, energy level,
 length in bars), the previous section's last bars as context groups, a START position, then the
-section's groups. One position holds one *group* of 4 tokens (a bar header: chord, slash bass,
-energy, density; or a 16th step: two drum tokens, bass, melody), so a 16-bar 4/4 section is 272
-positions, not 1,100 tokens: sampling is four times fewer transformer steps. Inside a group the
-tokens are still predicted one after another by a small chained head (each slot sees the tokens
-already chosen in its group), so the factorisation stays exactly autoregressive.
+section's groups. One position holds one *group*: a bar header (chord, slash bass, energy,
+density) or `steps_per_group` 16th steps of 4 tokens each (two drum tokens, bass, melody). With
+one step a group (the shipped model) a 16-bar 4/4 section is 272 positions, not 1,100 tokens.
+On a CPU each position costs a full reading of the weights and of the KV cache, so two steps a
+group (144 positions) plan about 30 % faster; trained alike, their plans were heard in the
+asked key less often (the model card has the numbers). Inside a group the tokens are
+still predicted one after another by a small chained head (each slot sees the tokens already
+chosen in its group, embedded by which step they belong to), so the factorisation stays
+exactly autoregressive.
 
 `forward` gives teacher-forced logits for training; `generate` samples with a KV cache under the
 plan grammar, with per-position restrictions that teacher-force locked bars.
@@ -38,6 +42,7 @@ from melodex_studio.engine.plan_tokens import (
     GROUP_SIZE,
     LEVELS,
     N_METER_IDS,
+    PAD_ID,
     SECTION_KINDS,
     TEMPO_BUCKETS,
     TYPE_OFFSETS,
@@ -48,6 +53,8 @@ from melodex_studio.engine.plan_tokens import (
     TokenGroups,
     TokenType,
     group_kind_count,
+    group_slot_counts,
+    group_width,
 )
 from melodex_studio.engine.weights import (
     load_component_weights,
@@ -77,6 +84,9 @@ class StructureConfig:
     context_bars: int = 4  # bars of the previous section fed as context
     max_bars: int = 64  # bar-position embeddings; later bars share the last one
     rope_base: float = 10_000.0
+    # 16th steps per model position. 2 halves the positions (and the KV cache's reading) and
+    # plans ~30 % faster, but its plans were heard in key less often (model card): 1 ships.
+    steps_per_group: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,9 +100,10 @@ class StructureConfig:
         return cls(**known)
 
     @classmethod
-    def tiny(cls) -> StructureConfig:
+    def tiny(cls, steps_per_group: int = 1) -> StructureConfig:
         """A few-ten-thousand-parameter config for tests."""
-        return cls(d_model=32, n_layers=2, n_heads=2, mlp_ratio=2, styles=("lofi", "house"))
+        return cls(d_model=32, n_layers=2, n_heads=2, mlp_ratio=2, styles=("lofi", "house"),
+                   steps_per_group=steps_per_group)
 
     def style_id(self, style: str | int | None) -> int:
         """1 + index of a known style; unknown or missing styles are 0.
@@ -227,7 +238,10 @@ class StructureTransformer(nn.Module):
         )
         self.prefix_slot = nn.Parameter(torch.randn(PREFIX_LENGTH, d) * 0.02)
         self.start_kind = group_kind_count(MAX_STEPS_PER_BAR)
-        self.token_emb = nn.Embedding(VOCAB_SIZE, d)
+        self.width = group_width(config.steps_per_group)
+        # A token's embedding depends on which step of its group it is in (the sum over a
+        # group must still say which step held which note): one table row per (step, id).
+        self.token_emb = nn.Embedding(VOCAB_SIZE * config.steps_per_group, d)
         self.kind_emb = nn.Embedding(self.start_kind + 1, d)
         self.bar_emb = nn.Embedding(config.max_bars, d)
         self.bars_left_emb = nn.Embedding(config.max_bars, d)
@@ -236,8 +250,8 @@ class StructureTransformer(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         # The chained group head: slot j sees the trunk state, the group kind and tokens < j.
         self.head_kind = nn.Embedding(self.start_kind, d)
-        self.head_slot = nn.Parameter(torch.randn(GROUP_SIZE, d) * 0.02)
-        self.head_token = nn.Embedding(VOCAB_SIZE, d)
+        self.head_slot = nn.Parameter(torch.randn(self.width, d) * 0.02)
+        self.head_token = nn.Embedding(VOCAB_SIZE * config.steps_per_group, d)
         self.head_norm = nn.LayerNorm(d)
         self.head_ff = FeedForward(d, 2 * d)
         self.out_norm = nn.LayerNorm(d)
@@ -248,6 +262,11 @@ class StructureTransformer(nn.Module):
         self.key_hearing: KeyHearing | None = None
 
     # --- embeddings ------------------------------------------------------------------------
+
+    def slot_ids(self, tokens: Tensor) -> Tensor:
+        """Token ids [..., width] -> rows of the (step, id) embedding tables."""
+        step = torch.arange(self.width, device=tokens.device) // GROUP_SIZE
+        return tokens + step * VOCAB_SIZE
 
     def embed_prefix(self, cond: StructureConditioning) -> Tensor:
         """[B, 8, d]: one vector per conditioning field."""
@@ -261,7 +280,7 @@ class StructureTransformer(nn.Module):
         """[B, G, d]: sum of the group's token embeddings plus kind, bar and segment."""
         last = self.config.max_bars - 1
         bars_left = (n_bars[:, None] - 1 - groups.bars).clamp(0, last)
-        x = self.token_emb(groups.tokens).sum(dim=2) + self.kind_emb(groups.kinds)
+        x = self.token_emb(self.slot_ids(groups.tokens)).sum(dim=2) + self.kind_emb(groups.kinds)
         x = x + self.bar_emb(groups.bars.clamp(0, last)) + self.bars_left_emb(bars_left)
         return x + self.segment_emb.weight[segment]
 
@@ -304,7 +323,8 @@ class StructureTransformer(nn.Module):
         target: GroupBatch,
         context: GroupBatch | None = None,
     ) -> Tensor:
-        """Teacher-forced logits [B, G, 4, V] for every token of the target groups."""
+        """Teacher-forced logits [B, G, width, V] for every token of the target groups (PAD
+        slots included: the loss ignores them)."""
         batch = cond.text.shape[0]
         parts = [self.embed_prefix(cond)]
         valid = [torch.ones(batch, PREFIX_LENGTH, dtype=torch.bool, device=cond.text.device)]
@@ -326,10 +346,10 @@ class StructureTransformer(nn.Module):
         groups = target.tokens.shape[1]
         hidden = self.trunk(x, rope, mask=mask)[:, -groups - 1 : -1]  # before each group
         state = hidden + self.head_kind(target.kinds)
-        token_states = self.head_token(target.tokens)
+        token_states = self.head_token(self.slot_ids(target.tokens))
         previous = torch.cumsum(token_states, dim=2) - token_states  # tokens before each slot
         return torch.stack(
-            [self.head_logits(state + previous[:, :, slot], slot) for slot in range(GROUP_SIZE)],
+            [self.head_logits(state + previous[:, :, slot], slot) for slot in range(self.width)],
             dim=2,
         )
 
@@ -389,7 +409,8 @@ class StructureTransformer(nn.Module):
             parts.append(self.embed_groups(context_batch, SEGMENT_CONTEXT, n_context))
         parts.append(self.embed_start(1))
         prefill = torch.cat(parts, dim=1).expand(n_samples, -1, -1)
-        capacity = prefill.shape[1] + n_bars * (steps_per_bar + 1)
+        counts = group_slot_counts(steps_per_bar, self.config.steps_per_group)
+        capacity = prefill.shape[1] + n_bars * len(counts)
         cache = StaticKVCache(self.config.n_layers, capacity)
         cos, sin = self.rope(torch.arange(capacity))
         cos, sin = cos.to(device), sin.to(device)
@@ -399,6 +420,8 @@ class StructureTransformer(nn.Module):
         sequences: list[list[int]] = [[] for _ in range(n_samples)]
         step, head = self._sampling_step(cache), self._sampling_head()
         head_kind, head_token = self.head_kind.weight, self.head_token.weight
+        offsets = [(slot // GROUP_SIZE) * VOCAB_SIZE for slot in range(self.width)]
+        pad_row = [PAD_ID] * n_samples
         bar_ids = torch.zeros(n_samples, 1, dtype=torch.long, device=device)
         slices: dict[tuple[int, frozenset[int] | None],
                      tuple[np.ndarray, tuple[np.ndarray, int | None]]] = {}
@@ -433,14 +456,19 @@ class StructureTransformer(nn.Module):
         for bar in range(n_bars):
             choose(None, 0)  # the BAR marker, always forced by the grammar
             bar_ids.fill_(bar)
-            for kind in range(steps_per_bar + 1):
+            for kind, count in enumerate(counts):
                 group_state = state + head_kind[kind]
                 group: list[list[int]] = []
-                for slot in range(GROUP_SIZE):
+                for slot in range(self.width):
+                    if slot >= count:  # past the row's tokens: PAD, as in training
+                        group.append(pad_row)
+                        continue
                     tokens = choose(group_state, slot)
                     group.append(tokens)
-                    group_state = group_state + head_token[tokens]
-                if bar == n_bars - 1 and kind == steps_per_bar:
+                    if slot + 1 < count:
+                        shift = offsets[slot]
+                        group_state = group_state + head_token[[t + shift for t in tokens]]
+                if bar == n_bars - 1 and kind == len(counts) - 1:
                     break  # nothing follows the last group
                 rows = GroupBatch(
                     torch.tensor(group, device=device).T[:, None],
@@ -510,10 +538,10 @@ class StructureTransformer(nn.Module):
     # --- weights -----------------------------------------------------------------------------
 
     @classmethod
-    def tiny_random(cls, seed: int = 0) -> StructureTransformer:
+    def tiny_random(cls, seed: int = 0, steps_per_group: int = 1) -> StructureTransformer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return cls(StructureConfig.tiny()).eval()
+            return cls(StructureConfig.tiny(steps_per_group)).eval()
 
     @classmethod
     def from_pretrained(cls, model_dir: Path | str, device: str = "cpu") -> StructureTransformer:

@@ -118,7 +118,8 @@ def plan_section(
     if previous_plan is not None and model.config.context_bars > 0:
         tail = previous_plan.bars[-model.config.context_bars :]
         tail_plan = Plan(steps_per_bar=previous_plan.steps_per_bar, bars=tail)
-        context = to_groups(encode_plan(tail_plan, key), previous_plan.steps_per_bar)
+        context = to_groups(encode_plan(tail_plan, key), previous_plan.steps_per_bar,
+                            model.config.steps_per_group)
 
     # 3. Locked bars become teacher-forced tokens.
     locked = [] if locked_plan is None else locked_plan.locked_bars()
