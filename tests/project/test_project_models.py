@@ -43,7 +43,10 @@ def test_generation_settings_defaults_sit_in_the_social_preset():
     assert settings_.preset == "social"
     assert PRESETS["social"].contains(settings_.guidance)
     assert settings_.guidance_interval == (0.0, 0.75)  # the last quarter unguided
-    assert (settings_.steps, settings_.sampler) == (24, "euler")
+    assert (settings_.steps, settings_.sampler) == (16, "euler")
+    stored = GenerationSettings.model_validate_json(settings_.model_dump_json())
+    assert "steps" in settings_.model_dump() and stored.steps == 16  # a take keeps its steps
+    assert GenerationSettings.model_validate({"steps": 24}).steps == 24  # files written with 24
 
 
 @pytest.mark.parametrize(("name", "low", "high"), [("film", 1, 2), ("sound_design", 7, 10)])
@@ -114,7 +117,7 @@ def test_take_lists_all_its_blobs():
         ({"strength": 0.5}, "only apply to variations"),
         ({"operation": TakeOperation.VARY, "strength": 0.4}, "needs a parent take"),
         ({"checkpoints": (Checkpoint(step=3, latent=ref("a")),) * 2}, "strictly increase"),
-        ({"checkpoints": (Checkpoint(step=30, latent=ref("a")),)}, "past the take's 24 steps"),
+        ({"checkpoints": (Checkpoint(step=30, latent=ref("a")),)}, "past the take's 16 steps"),
         ({"created": datetime(2024, 1, 1)}, "timezone-aware"),
         ({"prompt": "x" * 2001}, "at most 2000 characters"),
         ({"weights_hash": "abc"}, "weights hash"),

@@ -42,7 +42,7 @@ from melodex_studio.music.key import Key
 from melodex_studio.music.plan import Plan
 from melodex_studio.music.tempo import TempoGrid
 
-DEFAULT_STEPS = 24
+DEFAULT_STEPS = 16  # the studio's default (`GenerationSettings.steps`)
 StepCallback = Callable[[int, int, Tensor], None]
 CancelFlag = threading.Event | Callable[[], bool] | None
 
