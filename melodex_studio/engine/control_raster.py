@@ -144,7 +144,8 @@ class _Raster:
         lengths = np.asarray(self.grid.meter.beat_lengths_16ths(), dtype=np.float64)
         beat = np.clip(np.searchsorted(starts, steps, side="right") - 1, 0, len(starts) - 1)
         beat_phase = (steps - starts[beat]) / lengths[beat]
-        for name, phase in (("beat", beat_phase), ("bar", bar_phase)):
+        for name, phase in (("beat", beat_phase), ("bar", bar_phase)):  # phase as a point on a
+            # circle, so the end of a beat or bar sits next to its start (not audio)
             self.channels[CHANNEL_INDEX[f"{name}_sin"]] = np.sin(2 * np.pi * phase)
             self.channels[CHANNEL_INDEX[f"{name}_cos"]] = np.cos(2 * np.pi * phase)
         for bar in self.bar_range():

@@ -432,15 +432,11 @@ def group_width(steps_per_group: int = 1) -> int:
     return GROUP_SIZE * steps_per_group
 
 
-def step_groups_per_bar(steps_per_bar: int, steps_per_group: int = 1) -> int:
-    return -(-steps_per_bar // steps_per_group)
-
-
 def group_slot_counts(steps_per_bar: int, steps_per_group: int = 1) -> list[int]:
     """How many real (non-PAD) tokens each row of a bar holds: the header's, then each step
     group's. Sampling walks these; the rest of a row is PAD."""
     counts = [len(HEADER_SLOTS)]
-    for group in range(step_groups_per_bar(steps_per_bar, steps_per_group)):
+    for group in range(-(-steps_per_bar // steps_per_group)):  # the last may be short
         steps = min(steps_per_group, steps_per_bar - group * steps_per_group)
         counts.append(GROUP_SIZE * steps)
     return counts

@@ -8,6 +8,8 @@ what generation samples.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -29,9 +31,11 @@ from melodex_studio.training.structure_pool import StructurePool
 SLOT_NAMES = (("chord", "chord_bass", "energy", "density"), ("drums", "drums", "bass", "melody"))
 
 
+@functools.lru_cache(maxsize=8)
 def _slot_type_bias(width: int, device: torch.device) -> Tensor:
     """[2, width, V]: 0 where an id has the slot's token type, a large negative elsewhere; row
-    0 for header groups, row 1 for 16th-step groups. Slots past a header's 4 tokens are PAD."""
+    0 for header groups, row 1 for 16th-step groups. Slots past a header's 4 tokens are PAD.
+    Built once per width and device: every training step asks for it."""
     bias = torch.full((2, width, VOCAB_SIZE), -1e4)
     header = HEADER_SLOTS + (TokenType.PAD,) * (width - len(HEADER_SLOTS))
     steps = STEP_SLOTS * (width // len(STEP_SLOTS))

@@ -323,3 +323,11 @@ def test_a_window_of_a_song_decodes_like_the_song() -> None:
     # Decoded as if it started the song, the same latents come out with other phases.
     unplaced = decode(codec, window, window=(50, 60))
     assert (unplaced - expected).abs().max() > 1e-2 * expected.abs().max()
+
+
+def test_the_render_default_is_the_studio_default() -> None:
+    """The engine may not import the project model, so the default steps live twice."""
+    from melodex_studio.engine.pipelines.render import DEFAULT_STEPS
+    from melodex_studio.project.generation import GenerationSettings
+
+    assert GenerationSettings().steps == DEFAULT_STEPS

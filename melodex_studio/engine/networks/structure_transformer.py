@@ -242,6 +242,9 @@ class StructureTransformer(nn.Module):
         # A token's embedding depends on which step of its group it is in (the sum over a
         # group must still say which step held which note): one table row per (step, id).
         self.token_emb = nn.Embedding(VOCAB_SIZE * config.steps_per_group, d)
+        # Per slot, where its step's rows start in those tables (not a weight: not saved).
+        slot_offset = torch.arange(self.width) // GROUP_SIZE * VOCAB_SIZE
+        self.register_buffer("slot_offset", slot_offset, persistent=False)
         self.kind_emb = nn.Embedding(self.start_kind + 1, d)
         self.bar_emb = nn.Embedding(config.max_bars, d)
         self.bars_left_emb = nn.Embedding(config.max_bars, d)
@@ -265,8 +268,7 @@ class StructureTransformer(nn.Module):
 
     def slot_ids(self, tokens: Tensor) -> Tensor:
         """Token ids [..., width] -> rows of the (step, id) embedding tables."""
-        step = torch.arange(self.width, device=tokens.device) // GROUP_SIZE
-        return tokens + step * VOCAB_SIZE
+        return tokens + self.slot_offset
 
     def embed_prefix(self, cond: StructureConditioning) -> Tensor:
         """[B, 8, d]: one vector per conditioning field."""
@@ -420,7 +422,7 @@ class StructureTransformer(nn.Module):
         sequences: list[list[int]] = [[] for _ in range(n_samples)]
         step, head = self._sampling_step(cache), self._sampling_head()
         head_kind, head_token = self.head_kind.weight, self.head_token.weight
-        offsets = [(slot // GROUP_SIZE) * VOCAB_SIZE for slot in range(self.width)]
+        offsets = self.slot_offset.tolist()
         pad_row = [PAD_ID] * n_samples
         bar_ids = torch.zeros(n_samples, 1, dtype=torch.long, device=device)
         slices: dict[tuple[int, frozenset[int] | None],
