@@ -233,3 +233,33 @@ def test_vocoder_envelope_made_under_inference_mode_still_trains(codec: Codec) -
     out = vocoder(mel.requires_grad_())
     out.square().mean().backward()
     assert mel.grad is not None and torch.isfinite(mel.grad).all()
+
+
+def test_a_decode_on_a_cpu_takes_the_sparse_mel_gain_with_the_dense_result() -> None:
+    """Without gradients the mel gain runs as sparse products, bins first; it must give the
+    dense products' gain (float rounding apart) for both layouts it is called with."""
+    from melodex_studio.engine.networks.vocoder import Vocoder
+
+    config = CodecConfig.tiny()
+    vocoder = Vocoder(config.vocoder, config.mel)
+    generator = torch.Generator().manual_seed(3)
+    magnitude = torch.rand(2, 40, vocoder.num_bins, generator=generator) ** 4
+    energy = torch.rand(2, 40, config.mel.n_mels, generator=generator) + 0.1
+    calls = []
+    sparse = vocoder._sparse_frame_mel_gain
+    def counted(*args: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return sparse(*args)
+
+    vocoder._sparse_frame_mel_gain = counted  # type: ignore[method-assign]
+    for frames_first in (magnitude, magnitude.mT.contiguous().mT):  # contiguous, transposed
+        with torch.enable_grad():
+            dense = vocoder._frame_mel_gain(frames_first, energy)
+        assert not calls
+        with torch.no_grad():
+            result = vocoder._frame_mel_gain(frames_first, energy)
+        assert len(calls) == 1
+        calls.clear()
+        assert result.shape == dense.shape == magnitude.shape
+        torch.testing.assert_close(result, dense, rtol=2e-5, atol=1e-7)
+        assert not torch.equal(result, torch.ones_like(result))  # the gain does something
