@@ -16,6 +16,7 @@ from melodex_studio.engine.networks.structure_transformer import (
     StructureConditioning,
     StructureTransformer,
     TokenSampling,
+    sampling_rotation,
 )
 from melodex_studio.music.chord import QUALITIES, Chord
 from melodex_studio.music.key import Key
@@ -280,21 +281,39 @@ def test_the_sampling_step_is_bit_identical_to_the_trunk(model: StructureTransfo
     `head_logits` compute (same operations, same order), so sampling keeps its results."""
     d = model.config.d_model
     gen = torch.Generator().manual_seed(11)
-    prefill, steps = torch.randn(1, 9, d, generator=gen), torch.randn(6, 1, 1, d, generator=gen)
+    prefill, steps = torch.randn(3, 9, d, generator=gen), torch.randn(6, 3, 1, d, generator=gen)
     cos, sin = model.rope(torch.arange(9 + len(steps)))
     dynamic, static = KVCache(model.config.n_layers), StaticKVCache(model.config.n_layers, 15)
     with torch.inference_mode():
         assert torch.equal(model.trunk(prefill, (cos[:9], sin[:9]), dynamic),
                            model.trunk(prefill, (cos[:9], sin[:9]), static))
         step, head = model._sampling_step(static), model._sampling_head()
+        rotation_cos, rotation_sin = sampling_rotation(cos, sin)
         for i, x in enumerate(steps, start=9):
             expected = model.trunk(x, (cos[i : i + 1], sin[i : i + 1]), dynamic)
-            state = step(x, cos[i : i + 1], sin[i : i + 1])
+            state = step(x, rotation_cos[i : i + 1], rotation_sin[i : i + 1])
             assert torch.equal(state, expected)
             for slot, (lo, hi) in enumerate([(0, pt.VOCAB_SIZE), (5, 40), (7, 8), (3, 30)]):
                 assert torch.equal(head(state[:, -1], slot, lo, hi),
                                    model.head_logits(state[:, -1], slot, lo, hi))
     assert static.length == dynamic.length == 15
+
+
+def test_the_sampling_embedding_is_bit_identical_to_embed_groups(
+        model: StructureTransformer) -> None:
+    """`generate`'s per-bar embedding of a new group adds what `embed_groups` adds, in the
+    same order, for every kind, for bars past the section's end and past `max_bars`."""
+    width = model.width
+    gen = torch.Generator().manual_seed(2)
+    with torch.inference_mode():
+        for n_bars, bar in ((4, 0), (4, 3), (4, 6), (70, 65), (1, 0)):
+            embed = model._sampling_embed(n_bars)(bar)
+            for kind in range(len(pt.group_slot_counts(16, model.config.steps_per_group))):
+                tokens = torch.randint(0, pt.VOCAB_SIZE, (3, 1, width), generator=gen)
+                groups = GroupBatch(tokens, torch.full((3, 1), kind),
+                                    torch.full((3, 1), bar, dtype=torch.long))
+                expected = model.embed_groups(groups, 1, torch.tensor([n_bars]))
+                assert torch.equal(embed(tokens, kind), expected), (n_bars, bar, kind)
 
 
 def test_the_static_cache_refuses_more_positions_than_it_holds() -> None:
