@@ -249,6 +249,30 @@ def test_batched_sampling_follows_the_distribution_and_skips_forced_rows() -> No
     assert set(top1) == {1}
 
 
+SOME_FORCED = [True, False, True, True, True, False, True, True]
+
+
+@pytest.mark.parametrize(("sampling", "wanted", "expected", "next_random"), [
+    (TokenSampling(), [True] * 8, [9, 2, 7, 4, 10, 11, 1, 7], 0.8772838115692139),
+    (TokenSampling(), SOME_FORCED, [9, -1, 1, 8, 5, -1, 8, 11], 0.38160383701324463),
+    (TokenSampling(0.7), SOME_FORCED, [9, -1, 2, 8, 6, -1, 8, 11], 0.38160383701324463),
+    (TokenSampling(1.0, 3), [True] * 8, [3, 11, 10, 10, 8, 9, 11, 2], 0.8772838115692139),
+    (TokenSampling(1.3, 0, 0.8), SOME_FORCED, [8, -1, 11, 7, 10, -1, 6, 9], 0.38160383701324463),
+    (TokenSampling(0.0), SOME_FORCED, [0, -1, 11, 10, 11, -1, 11, 1], 0.47356849908828735),
+], ids=["plain", "forced-rows", "temperature", "top-k", "top-p", "greedy"])
+def test_the_sampler_keeps_its_draws(sampling: TokenSampling, wanted: list[bool],
+                                     expected: list[int], next_random: float) -> None:
+    """The same logits, masks and seed give the picks they gave when the sampler was written
+    (a saved take's plan re-plans the same only if they do), and use the same random numbers."""
+    from melodex_studio.engine.networks.structure_transformer import _sample_rows
+
+    logits = torch.linspace(-2.0, 2.0, 8 * 12).reshape(8, 12).sin() * 3.0
+    allowed = (torch.arange(8 * 12).reshape(8, 12) % 5 != 2).numpy()
+    generator = torch.Generator().manual_seed(21)
+    assert _sample_rows(logits, allowed, wanted, sampling, generator) == expected
+    assert float(torch.rand(1, generator=generator)) == next_random
+
+
 @pytest.mark.parametrize("steps", [12, 7])
 def test_kv_cache_sampling_matches_teacher_forced_logits(model: StructureTransformer,
                                                           steps: int) -> None:

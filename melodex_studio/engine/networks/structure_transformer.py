@@ -669,24 +669,31 @@ def _sample_rows(
     and use no random number. The filtering runs in numpy over the whole batch (tiny arrays:
     microseconds, where the same in torch costs dozens of op launches); the random numbers come
     from `generator`, one per wanted row, in row order."""
-    values = logits.detach().to(torch.float64).cpu().numpy()
-    values = np.where(allowed, values, -np.inf)
+    values = logits.detach().cpu().numpy().astype(np.float64)  # widening is exact
+    values[~allowed] = -np.inf
+    every_row = all(wanted)  # the usual case: no copies of the rows, no scatter at the end
     wanted_rows = np.flatnonzero(wanted)
     chosen = np.full(len(values), -1)
     if sampling.temperature == 0.0:
         chosen[wanted_rows] = np.argmax(values[wanted_rows], axis=1)
         return chosen.tolist()
-    values = values[wanted_rows] / sampling.temperature
+    if not every_row:
+        values, allowed = values[wanted_rows], allowed[wanted_rows]
+    if sampling.temperature != 1.0:  # x / 1.0 is x
+        values = values / sampling.temperature
     u = torch.rand(len(wanted_rows), generator=generator, dtype=torch.float64).numpy()
     if sampling.top_k == 0 and sampling.top_p == 1.0:  # plain sampling: no ranking needed
         weights = np.exp(values - values.max(axis=1, keepdims=True))
         cumulative = np.cumsum(weights, axis=1)
         picks = np.sum(cumulative <= (u * cumulative[:, -1])[:, None], axis=1)
-        chosen[wanted_rows] = _last_allowed_at_most(allowed[wanted_rows], picks)
+        picks = _last_allowed_at_most(allowed, picks)
+        if every_row:
+            return picks.tolist()
+        chosen[wanted_rows] = picks
         return chosen.tolist()
     order = np.argsort(-values, axis=1, kind="stable")  # best first; ties keep id order
     ranked = np.take_along_axis(values, order, axis=1)
-    n_keep = allowed[wanted_rows].sum(axis=1)
+    n_keep = allowed.sum(axis=1)  # the wanted rows' masks by now
     if sampling.top_k > 0:
         n_keep = np.minimum(n_keep, sampling.top_k)
     kept = np.arange(values.shape[1])[None, :] < n_keep[:, None]
