@@ -144,8 +144,9 @@ class _Raster:
         lengths = np.asarray(self.grid.meter.beat_lengths_16ths(), dtype=np.float64)
         beat = np.clip(np.searchsorted(starts, steps, side="right") - 1, 0, len(starts) - 1)
         beat_phase = (steps - starts[beat]) / lengths[beat]
-        for name, phase in (("beat", beat_phase), ("bar", bar_phase)):  # phase as a point on a
-            # circle, so the end of a beat or bar sits next to its start (not audio)
+        # Each phase as a point on a circle (conditioning channels, not audio): the end of a
+        # beat or bar then sits next to its start.
+        for name, phase in (("beat", beat_phase), ("bar", bar_phase)):
             self.channels[CHANNEL_INDEX[f"{name}_sin"]] = np.sin(2 * np.pi * phase)
             self.channels[CHANNEL_INDEX[f"{name}_cos"]] = np.cos(2 * np.pi * phase)
         for bar in self.bar_range():

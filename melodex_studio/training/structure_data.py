@@ -123,14 +123,6 @@ def conditioning_for(
     )
 
 
-def context_for(config: StructureConfig, previous: Plan | None, key: Key) -> TokenGroups | None:
-    """The previous section's last bars in this section's key, as `plan_section` feeds them."""
-    if previous is None or config.context_bars <= 0:
-        return None
-    tail = Plan(steps_per_bar=previous.steps_per_bar, bars=previous.bars[-config.context_bars :])
-    return to_groups(encode_plan(tail, key), previous.steps_per_bar, config.steps_per_group)
-
-
 def example_indices(corpus_seed: int, count: int, held_out: bool, start: int = 0) -> list[int]:
     """The first `count` corpus indices from `start` on in the training (or held-out) split."""
     found: list[int] = []

@@ -24,12 +24,12 @@ from melodex_studio.engine.networks.structure_transformer import (
     StructureConditioning,
     StructureConfig,
 )
+from melodex_studio.engine.pipelines.plan import context_groups
 from melodex_studio.engine.plan_tokens import PAD_ID
 from melodex_studio.engine.text_encoder import TextEncoder
 from melodex_studio.engine.weights import write_json_atomic
 from melodex_studio.training.structure_data import (
     conditioning_for,
-    context_for,
     draw_example,
     example_indices,
 )
@@ -129,7 +129,7 @@ def build_pool(path: Path, config: StructureConfig, encoder: TextEncoder, corpus
         cond = conditioning_for(config, request, texts[-1])
         ids.append(torch.cat([getattr(cond, name) for name in _ID_FIELDS]))
         target = example.target(config.steps_per_group)
-        context = context_for(config, request.previous_plan, request.key)
+        context = context_groups(config, request.previous_plan, request.key)
         span = [total, len(target.kinds), 0, 0]
         rows.append(target)
         total += len(target.kinds)

@@ -487,7 +487,7 @@ class StructureTransformer(nn.Module):
             if rows is not None:  # carry on from these rows' sequences (repeats copy a row)
                 index = _row_index(rows, len(sequences), device)
                 state = state.index_select(0, index)
-                cache.select_rows(index.to(device))
+                cache.select_rows(index)
                 grammars = [copy.deepcopy(grammars[r]) for r in rows]
                 sequences = [list(sequences[r]) for r in rows]
                 n_samples = len(rows)

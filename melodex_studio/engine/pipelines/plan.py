@@ -37,10 +37,12 @@ from melodex_studio.engine.key_hearing import KeyHearing
 from melodex_studio.engine.networks.structure_transformer import (
     RowChoice,
     StructureConditioning,
+    StructureConfig,
     StructureTransformer,
     TokenSampling,
 )
 from melodex_studio.engine.plan_tokens import (
+    TokenGroups,
     decode_plan,
     encode_plan,
     level_of,
@@ -128,12 +130,7 @@ def plan_section(
     ).to(device)
 
     # 2. Continuity: the end of the previous section, in this section's key.
-    context = None
-    if previous_plan is not None and model.config.context_bars > 0:
-        tail = previous_plan.bars[-model.config.context_bars :]
-        tail_plan = Plan(steps_per_bar=previous_plan.steps_per_bar, bars=tail)
-        context = to_groups(encode_plan(tail_plan, key), previous_plan.steps_per_bar,
-                            model.config.steps_per_group)
+    context = context_groups(model.config, previous_plan, key)
 
     # 3. Locked bars become teacher-forced tokens.
     locked = [] if locked_plan is None else locked_plan.locked_bars()
@@ -165,14 +162,29 @@ def plan_section(
     )
 
     # 5. Tokens -> plans, locked bars put back exactly as they were; the first heard in key.
-    plans = []
-    for tokens in sequences:
-        plan = decode_plan(tokens, key, steps_per_bar)
-        for index in locked:
-            assert locked_plan is not None
-            plan = plan.with_bar(index, locked_plan.bars[index])
-        plans.append(plan)
+    plans = [with_locked_bars(decode_plan(tokens, key, steps_per_bar), locked_plan)
+             for tokens in sequences]
     return choose_in_key(plans, key, model.key_hearing)
+
+
+def context_groups(config: StructureConfig, previous: Plan | None, key: Key) -> TokenGroups | None:
+    """The previous section's last bars in this section's key, as the planner reads them
+    (training builds its examples with the same call)."""
+    if previous is None or config.context_bars <= 0:
+        return None
+    tail = Plan(steps_per_bar=previous.steps_per_bar, bars=previous.bars[-config.context_bars :])
+    return to_groups(encode_plan(tail, key), previous.steps_per_bar, config.steps_per_group)
+
+
+def with_locked_bars(plan: Plan, locked_plan: Plan | None) -> Plan:
+    """`plan` with the locked bars of `locked_plan` that it reaches (it may be a section's
+    first bars only) put back exactly as the musician locked them."""
+    if locked_plan is None:
+        return plan
+    for index in locked_plan.locked_bars():
+        if index < plan.n_bars:
+            plan = plan.with_bar(index, locked_plan.bars[index])
+    return plan
 
 
 def steer_towards_key(candidates: int, key: Key, hearing: KeyHearing | None,
@@ -187,14 +199,9 @@ def steer_towards_key(candidates: int, key: Key, hearing: KeyHearing | None,
     at = {math.floor(share * n_bars + 0.5) for share in STEER_AT} & set(range(1, n_bars))
     if copies == 0 or not at:
         return None
-    locked = [] if locked_plan is None else locked_plan.locked_bars()
 
     def heard(tokens: list[int]) -> float:
-        plan = decode_plan(tokens, key, steps_per_bar)
-        for index in locked:
-            if index < plan.n_bars:
-                assert locked_plan is not None
-                plan = plan.with_bar(index, locked_plan.bars[index])
+        plan = with_locked_bars(decode_plan(tokens, key, steps_per_bar), locked_plan)
         return key_margin(plan, key) if hearing is None else hearing.margin(plan, key)
 
     def rows(bar: int, sequences: list[list[int]]) -> list[int] | None:
