@@ -14,7 +14,7 @@ transformer yet falls back to random networks of the shipped size (`--fallback f
 default: their speed and memory are the trained model's) or tiny ones, with the codec from the
 folder when it has one; the table's title says which.
 
-    .venv/bin/python benchmarks/bench_generate.py [--model DIR] [--repeats 3] [--threads 2]
+    .venv/bin/python benchmarks/bench_generate.py [--model DIR] [--repeats 5] [--threads 2]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=builtin_model_dir())
     parser.add_argument("--fallback", choices=("full", "tiny"), default="full")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=STUDIO.steps)
     parser.add_argument("--candidates", type=int, default=PLAN_CANDIDATES,
@@ -191,6 +191,12 @@ def main() -> None:
               f"{stage.peak_rss / 2**20:>13.0f}{stage.growth / 2**20:>7.0f}")
     print(f"{'total':<8}{total_best:>8.2f}{'':>10}{'':>8}{seconds / total_best:>13.1f}"
           f"{total_best / seconds:>7.3f}")
+    # The row above adds each stage's best, which may come from different repeats; the whole
+    # runs below are plan + render + decode of one repeat each.
+    runs = [sum(stage.wall[repeat] for stage in stages.values())
+            for repeat in range(args.repeats)]
+    print(f"whole runs: fastest {min(runs):.2f} s ({seconds / min(runs):.1f}x real time), "
+          f"median {statistics.median(runs):.2f} s ({seconds / statistics.median(runs):.1f}x)")
     gflops_after = machine_gflops(args.threads)
     print(f"machine: fp32 matmul at {gflops_before:.0f} GFLOPS before and {gflops_after:.0f} "
           f"after, on {args.threads} threads (compare runs only at similar speeds)")
