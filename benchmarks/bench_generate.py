@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from melodex_studio.engine.memory import keep_freed_memory
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PLAN_CANDIDATES, plan_section
 from melodex_studio.engine.pipelines.render import render
@@ -138,6 +139,7 @@ def main() -> None:
                         help="as denoising progress, 0 = noise (default: the studio's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the worker does (`engine.memory`)
 
     began = time.perf_counter()
     models, title = load_models(args.model, args.fallback)

@@ -10,13 +10,17 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from melodex_studio.engine.memory import keep_freed_memory
+
 T = TypeVar("T")
 
 
 def configure_torch(threads: int | None = None, device: str = "auto") -> None:
-    """Set the CPU thread count; fail clearly when CUDA is asked for and there is none."""
+    """Set the CPU thread count and the worker's allocator settings (`engine.memory`, so an
+    evaluation runs as the studio does); fail clearly when CUDA is asked for and there is none."""
     if threads:
         torch.set_num_threads(threads)
+    keep_freed_memory()
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but torch sees no CUDA GPU")
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from melodex_studio.engine.codec import Codec
+from melodex_studio.engine.memory import keep_freed_memory
 from melodex_studio.engine.networks.dit import DiT
 from melodex_studio.engine.networks.structure_transformer import StructureTransformer
 from melodex_studio.engine.text_encoder import MiniLMTextEncoder
@@ -139,6 +140,7 @@ def load_models(config: WorkerConfig) -> LoadedModels:
     device = resolve_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
+    keep_freed_memory()  # decodes reuse their freed blocks instead of faulting in fresh pages
     shift = 1.0
     if config.model == "tiny-random":
         seed = config.tiny_seed
