@@ -256,21 +256,24 @@ class Codec(nn.Module):
         return self.plan_adapter(self.autoencoder.decoder, latents, control)
 
     @torch.inference_mode()
-    def decode_mel(self, mel: Tensor, first_frame: int = 0) -> Tensor:
+    def decode_mel(self, mel: Tensor, first_frame: int = 0, preview: bool = False) -> Tensor:
         """Log-mel [b, n_mels, F] (or [n_mels, F]) -> audio [b, F * hop]; ``first_frame`` is
-        the absolute mel frame of frame 0 (the vocoder's phase is anchored to absolute frames)."""
+        the absolute mel frame of frame 0 (the vocoder's phase is anchored to absolute frames);
+        ``preview`` is the vocoder's rougher, cheaper decode (`Vocoder.forward`)."""
         if mel.dim() == 2:
             mel = mel.unsqueeze(0)
-        return self.vocoder(mel.to(self._device(), torch.float32), first_frame)
+        return self.vocoder(mel.to(self._device(), torch.float32), first_frame, preview)
 
     @torch.inference_mode()
     def decode(self, latents: Tensor, normalize: bool = True, first_frame: int = 0,
-               control: Tensor | None = None) -> Tensor:
+               control: Tensor | None = None, preview: bool = False) -> Tensor:
         """Latents [b, C, T] -> audio [b, T * 1024]; ``first_frame`` is the absolute latent
         frame of frame 0 (any integer; the song starts at 0), so pieces of a song decode alike;
-        ``control`` is the plan's raster over the same frames (`decode_to_mel`)."""
+        ``control`` is the plan's raster over the same frames (`decode_to_mel`); ``preview``
+        decodes rougher and cheaper (`decode_mel`)."""
         mel = self.decode_to_mel(latents, normalize=normalize, control=control)
-        return self.decode_mel(mel, first_frame * self.config.autoencoder.time_downsampling)
+        return self.decode_mel(mel, first_frame * self.config.autoencoder.time_downsampling,
+                               preview)
 
     @torch.inference_mode()
     def decode_window(
@@ -282,6 +285,7 @@ class Codec(nn.Module):
         normalize: bool = True,
         first_frame: int = 0,
         control: Tensor | None = None,
+        preview: bool = False,
     ) -> Tensor:
         """Audio of latent frames ``[start_frame, end_frame)``: [b, (end - start) * 1024].
 
@@ -289,7 +293,7 @@ class Codec(nn.Module):
         (default ``context_frames``, enough for every layer's receptive field) and then cropped,
         so consecutive windows concatenate to a full decode up to float rounding.
         ``first_frame`` is the absolute latent frame of ``latents[..., 0]``; ``control``, the
-        plan's raster, covers the same frames as ``latents``.
+        plan's raster, covers the same frames as ``latents``; ``preview`` as in `decode`.
         """
         latents = self._check_latents(latents)
         total = latents.shape[-1]
@@ -301,7 +305,7 @@ class Codec(nn.Module):
         lo, hi = max(0, start_frame - overlap), min(total, end_frame + overlap)
         window_control = None if control is None else control[..., lo:hi]
         audio = self.decode(latents[..., lo:hi], normalize=normalize, first_frame=first_frame + lo,
-                            control=window_control)
+                            control=window_control, preview=preview)
         spf = self.samples_per_latent_frame
         return audio[..., (start_frame - lo) * spf : (end_frame - lo) * spf]
 

@@ -195,6 +195,29 @@ def test_mel_match_rounds_pull_the_output_towards_the_input_mel() -> None:
     assert errors[1] < 0.8 * errors[0]
 
 
+def test_a_preview_decode_is_the_short_refinement_without_mel_matching() -> None:
+    import dataclasses
+
+    from melodex_studio.engine.networks.vocoder import PREVIEW_REFINE_ITERATIONS, Vocoder
+
+    config = CodecConfig.tiny()
+    mel = LogMel(config.mel)(chord(1.0))
+
+    def vocoder(**changes: int) -> Vocoder:
+        torch.manual_seed(0)
+        return Vocoder(dataclasses.replace(config.vocoder, **changes), config.mel)
+
+    full = vocoder(refine_iterations=6, mel_match_rounds=2)
+    short = vocoder(refine_iterations=PREVIEW_REFINE_ITERATIONS, mel_match_rounds=0)
+    with torch.no_grad():
+        preview = full(mel, preview=True)
+        assert torch.equal(preview, short(mel))
+        assert (preview - full(mel)).abs().max() > 1e-3 * preview.abs().max()
+        # A vocoder that refines less than a preview would is not refined more for one.
+        light = vocoder(refine_iterations=1, mel_match_rounds=0)
+        assert torch.equal(light(mel, preview=True), light(mel))
+
+
 @pytest.mark.parametrize("frames", [1, 3, 4, 5, 37, 400])
 def test_centred_istft_matches_torch_istft_and_its_gradient(frames: int) -> None:
     """Our overlap-add inverse STFT is torch.istft(center=True, length=F * hop), values and

@@ -304,7 +304,15 @@ def test_decode_full_window_and_preview(model: DiT) -> None:
     x_t = torch.randn(16, FRAMES)
     velocity = torch.randn(16, FRAMES)
     preview = preview_decode(codec, x_t, 0.4, velocity=velocity, window=(0, 8))
-    assert torch.allclose(preview, decode(codec, x_t - 0.4 * velocity, window=(0, 8)), atol=1e-5)
+    clean = x_t - 0.4 * velocity
+    cheap = decode(codec, clean, window=(0, 8), preview=True)
+    assert torch.allclose(preview, cheap, atol=1e-5)  # the cheap decode of the x0 estimate
+    full = decode(codec, clean, window=(0, 8))
+    assert (cheap - full).abs().max() > 1e-3 * full.abs().max()  # not the take's decode
+    # A preview window is the same span of a whole preview decode.
+    whole = decode(codec, clean, preview=True)
+    assert torch.allclose(decode(codec, clean, window=(10, 20), preview=True),
+                          whole[10 * 1024 : 20 * 1024], atol=1e-4)
     assert torch.equal(estimate_clean_latent(x_t, 0.0), x_t)
     assert estimate_clean_latent(x_t, 1.0).abs().max() == 0.0
 

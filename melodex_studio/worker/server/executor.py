@@ -143,19 +143,20 @@ class EngineExecutor:
 
     # -- decode -----------------------------------------------------------------------------------
 
-    def _decode_span(self, latent: Tensor, span: AudioSpan | None,
-                     first_frame: int = 0, control: Tensor | None = None) -> np.ndarray:
+    def _decode_span(self, latent: Tensor, span: AudioSpan | None, first_frame: int = 0,
+                     control: Tensor | None = None, preview: bool = False) -> np.ndarray:
         """Audio of window samples `span` of latent [C, W] whose frame 0 is song frame
         `first_frame` (the vocoder's phase is anchored to song frames, so a repaint decodes its
         unchanged edges as the take it splices into did); a span reaching one frame past an end
-        repeats the edge frame there. `control` is the render's raster over the same frames."""
+        repeats the edge frame there. `control` is the render's raster over the same frames;
+        `preview` is the cheap decode heard while a render runs (never stored in a take)."""
         models = self.models
         assert models is not None
         spf = models.codec.samples_per_latent_frame
         frames = latent.shape[-1]
         if span is None:
             return decode(models.codec, latent.to(models.device), first_frame=first_frame,
-                          control=control).cpu().numpy()
+                          control=control, preview=preview).cpu().numpy()
         first, last = span.start // spf, -(-span.end // spf)
         left, right = max(0, -first), max(0, last - frames)
         if left > 1 or right > 1:
@@ -165,7 +166,7 @@ class EngineExecutor:
 
         audio = decode(models.codec, pad(latent).to(models.device),
                        window=(first + left, last + left), first_frame=first_frame - left,
-                       control=None if control is None else pad(control))
+                       control=None if control is None else pad(control), preview=preview)
         offset = span.start - first * spf
         return audio[offset : offset + span.end - span.start].float().cpu().numpy()
 
@@ -287,7 +288,8 @@ class EngineExecutor:
             and step < job.steps
             and step % job.preview_every == 0
         ):
-            audio = self._decode_span(x0.float().cpu(), job.decode, job.window_start, control)
+            audio = self._decode_span(x0.float().cpu(), job.decode, job.window_start, control,
+                                      preview=True)
             blob = BlobBag()
             sha = blob.add_audio(audio)
             preview = (sha, blob[sha], models.info.sample_rate)
