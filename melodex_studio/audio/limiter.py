@@ -176,3 +176,23 @@ def limit(
     gain = limiter_gain(block_peaks, ceiling, sample_rate, len(x))
     reduction_db = float(-20.0 * np.log10(max(float(gain.min()), 1e-12))) if len(gain) else 0.0
     return x * gain, reduction_db
+
+
+#: How far over its sample peak the true peak of music may reach: `limit_overs` looks for true
+#: peaks only in audio whose sample peak comes within this of the ceiling (a click that jumps
+#: from a steady tone measured 0.95 dB, sampled at 24 kHz).
+INTER_SAMPLE_MARGIN = 10.0 ** (-1.0 / 20.0)
+
+
+def limit_overs(audio: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
+    """`audio` as float32, limited to true peak `ceiling` around the places that exceed it;
+    every other sample is exactly as it was (the limiter's gain is exactly 1 away from an
+    over). Audio whose sample peak stays under `INTER_SAMPLE_MARGIN` times the ceiling is not
+    measured at all (a true-peak measurement costs 18 ms for 30 s at 24 kHz).
+
+    For audio that is played as it is, not loudness-normalised: a generated take that peaks a
+    little over full scale would clip on the way to the sound card."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if x.size == 0 or float(np.abs(x).max()) <= ceiling * INTER_SAMPLE_MARGIN:
+        return x
+    return x * limiter_gain(block_true_peaks(x, sample_rate), ceiling, sample_rate, len(x))

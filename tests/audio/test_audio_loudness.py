@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from melodex_studio.audio.limiter import (
     block_true_peaks,
     limit,
+    limit_overs,
     limiter_gain,
     row_max,
     running_min,
@@ -64,6 +65,22 @@ def test_limit_brings_the_true_peak_under_the_ceiling_without_touching_quiet_par
     assert true_peak_dbtp(limited, RATE) <= 20 * math.log10(0.5) + 0.1
     assert reduction > 10
     np.testing.assert_array_equal(limited[: RATE // 4], audio[: RATE // 4])
+
+
+def test_limit_overs_touches_only_the_overs_and_leaves_quiet_audio_alone() -> None:
+    rate, ceiling = 24000, 10 ** (-0.5 / 20)
+    t = np.arange(rate * 4) / rate
+    music = (0.4 * np.sin(2 * np.pi * 220 * t) + 0.3 * np.sin(2 * np.pi * 331 * t)).astype(
+        np.float32)
+    assert np.array_equal(limit_overs(music, rate, ceiling), music)  # peaks at 0.72: untouched
+    loud = music.copy()
+    loud[rate : rate + 50] += 0.9  # a click: sample peak 0.92, true peak over 1.0
+    limited = limit_overs(loud, rate, ceiling)
+    assert true_peak_dbtp(limited, rate) <= -0.5 + 0.05
+    changed = np.flatnonzero(limited != loud)
+    # Only the limiter's attack, hold and release around the click: everything else is exact.
+    assert rate - 0.05 * rate < changed.min() and changed.max() < rate + 50 + 0.08 * rate
+    assert limited.dtype == np.float32
 
 
 def test_normalize_hits_the_target_for_material_that_needs_no_limiting() -> None:
