@@ -125,6 +125,7 @@ class GenerationController(QObject):
         self.client: WorkerClientLike | None = None
         self.geometry: LatentGeometry = MELODEX_TINY_GEOMETRY
         self.model_text = ""
+        self.device_text = ""  # " · cpu": where the worker runs, kept for "ready" after a job
         self.running: dict[str, RunningJob] = {}
         self.preview_every = PREVIEW_EVERY_STEPS
         self.frames = FrameCoalescer(parent=self)
@@ -197,7 +198,7 @@ class GenerationController(QObject):
         if status.model is not None:
             self.geometry = LatentGeometry.from_model(status.model)
             self.model_text = status.model.model_id
-        device = f" · {status.device}" if status.device else ""
+        device = self.device_text = f" · {status.device}" if status.device else ""
         if status.state is WorkerState.BROKEN:
             self.sig_worker_status.emit(f"unavailable ({status.detail})", "error")
             self._set_available(False, status.detail or "the worker cannot start")
@@ -383,7 +384,7 @@ class GenerationController(QObject):
         if not any(other.section_id == job.section_id for other in self.running.values()):
             self.sig_render_preview.emit(job.section_id, None)
         if not self.running:
-            self.sig_worker_status.emit("ready", "ok")
+            self.sig_worker_status.emit(f"ready{self.device_text}", "ok")
 
     def _item_progress(self, job: RunningJob, fraction: float | None, text: str = "") -> None:
         item = self.scene.items_by_id.get(job.section_id)

@@ -92,6 +92,7 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     entry = next(iter(window.jobs.jobs.values()))
     assert entry.state == "done" and entry.progress.value() == 100
     assert item.render_progress is None
+    assert window.status.worker_label.text() == "Worker: ready · cpu"  # still says where
     qtbot.waitUntil(lambda: item.peaks is not None, timeout=5000)
     assert window.undo_action.text() == "Undo Generate Intro"
     window.undo_action.trigger()  # undoing a render never re-runs inference
