@@ -68,12 +68,12 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
-
 #: Audio leaves the worker at most this loud (true peak, -0.5 dBFS). About one generated section
 #: in ten peaks over full scale (3 of the first 30 sections of the evaluation design, by up to
 #: 1.6 dB, on a few samples each) and would clip on its way to the sound card: those are limited
 #: around their overs (`limit_overs`); every other sample keeps its value exactly.
 PEAK_CEILING = 10.0 ** (-0.5 / 20.0)
+
 
 class EngineExecutor:
     """A `JobExecutor` over the engine: `load()` once, then `run(job, blobs, reporter)`."""
