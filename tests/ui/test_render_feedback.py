@@ -164,3 +164,19 @@ def test_peaks_are_the_min_and_max_of_each_bucket(samples, bucket, seed):
     peaks = compute_peaks(audio, sample_rate=bucket * 100, peaks_per_second=100)
     assert peaks.dtype == np.float32 and peaks.shape == (-(-samples // bucket), 2)
     np.testing.assert_array_equal(peaks, reference_peaks(audio, bucket))
+
+
+def test_a_narrow_block_keeps_the_moving_part_of_its_progress_label(qtbot) -> None:
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from melodex_studio.ui.timeline.render_overlay import fitted_label
+
+    font = QFont()
+    font.setPointSizeF(8)
+    metrics = QFontMetricsF(font)
+    wide = metrics.horizontalAdvance("Regenerate 13/24") + 2
+    assert fitted_label("Regenerate 13/24", metrics, wide) == "Regenerate 13/24"
+    count = metrics.horizontalAdvance("13/24")
+    assert fitted_label("Regenerate 13/24", metrics, count + 2) == "13/24"
+    squeezed = fitted_label("Regenerate 13/24", metrics, count / 2)
+    assert squeezed != "13/24" and metrics.horizontalAdvance(squeezed) <= count / 2

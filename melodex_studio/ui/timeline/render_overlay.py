@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from melodex_studio.ui.timeline.waveform import PEAKS_PER_SECOND, waveform_image
 
@@ -49,9 +49,20 @@ def paint_progress(painter: QPainter, body: QRectF, palette, fraction: float, te
     font = QFont(painter.font())
     font.setPointSizeF(8)
     painter.setFont(font)
-    label = text or f"Rendering {round(fraction * 100)}%"
+    label = fitted_label(text or f"Rendering {round(fraction * 100)}%",
+                         QFontMetricsF(font), bar.width())
     painter.drawText(QRectF(bar.left(), bar.top() - 18, bar.width(), PROGRESS_LABEL_HEIGHT),
                      Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
+
+
+def fitted_label(label: str, metrics: QFontMetricsF, width: float) -> str:
+    """`label` if it fits in `width`; else its last word (the part that moves: "13/24" of
+    "Regenerate 13/24", "40%" of "Rendering 40%"), elided if even that is too wide. A narrow
+    block then still shows how far its render is instead of "Regenerate 1"."""
+    if metrics.horizontalAdvance(label) <= width:
+        return label
+    last = label.rsplit(" ", 1)[-1]
+    return metrics.elidedText(last, Qt.TextElideMode.ElideRight, width)
 
 
 class PreviewImage:
