@@ -70,11 +70,6 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--plan-candidates", type=int, default=None,
                           help="plans drawn side by side, of which the first heard in the asked "
                                "key is kept (default: the studio's; 1 keeps the only one)")
-    generate.add_argument("--steer", action="store_true",
-                          help="steer the candidate plans towards the key: after a quarter, a "
-                               "half and three quarters of the section the two heard least "
-                               "clearly in it give way to copies of the two clearest (an "
-                               "experiment, not the studio's default; see the model card)")
     generate.add_argument("--no-plan-adapter", action="store_true",
                           help="decode from the latents alone, without the plan's raster")
     generate.add_argument("--audio-dir", type=Path, default=None,
@@ -212,7 +207,6 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
         keep_tonic_mode=not args.free_tonic,
         plan_candidates=(args.plan_candidates if args.plan_candidates is not None
                          else defaults.plan_candidates),
-        steer=args.steer,
     )
     sections = design_sections(args.sections, args.bars, args.seed)
     reference = None

@@ -62,7 +62,6 @@ class GenerateSettings:
     plan_adapter: bool = True  # decode with the plan's raster when the codec has an adapter
     keep_tonic_mode: bool = True  # plan_section's: no major tonic chord in a minor key
     plan_candidates: int = PLAN_CANDIDATES  # plan_section's: plans drawn, one kept
-    steer: bool = False  # plan_section's: replace candidates heard least in key on the way
 
 
 def _repaint_span(section: EvalSection, repaint_bars: int) -> tuple[int, int]:
@@ -94,8 +93,7 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     plan = timed("plan", lambda: plan_section(
         models.structure, text, section.key, section.meter, section.bpm, section.section_kind,
         section.energy, section.n_bars, style=section.style, seed=section.seed,
-        keep_tonic_mode=settings.keep_tonic_mode, candidates=settings.plan_candidates,
-        steer=settings.steer))
+        keep_tonic_mode=settings.keep_tonic_mode, candidates=settings.plan_candidates))
     render_args = dict(frame_rate=frame_rate, steps=settings.steps, guidance=settings.guidance,
                        guidance_interval=settings.guidance_interval, sampler=settings.sampler,
                        shift=models.schedule_shift, checkpoint_steps=None)

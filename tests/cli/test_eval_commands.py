@@ -126,7 +126,7 @@ def test_generate_judges_style_with_a_probe_and_takes_a_guidance_interval(tmp_pa
     assert cli.main(["eval", "generate", "--random-models", "tiny", "--model",
                      str(tmp_path / "none"), "--sections", "1", "--bars", "4", "--steps", "2",
                      "--style-data", str(corpus), "--style-examples", "12",
-                     "--guidance-interval", "0", "0.75", "--free-tonic", "--steer",
+                     "--guidance-interval", "0", "0.75", "--free-tonic",
                      "--json", str(out),
                      "--quiet"]) == 0
     table = capsys.readouterr().out
@@ -134,7 +134,6 @@ def test_generate_judges_style_with_a_probe_and_takes_a_guidance_interval(tmp_pa
     result = json.loads(out.read_text())
     assert result["settings"]["guidance_interval"] == [0.25, 1.0]  # progress 0-0.75 in t
     assert result["settings"]["keep_tonic_mode"] is False
-    assert result["settings"]["steer"] is True
     assert result["style_probe"]["trained_on"] == 12
     assert result["style_probe"]["styles"] == ["ambient", "house"]
     assert result["overall"]["style_correct"] in (0.0, 1.0)

@@ -17,9 +17,7 @@ from melodex_studio.engine.pipelines.plan import (
     PlanCancelled,
     choose_in_key,
     plan_section,
-    steer_towards_key,
 )
-from melodex_studio.engine.plan_tokens import encode_plan
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_reading import key_margin
 from melodex_studio.music.meter import Meter
@@ -242,41 +240,3 @@ def test_the_first_plan_heard_clearly_wins_else_the_clearest() -> None:
     deaf = KeyHearing(np.zeros((3, 12)))  # hears nothing: every margin 0, below the goal
     assert choose_in_key([vamp, cadence], KEY, deaf) == vamp  # the first of equals
 
-
-def one_bar(chord: str, locked: bool = False) -> Plan:
-    return Plan(steps_per_bar=16, bars=(PlanBar(chord=chord, drums=(0,) * 16, locked=locked),))
-
-
-def test_steering_replaces_the_candidates_heard_least_in_key() -> None:
-    chords = ("Em7", "Dm", "E", "Bb", "A7", "C", "Gm", "F#")
-    sequences = [encode_plan(one_bar(chord), KEY) for chord in chords]
-    margins = [key_margin(one_bar(chord), KEY) for chord in chords]
-    ranked = sorted(range(8), key=lambda row: -margins[row])
-    assert len(set(margins)) > 4  # the chords are heard differently
-    rows = steer_towards_key(8, KEY, None, 16, 4)  # steers after bars 1, 2 and 3
-    assert rows is not None
-    assert rows(0, sequences) == ranked[:6] + ranked[:2]  # the two least clear give way
-    eight_bars = steer_towards_key(8, KEY, None, 16, 8)  # after bars 2, 4 and 6
-    assert eight_bars is not None and eight_bars(0, sequences) is None
-    ear = KeyHearing.identity()
-    assert steer_towards_key(8, KEY, ear, 16, 4)(0, sequences) == rows(0, sequences)
-    assert steer_towards_key(3, KEY, None, 16, 4) is None  # too few to give one up
-    assert steer_towards_key(8, KEY, None, 16, 1) is None  # nothing between bars
-
-
-def test_steering_hears_locked_bars_as_the_musician_locked_them() -> None:
-    sequences = [encode_plan(one_bar(chord), KEY) for chord in ("Em7", "Dm", "E", "Bb")]
-    locked = Plan(steps_per_bar=16, bars=(one_bar("Dm", locked=True).bars[0],
-                                          *one_bar("C").bars * 3))
-    rows = steer_towards_key(4, KEY, None, 16, 4, locked_plan=locked)
-    assert rows is not None
-    assert rows(0, sequences) == [0, 1, 2, 0]  # all heard as the locked Dm: order kept
-
-
-def test_steering_is_an_option_off_by_default_and_reproducible(
-        model: StructureTransformer) -> None:
-    free = [plan(model, seed=seed, n_bars=4) for seed in range(4)]
-    assert free == [plan(model, seed=seed, n_bars=4, steer=False) for seed in range(4)]
-    steered = [plan(model, seed=seed, n_bars=4, steer=True) for seed in range(4)]
-    assert steered == [plan(model, seed=seed, n_bars=4, steer=True) for seed in range(4)]
-    assert steered != free

@@ -348,65 +348,6 @@ def test_the_static_cache_refuses_more_positions_than_it_holds() -> None:
         cache.append(0, k, k)
 
 
-def test_the_static_cache_keeps_the_rows_asked_for_and_goes_on() -> None:
-    cache = StaticKVCache(2, 5)
-    keys = torch.arange(3 * 2 * 2 * 4, dtype=torch.float32).view(3, 2, 2, 4)
-    for layer in range(2):
-        cache.append(layer, keys + layer, -keys)
-    cache.select_rows(torch.tensor([2, 0, 2]))  # reordered, one row twice
-    extra = torch.full((3, 2, 1, 4), 99.0)
-    k, v = cache.append(0, extra, extra)
-    assert cache.keys[1] is not None and cache.keys[1].shape[0] == 3
-    assert torch.equal(k[:, :, :2], keys[[2, 0, 2]]) and torch.equal(v[:, :, :2], -keys[[2, 0, 2]])
-    assert torch.equal(k[:, :, 2:], extra) and cache.length == 3
-    assert torch.equal(cache.keys[1][:, :, :2], keys[[2, 0, 2]] + 1)
-
-
-@pytest.mark.parametrize("rows", [[1], [2, 2]], ids=["one-row", "a-row-twice"])
-def test_rows_carried_on_after_a_bar_go_on_from_their_own_past(
-        model: StructureTransformer, rows: list[int]) -> None:
-    """After bar 0 only `rows` go on. Each must continue exactly as a batch of len(rows)
-    would whose bar 0 was locked to that row's tokens (nothing drawn for it) and whose random
-    stream starts where the steered run's stood: so the cache, state and grammar of the row
-    went along with it."""
-    cond, sampling, steps, n_bars = conditioning(3), TokenSampling(1.2), 16, 3
-    generator = torch.Generator().manual_seed(4)
-    free = model.generate_many(cond, steps, n_bars, torch.Generator().manual_seed(4), 3, sampling)
-    stream: list[torch.Tensor] = []
-
-    def carry_on(bar: int, sequences: list[list[int]]) -> list[int] | None:
-        if bar != 0:
-            return None
-        assert sequences == [row[: len(sequences[0])] for row in free]  # the same bar 0
-        stream.append(generator.get_state())
-        return rows
-
-    steered = model.generate_many(cond, steps, n_bars, generator, 3, sampling,
-                                  rows_after_bar=carry_on)
-    bar_length = pt.tokens_per_bar(steps)
-    locked = [frozenset({token}) for token in free[rows[0]][:bar_length]]
-    alone = torch.Generator()
-    alone.set_state(stream[0])
-    expected = model.generate_many(cond, steps, n_bars, alone, len(rows), sampling,
-                                   restrictions=locked + [None] * (n_bars - 1) * bar_length)
-    assert steered == expected
-    assert all(row[:bar_length] == free[rows[0]][:bar_length] for row in steered)
-    if len(rows) == 2:
-        assert steered[0] != steered[1]  # copies go on with draws of their own
-
-
-def test_carrying_on_every_row_changes_nothing_and_bad_rows_are_refused(
-        model: StructureTransformer) -> None:
-    cond = conditioning(2)
-    plain = model.generate_many(cond, 16, 2, torch.Generator().manual_seed(1), 3)
-    assert plain == model.generate_many(cond, 16, 2, torch.Generator().manual_seed(1), 3,
-                                        rows_after_bar=lambda bar, sequences: None)
-    for bad in ([], [3], [-1]):
-        with pytest.raises(ValueError, match="rows to carry on"):
-            model.generate_many(cond, 16, 2, torch.Generator(), 3,
-                                rows_after_bar=lambda bar, sequences, bad=bad: bad)
-
-
 def padded(batches: list[pt.TokenGroups]) -> GroupBatch:
     """Right-pad token groups of different lengths into one batch (PAD rows, valid False)."""
     length = max(len(groups.kinds) for groups in batches)

@@ -96,13 +96,6 @@ class StaticKVCache:
         self._lengths[layer] = end
         return keys[:, :, :end], values[:, :, :end]
 
-    def select_rows(self, rows: Tensor) -> None:
-        """Keep the batch rows `rows` (a LongTensor; repeats copy a row), in that order."""
-        for layer, (keys, values) in enumerate(zip(self.keys, self.values, strict=True)):
-            if keys is not None and values is not None:
-                self.keys[layer] = keys.index_select(0, rows)
-                self.values[layer] = values.index_select(0, rows)
-
 
 class CausalSelfAttention(nn.Module):
     """Multi-head causal attention with RoPE; with a cache, new positions attend to the past."""

@@ -19,8 +19,7 @@ plan grammar, with per-position restrictions that teacher-force locked bars.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +70,6 @@ PREFIX_LENGTH = 8
 N_KEYS = 24
 MAX_STEPS_PER_BAR = 32
 SEGMENT_CONTEXT, SEGMENT_SECTION = 0, 1
-# After bar `bar` of the sampled sequences so far: the rows to carry on, or None for all.
-RowChoice = Callable[[int, list[list[int]]], Sequence[int] | None]
 
 
 @dataclass(frozen=True)
@@ -390,7 +387,6 @@ class StructureTransformer(nn.Module):
         restrictions: Restrictions | None = None,
         bar_callback: Callable[[int], None] | None = None,
         chord_mask: np.ndarray | None = None,
-        rows_after_bar: RowChoice | None = None,
     ) -> list[list[int]]:
         """`n_samples` independent token sequences for one batch-1 `cond`, drawn side by side.
 
@@ -482,16 +478,6 @@ class StructureTransformer(nn.Module):
                 state = step(x, cos[here : here + 1], sin[here : here + 1])[:, -1]
             if bar_callback is not None:
                 bar_callback(bar)
-            rows = None if rows_after_bar is None or bar + 1 == n_bars else rows_after_bar(
-                bar, sequences)
-            if rows is not None:  # carry on from these rows' sequences (repeats copy a row)
-                index = _row_index(rows, len(sequences), device)
-                state = state.index_select(0, index)
-                cache.select_rows(index)
-                grammars = [copy.deepcopy(grammars[r]) for r in rows]
-                sequences = [list(sequences[r]) for r in rows]
-                n_samples = len(rows)
-                pad_row = [PAD_ID] * n_samples
         return sequences
 
     def _sampling_embed(self, n_bars: int) -> Callable[[int], Callable[[Tensor, int], Tensor]]:
@@ -619,13 +605,6 @@ def sampling_rotation(cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor]:
     """RoPE tables [N, head_dim / 2] as the sampling step uses them, [N, head_dim] each:
     cos for both halves, and -sin / +sin for the first / second half."""
     return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
-
-
-def _row_index(rows: Sequence[int], n_rows: int, device: torch.device) -> Tensor:
-    rows = [int(r) for r in rows]
-    if not rows or min(rows) < 0 or max(rows) >= n_rows:
-        raise ValueError(f"rows to carry on must be 1 or more of 0..{n_rows - 1}, got {rows}")
-    return torch.tensor(rows, dtype=torch.long, device=device)
 
 
 def _restriction(restrictions: Restrictions | None, position: int) -> frozenset[int] | None:

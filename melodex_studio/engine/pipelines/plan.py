@@ -14,19 +14,12 @@ corpus audio) where the model has one, the score's own notes (`music.key_reading
 In the built-in model's evaluation (192 sections), sections whose kept plan the ear reads at
 `HEARD_MARGIN_GOAL` or above were heard in their key 128 times in 137, those between 0.1 and
 0.2 39 in 47; a goal of 0.25 did no better (169 against 172 sections in key).
-
-`steer` (off by default) replaces, after a quarter, a half and three quarters of the section,
-the two candidates heard least clearly by copies of the two clearest. It does what it says to
-the ear (over 288 sections the kept plan was heard at 0.2 or more 256 times against 203), but
-the judge heard 259 in key against 256 and tracked the tempo in 265 against 271: clearer to
-the ear is not clearer to the judge (plans the ear hears at 0.2-0.3 were in key 200 times in
-216 against 170 in 181), so it stays an experiment (`melodex eval generate --steer`).
-Steering four candidates instead of eight was heard in key 77 times in 96 against 87.
+Steering the candidates towards the key while they are drawn, a second draw when none is
+heard clearly, and an ear fitted per style were measured and not kept (the model card).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 
@@ -35,7 +28,6 @@ from torch import Tensor
 
 from melodex_studio.engine.key_hearing import KeyHearing
 from melodex_studio.engine.networks.structure_transformer import (
-    RowChoice,
     StructureConditioning,
     StructureConfig,
     StructureTransformer,
@@ -60,8 +52,6 @@ from melodex_studio.music.plan import Plan
 
 BarCallback = Callable[[int, int], None]
 PLAN_CANDIDATES = 8  # plans drawn side by side, of which one is kept
-STEER_AT = (0.25, 0.5, 0.75)  # shares of the section after which the candidates are heard
-STEER_SHARE = 4  # there, one candidate in four gives way to a copy of one of the clearest
 HEARD_MARGIN_GOAL = 0.2  # how clearly the ear must hear the key (`KeyHearing.margin`)
 SCORE_MARGIN_GOAL = 0.1  # how clearly the score must read in it (`key_margin`), without an ear
 CancelFlag = threading.Event | Callable[[], bool] | None
@@ -91,7 +81,6 @@ def plan_section(
     cancel: CancelFlag = None,
     keep_tonic_mode: bool = True,
     candidates: int = PLAN_CANDIDATES,
-    steer: bool = False,
 ) -> Plan:
     """A plan of `n_bars` bars in `meter`; same inputs and seed give the same plan.
 
@@ -100,8 +89,7 @@ def plan_section(
     n_bars)` runs after each bar. `keep_tonic_mode` keeps the tonic chords the model writes
     in a minor key minor (`tonic_mode_mask`: no A major chord in A minor); locked bars keep
     whatever chord they hold. Of `candidates` plans drawn together the first heard clearly in
-    `key` is kept (see the module text), through `model.key_hearing` when it has one; with
-    `steer` the rows heard least clearly are replaced on the way (`steer_towards_key`).
+    `key` is kept (see the module text), through `model.key_hearing` when it has one.
     """
     steps_per_bar = meter.sixteenths_per_bar
     if n_bars < 1:
@@ -145,20 +133,17 @@ def plan_section(
 
     if _cancelled(cancel):
         raise PlanCancelled("planning cancelled before it started")
-    plan_candidates = candidates if len(locked) < n_bars else 1  # all locked: nothing to choose
     sequences = model.generate_many(
         cond,
         steps_per_bar,
         n_bars,
         torch.Generator(device="cpu").manual_seed(int(seed)),
-        plan_candidates,
+        candidates if len(locked) < n_bars else 1,  # all locked: nothing to choose
         TokenSampling(temperature, top_k, top_p),
         context=context,
         restrictions=restrictions,
         bar_callback=after_bar,
         chord_mask=tonic_mode_mask(key.mode) if keep_tonic_mode else None,
-        rows_after_bar=steer_towards_key(plan_candidates, key, model.key_hearing,
-                                         steps_per_bar, n_bars, locked_plan) if steer else None,
     )
 
     # 5. Tokens -> plans, locked bars put back exactly as they were; the first heard in key.
@@ -177,41 +162,13 @@ def context_groups(config: StructureConfig, previous: Plan | None, key: Key) -> 
 
 
 def with_locked_bars(plan: Plan, locked_plan: Plan | None) -> Plan:
-    """`plan` with the locked bars of `locked_plan` that it reaches (it may be a section's
-    first bars only) put back exactly as the musician locked them."""
+    """`plan` with the locked bars of `locked_plan` put back exactly as the musician locked
+    them."""
     if locked_plan is None:
         return plan
     for index in locked_plan.locked_bars():
-        if index < plan.n_bars:
-            plan = plan.with_bar(index, locked_plan.bars[index])
+        plan = plan.with_bar(index, locked_plan.bars[index])
     return plan
-
-
-def steer_towards_key(candidates: int, key: Key, hearing: KeyHearing | None,
-                      steps_per_bar: int, n_bars: int,
-                      locked_plan: Plan | None = None) -> RowChoice | None:
-    """The rows to carry on at the steering bars (`STEER_AT` of the section): each row's
-    plan so far is heard (the ear, or the score's reading without one), the rows are ranked
-    clearest first, and the `candidates // STEER_SHARE` least clear give way to copies of the
-    clearest, which then go on with draws of their own. None where nothing would change
-    (fewer than `STEER_SHARE` candidates, or a section too short to steer)."""
-    copies = candidates // STEER_SHARE
-    at = {math.floor(share * n_bars + 0.5) for share in STEER_AT} & set(range(1, n_bars))
-    if copies == 0 or not at:
-        return None
-
-    def heard(tokens: list[int]) -> float:
-        plan = with_locked_bars(decode_plan(tokens, key, steps_per_bar), locked_plan)
-        return key_margin(plan, key) if hearing is None else hearing.margin(plan, key)
-
-    def rows(bar: int, sequences: list[list[int]]) -> list[int] | None:
-        if bar + 1 not in at:
-            return None
-        margins = [heard(tokens) for tokens in sequences]
-        order = sorted(range(len(sequences)), key=lambda row: -margins[row])  # stable
-        return order[: len(sequences) - copies] + order[:copies]
-
-    return rows
 
 
 def choose_in_key(plans: list[Plan], key: Key, hearing: KeyHearing | None) -> Plan:
