@@ -161,13 +161,18 @@ class EngineExecutor:
         Audio that peaks over `PEAK_CEILING` is limited to it around those peaks only."""
         models = self.models
         assert models is not None
+        audio = self._decoded_samples(latent, span, first_frame, control, preview)
+        return limit_overs(audio, models.codec.sample_rate, PEAK_CEILING)
+
+    def _decoded_samples(self, latent: Tensor, span: AudioSpan | None, first_frame: int,
+                         control: Tensor | None, preview: bool) -> np.ndarray:
+        models = self.models
+        assert models is not None
         spf = models.codec.samples_per_latent_frame
-        rate = models.codec.sample_rate
         frames = latent.shape[-1]
         if span is None:
-            audio = decode(models.codec, latent.to(models.device), first_frame=first_frame,
-                           control=control, preview=preview)
-            return limit_overs(audio.cpu().numpy(), rate, PEAK_CEILING)
+            return decode(models.codec, latent.to(models.device), first_frame=first_frame,
+                          control=control, preview=preview).cpu().numpy()
         first, last = span.start // spf, -(-span.end // spf)
         left, right = max(0, -first), max(0, last - frames)
         if left > 1 or right > 1:
@@ -179,8 +184,7 @@ class EngineExecutor:
                        window=(first + left, last + left), first_frame=first_frame - left,
                        control=None if control is None else pad(control), preview=preview)
         offset = span.start - first * spf
-        return limit_overs(audio[offset : offset + span.end - span.start].float().cpu().numpy(),
-                           rate, PEAK_CEILING)
+        return audio[offset : offset + span.end - span.start].float().cpu().numpy()
 
     def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         models = self.models
