@@ -18,7 +18,6 @@ platforms' allocators and other C libraries are left alone.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import platform
 import sys
 
@@ -37,11 +36,8 @@ def keep_freed_memory() -> bool:
     other platforms or C libraries. Safe to call more than once."""
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
+    try:  # the process's own symbols: glibc is already loaded, nothing to search for
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
