@@ -195,4 +195,4 @@ def limit_overs(audio: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarr
     x = np.asarray(audio, dtype=np.float32).reshape(-1)
     if x.size == 0 or float(np.abs(x).max()) <= ceiling * INTER_SAMPLE_MARGIN:
         return x
-    return x * limiter_gain(block_true_peaks(x, sample_rate), ceiling, sample_rate, len(x))
+    return limit(x, sample_rate, ceiling)[0]
