@@ -186,6 +186,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "tempo_within_2pct": _rate([t["within"] for t in tempo]),
         "tempo_exact": _rate([t["within"] and not t["half_double"] for t in tempo]),
         "half_double": sum(bool(t["half_double"]) for t in tempo),
+        "phase_slipped": sum(t.get("phase_slips", 0) > 0 for t in tempo),
         "tempo_error_median_pct": _percentile([t["error_pct"] for t in tempo], 50),
         "key_correct": _rate([r["key_result"]["correct"] for r in records]),
         "key_related": _rate([r["key_result"]["related"] for r in records]),
@@ -238,8 +239,9 @@ def format_table(result: dict[str, Any]) -> str:
             f"{_cell(row['seconds_per_section'], 's'):>8}")
     overall = result["overall"]
     lines.append(
-        f"tempo: half/double time counted right ({overall['half_double']} sections); key: exact "
-        f"only ({_cell(overall['key_related'], 'pct')} more were a related key); score: the "
+        f"tempo: half/double time counted right ({overall['half_double']} sections), the beat "
+        f"tracker slipped phase in {overall['phase_slipped']} (the line kept its slope); key: "
+        f"exact only ({_cell(overall['key_related'], 'pct')} more were a related key); score: the "
         f"same key profile on the plan's own notes, what any renderer of the plan can reach")
     lines.append(
         f"seam: flux at the repaint edges / median flux at the other bar lines, target <= "

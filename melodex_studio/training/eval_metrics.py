@@ -6,8 +6,11 @@ only the last step (a line fit, a profile or template correlation) is ours, in a
 numpy:
 
 * tempo: a straight line through the tracked beat times (dropped beats keep their index), so the
-  estimate is not quantised to the tracker's tempogram bins. Half/double time (and the
-  dotted-quarter pulse of compound meters) counts as right but is reported separately;
+  estimate is not quantised to the tracker's tempogram bins. Where the tracker slips off the
+  beat (an interval a fraction of a beat longer or shorter: it went over to the off-beats of a
+  syncopated groove, or back) the line keeps its slope and starts a new offset, so one slip does
+  not tilt it; slips are counted and reported. Half/double time (and the dotted-quarter pulse
+  of compound meters) counts as right but is reported separately;
 * key: the section's mean chroma correlated with the 24 rotated Krumhansl-Kessler profiles; only
   the exact key counts as correct (relative, parallel and fifth neighbours are reported apart).
   The same profile run on the plan's own notes (`music.key_reading`) says how often the
@@ -43,6 +46,9 @@ CHROMA_HOP = 512
 FLUX_FFT = 1024
 FLUX_HOP = 256
 MIN_BEATS = 4
+#: Beats (of the median interval) an interval may lie off a whole number before it counts as
+#: a phase slip: the tracker's own jitter is a frame or two (under 5 % of a beat).
+PHASE_SLIP = 0.2
 
 
 # --- tempo -----------------------------------------------------------------------------------
@@ -57,22 +63,53 @@ class TempoJudgement:
     error_pct: float  # against requested_bpm * level
     within: bool  # error_pct <= tolerance, at any accepted level
     half_double: bool  # within, but at a level other than 1
+    phase_slips: int = 0  # intervals a fraction of a beat off a whole number (`beat_line`)
 
 
-def tempo_from_beats(beat_times: Sequence[float]) -> float:
-    """BPM of the least-squares line through beat times. Beats are indexed by the median
-    interval, so a beat the tracker skipped keeps the line straight instead of bending it."""
+@dataclass(frozen=True)
+class BeatLine:
+    bpm: float  # 60 / the line's slope; NaN without MIN_BEATS beats in runs of two or more
+    phase_slips: int  # intervals more than PHASE_SLIP from a whole number of beats
+
+
+def beat_line(beat_times: Sequence[float]) -> BeatLine:
+    """The least-squares line through beat times, one slope for all and a fresh offset after
+    each phase slip.
+
+    Beats are indexed by the median interval, so a beat the tracker skipped (an interval of two
+    beats) keeps the line straight instead of bending it. An interval more than `PHASE_SLIP`
+    from a whole number of beats is the tracker changing phase (one and a half beats: it went
+    over to the off-beats of a syncopated groove): counting it as one or two beats would tilt
+    the line by a few percent though every beat on either side is on time, so the line takes
+    a new offset there instead, and the slope is fitted over the runs between slips."""
     times = np.asarray(beat_times, dtype=np.float64)
     if times.size < MIN_BEATS:
-        return float("nan")
+        return BeatLine(float("nan"), 0)
     intervals = np.diff(times)
     period = float(np.median(intervals))
     if period <= 0.0:
-        return float("nan")
-    steps = np.maximum(1.0, np.round(intervals / period))
-    index = np.concatenate([[0.0], np.cumsum(steps)])
-    slope = float(np.polyfit(index, times, 1)[0])
-    return 60.0 / slope if slope > 0 else float("nan")
+        return BeatLine(float("nan"), 0)
+    ratio = intervals / period
+    whole = np.round(ratio)
+    slips = (whole < 1.0) | (np.abs(ratio - whole) > PHASE_SLIP)
+    index = np.concatenate([[0.0], np.cumsum(np.where(slips, 0.0, whole))])
+    run = np.concatenate([[0], np.cumsum(slips)])
+    sizes = np.bincount(run)
+    fitted = sizes[run] >= 2  # a lone beat between two slips says nothing about the slope
+    if int(fitted.sum()) < MIN_BEATS:
+        return BeatLine(float("nan"), int(slips.sum()))
+    # One slope, an offset per run: the slope of the points centred on their own run's means.
+    runs = run[fitted]
+    counts = np.bincount(runs)[runs]
+    x = index[fitted] - (np.bincount(runs, index[fitted])[runs] / counts)
+    y = times[fitted] - (np.bincount(runs, times[fitted])[runs] / counts)
+    slope = float(np.dot(x, y) / np.dot(x, x))
+    return BeatLine(60.0 / slope if slope > 0 else float("nan"), int(slips.sum()))
+
+
+def tempo_from_beats(beat_times: Sequence[float]) -> float:
+    """BPM of `beat_line` through beat times."""
+    return beat_line(beat_times).bpm
 
 
 def accepted_tempo_levels(meter: Meter) -> tuple[float, ...]:
@@ -89,16 +126,17 @@ def judge_tempo(audio: np.ndarray, sample_rate: int, requested_bpm: float, meter
     _, beat_times = librosa.beat.beat_track(
         y=np.asarray(audio, dtype=np.float32), sr=sample_rate, hop_length=FLUX_HOP, units="time"
     )
-    estimated = tempo_from_beats(beat_times)
+    line = beat_line(beat_times)
+    estimated = line.bpm
     if not np.isfinite(estimated):
         return TempoJudgement(requested_bpm, estimated, len(beat_times), 1.0, float("inf"),
-                              False, False)
+                              False, False, line.phase_slips)
     errors = [(abs(estimated / (requested_bpm * level) - 1.0) * 100.0, level)
               for level in accepted_tempo_levels(meter)]
     error, level = min(errors)  # ties go to the smaller error, then the smaller level
     within = error <= tolerance_pct
     return TempoJudgement(requested_bpm, estimated, len(beat_times), level, error, within,
-                          within and level != 1.0)
+                          within and level != 1.0, line.phase_slips)
 
 
 # --- chroma and key ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.training.eval_design import design_sections
 from melodex_studio.training.eval_generate import GenerateSettings, evaluate_generation
 from melodex_studio.training.eval_metrics import (
+    beat_line,
     chroma_frames,
     estimate_key,
     judge_chords,
@@ -44,6 +45,17 @@ def click_track(bpm: float, seconds: float) -> np.ndarray:
         start = round(beat * SR)
         audio[start : start + n.size] += burst.astype(np.float32)
         beat += 60.0 / bpm
+    return audio
+
+
+def clicks_at(times: list[float], seconds: float) -> np.ndarray:
+    """Short 1.5 kHz bursts at the given times."""
+    audio = np.zeros(int(seconds * SR), dtype=np.float32)
+    n = np.arange(int(0.03 * SR))
+    burst = (np.sin(2 * np.pi * 1500 * n / SR) * np.exp(-n / (0.005 * SR))).astype(np.float32)
+    for time in times:
+        start = round(time * SR)
+        audio[start : start + n.size] += burst[: max(0, min(n.size, audio.size - start))]
     return audio
 
 
@@ -94,6 +106,54 @@ def test_line_fit_keeps_its_slope_across_a_dropped_beat() -> None:
     beats = [0.5 + k * 60.0 / 123.0 for k in range(24) if k != 9]
     assert tempo_from_beats(beats) == pytest.approx(123.0, rel=1e-9)
     assert np.isnan(tempo_from_beats([0.0, 0.5, 1.0]))
+
+
+def test_line_fit_without_slips_is_the_least_squares_line() -> None:
+    rng = np.random.default_rng(3)
+    beats = 0.4 + np.arange(30) * 60.0 / 97.0 + rng.normal(0.0, 0.008, 30)
+    slope = np.polyfit(np.arange(30), beats, 1)[0]
+    line = beat_line(beats)
+    assert line.phase_slips == 0
+    assert line.bpm == pytest.approx(60.0 / slope, rel=1e-12)
+
+
+def test_line_fit_keeps_its_slope_across_a_phase_slip() -> None:
+    # A tracker that goes over to the off-beats after beat 13: one interval of 1.5 beats.
+    # Counted as two beats it would tilt the line by 2-3 %.
+    period = 60.0 / 121.0
+    beats = [0.3 + k * period + (0.5 * period if k >= 14 else 0.0) for k in range(30)]
+    line = beat_line(beats)
+    assert line.phase_slips == 1
+    assert line.bpm == pytest.approx(121.0, rel=1e-9)
+    # Slipping over and back (two intervals of 1.25 beats) leaves a lone beat: dropped.
+    back = [0.3 + k * period + (0.25 * period if k == 14 else 0.5 * period if k > 14 else 0.0)
+            for k in range(30)]
+    assert beat_line(back) == beat_line(back)  # deterministic
+    assert beat_line(back).phase_slips == 2
+    assert beat_line(back).bpm == pytest.approx(121.0, rel=1e-9)
+
+
+def test_line_fit_needs_enough_beats_between_slips() -> None:
+    period = 0.5
+    # Every interval a fraction of a beat off: lone beats say nothing about the slope.
+    line = beat_line([0.0, 0.5, 1.3, 1.65, 2.45])
+    assert line.phase_slips == 4 and np.isnan(line.bpm)
+    # Two slips between runs of two: six beats, one slope.
+    line = beat_line([0.0, 0.5, 1.3, 1.8, 2.6, 3.1])
+    assert line.phase_slips == 2 and line.bpm == pytest.approx(120.0, rel=1e-9)
+    # A beat tracked twice (an interval near zero) starts a new run instead of counting as a
+    # beat: the line stays within the 20 ms of the echo.
+    doubled = sorted([k * period for k in range(12)] + [3.02])
+    assert beat_line(doubled).phase_slips == 1
+    assert beat_line(doubled).bpm == pytest.approx(120.0, rel=5e-3)
+
+
+def test_tracked_phase_slip_is_reported_and_the_tempo_stays_right() -> None:
+    period = 60.0 / 123.0
+    times = [0.25 + k * period + (0.5 * period if k >= 20 else 0.0) for k in range(40)]
+    judged = judge_tempo(clicks_at(times, 21.0), SR, 123.0, Meter.parse("4/4"))
+    assert judged.phase_slips == 1
+    assert judged.within and judged.error_pct < 0.2
 
 
 # --- key and chords -----------------------------------------------------------------------------
@@ -209,11 +269,14 @@ def test_end_to_end_on_tiny_random_models_writes_the_table_and_json(tmp_path, ca
         assert 0.0 <= overall[name] <= 1.0
     assert overall["seam_median"] > 0 and overall["seam_p90"] >= overall["seam_median"]
     assert overall["chord_bars"] == sum(r["chords"]["bars_judged"] for r in result["sections"])
+    assert overall["phase_slipped"] == sum(r["tempo"]["phase_slips"] > 0
+                                           for r in result["sections"])
     record = result["sections"][0]
     assert record["repaint_bars"] == [1, 3]
     assert set(record["seconds"]) == {"embed", "plan", "render", "decode", "repaint", "analysis"}
     table = capsys.readouterr().out
     assert "overall" in table and "seam med" in table and "rock" in table and "score" in table
+    assert f"slipped phase in {overall['phase_slipped']}" in table
     written = json.loads(out.read_text(), parse_constant=pytest.fail)  # strict: no NaN
     assert written["overall"]["sections"] == 2 and len(written["sections"]) == 2
     assert written["settings"]["steps"] == 3
