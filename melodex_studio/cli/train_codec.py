@@ -2,7 +2,9 @@
 
 The two stages can run one after the other in one run folder (``--stage ae`` then
 ``--stage vocoder``), or side by side in two folders joined with ``--combine AE_RUN VOC_RUN``.
-``--export`` writes the weights, latent statistics and config into a model folder.
+``--from-model`` starts a run from a model folder's codec (a fine-tune, such as the
+adversarial ``--stage gan``). ``--export`` writes the weights, latent statistics and config
+into a model folder.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder: checkpoints, loss log, snapshots (resumed if present)")
     parser.add_argument("--data", type=Path, default=None,
                         help="corpus folder (default: $MELODEX_CORPUS_DIR or the cache)")
-    parser.add_argument("--stage", choices=("ae", "vocoder", "both", "decoder"), default="ae",
+    parser.add_argument("--stage", choices=("ae", "vocoder", "both", "decoder", "gan"),
+                        default="ae",
                         help="decoder: the autoencoder's decoder alone, encoder frozen (the "
-                             "latent space, and the renderer trained in it, stay valid)")
+                             "latent space, and the renderer trained in it, stay valid); gan: "
+                             "the vocoder against period and resolution discriminators")
     parser.add_argument("--steps", type=int, default=20_000,
                         help="train until the stage's step counter reaches this")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -30,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--checkpoint-every-s", type=float, default=300.0)
     parser.add_argument("--snapshot-every", type=int, default=1000)
+    parser.add_argument("--from-model", type=Path, default=None, metavar="MODEL_DIR",
+                        help="start --run (a fresh folder) from this model's autoencoder and "
+                             "vocoder, to fine-tune them")
     parser.add_argument("--combine", nargs=2, type=Path, metavar=("AE_RUN", "VOCODER_RUN"),
                         help="start --run from one run's autoencoder and another's vocoder")
     parser.add_argument("--export", type=Path, default=None, metavar="MODEL_DIR",
@@ -41,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "MODEL_DIR, whose latent statistics are kept (a new decoder or "
                              "vocoder without retraining the renderer)")
     parser.add_argument("--vocoder-setting", action="append", default=[], metavar="NAME=VALUE",
-                        help="an inference setting of the vocoder for --export or --retune "
+                        help="an inference setting of the vocoder for --export, --retune or "
+                             "--from-model (the run's phase path) "
                              "(refine_iterations, mel_match_rounds, phase_init, "
                              "phase_anchor_frames); repeatable")
     parser.add_argument("--train-setting", action="append", default=[], metavar="NAME=VALUE",
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         parse_vocoder_settings,
         retune_vocoder,
     )
-    from melodex_studio.training.codec_runs import combine_runs
+    from melodex_studio.training.codec_runs import combine_runs, start_run_from_model
     from melodex_studio.training.codec_train import train_codec
 
     try:
@@ -81,10 +89,20 @@ def run(args: argparse.Namespace) -> int:
     data = corpus_dir(args.data)
     if args.steps < 0:
         raise CliError("--steps must be at least 0")
+    if args.combine and args.from_model:
+        raise CliError("--combine and --from-model both start a run: pick one")
+    if (args.combine or args.from_model) and (args.run / "checkpoint").exists():
+        option = "--combine" if args.combine else "--from-model"
+        raise CliError(f"{args.run} already has a checkpoint; {option} starts a new run")
     if args.combine:
-        if (args.run / "checkpoint").exists():
-            raise CliError(f"{args.run} already has a checkpoint; --combine starts a new run")
         combine_runs(args.combine[0], args.combine[1], args.run)
+    if args.from_model:
+        try:
+            start_run_from_model(args.from_model, args.run, seed=args.seed,
+                                 vocoder_settings=settings)
+        except (OSError, ValueError, ModelLoadError) as exc:
+            raise CliError(f"cannot start from {args.from_model}: {exc}") from None
+        settings = {}  # the run's own now; an export of it keeps them
     if args.steps:
         train_codec(args.run, data, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                     device=args.device, stage=args.stage, num_threads=args.threads,

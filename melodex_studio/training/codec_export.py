@@ -102,6 +102,24 @@ def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
     return rebuilt
 
 
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
+
+
+def with_plan_adapter(codec: Codec, source: Codec) -> Codec:
+    """`codec` with `source`'s plan adapter (which reads the decoder's features, so it fits
+    `codec` only where the two decoders are the same)."""
+    config = dataclasses.replace(codec.config, plan_adapter=source.config.plan_adapter)
+    rebuilt = Codec(config)
+    rebuilt.autoencoder.load_state_dict(codec.autoencoder.state_dict())
+    rebuilt.vocoder.load_state_dict(codec.vocoder.state_dict())
+    if rebuilt.plan_adapter is not None and source.plan_adapter is not None:
+        rebuilt.plan_adapter.load_state_dict(source.plan_adapter.state_dict())
+    rebuilt.set_latent_statistics(codec.latent_mean.clone(), codec.latent_std.clone())
+    return rebuilt
+
+
 def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | Iterable[Any],
                  max_clips: int | None = 64, extra: dict[str, Any] | None = None,
                  checkpoint: Path | str | None = None,
@@ -113,7 +131,8 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
     ``vocoder_settings`` override the vocoder's inference settings (`INFERENCE_SETTINGS`).
     ``keep_latent_space`` replaces a decoder or vocoder only: the run's encoder must equal the
     one shipped in ``model_dir`` (else ValueError, since the renderer was trained in its latent
-    space), and the shipped latent statistics are kept as they are.
+    space), and the shipped latent statistics are kept as they are; where the run's decoder is
+    also the shipped one (a vocoder fine-tune), the shipped plan adapter is kept too.
     """
     run_dir = Path(run_dir)
     codec = load_codec_from_run(checkpoint or run_dir)
@@ -128,6 +147,10 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
                              "its latents would not be the renderer's")
         codec.set_latent_statistics(shipped.latent_mean.clone(), shipped.latent_std.clone())
         measured = read_component_config(Path(model_dir), "codec")["latent_statistics"]
+        if shipped.plan_adapter is not None and codec.plan_adapter is None and _same_weights(
+                shipped.autoencoder.decoder, codec.autoencoder.decoder):
+            # A new vocoder under the same decoder: the shipped plan adapter still fits it.
+            codec = with_plan_adapter(codec, shipped)
     else:
         clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
         stats = latent_statistics(codec, clips)

@@ -1,4 +1,5 @@
-"""Run-folder bookkeeping for codec training: checkpoint files, logs, combining two runs.
+"""Run-folder bookkeeping for codec training: checkpoint files, logs, combining two runs,
+starting a run from a model folder.
 
 A run folder holds ``checkpoint/`` (weights and optimizer moments as safetensors, counters in
 ``state.json``), optional ``snapshots/``, ``losses.jsonl`` and ``training_log.json``.
@@ -6,6 +7,7 @@ A run folder holds ``checkpoint/`` (weights and optimizer moments as safetensors
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +17,11 @@ import torch
 from torch import Tensor
 
 from melodex_studio.engine.codec import Codec, CodecConfig
-from melodex_studio.engine.weights import write_json_atomic
+from melodex_studio.engine.weights import save_tensors_atomic, write_json_atomic
 
 CHECKPOINT = "checkpoint"
-STAGES: tuple[str, ...] = ("ae", "vocoder", "both", "decoder")
+#: Appended to, never reordered: a stage's index seeds its steps (`step_generator`).
+STAGES: tuple[str, ...] = ("ae", "vocoder", "both", "decoder", "gan")
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
@@ -89,6 +92,32 @@ def load_codec_from_run(folder: Path | str) -> Codec:
     codec.autoencoder.load_state_dict(load_file(str(folder / "autoencoder.safetensors")))
     codec.vocoder.load_state_dict(load_file(str(folder / "vocoder.safetensors")))
     return codec.eval()
+
+
+def start_run_from_model(model_dir: Path | str, out_dir: Path | str, seed: int = 0,
+                         vocoder_settings: dict[str, Any] | None = None) -> Path:
+    """Start run ``out_dir`` from a model folder's autoencoder and vocoder (fine-tuning the
+    shipped codec, for example adversarially with stage "gan"): their weights with fresh
+    optimizer moments and step counters. ``vocoder_settings`` change the vocoder's phase path
+    for the run (Vocos's recipe: ``phase_init="network"``, ``refine_iterations=0``, so the
+    adversary trains the phase head too). The plan adapter is not part of a codec run; an
+    export with ``keep_latent_space`` carries the shipped one over while the decoder is
+    unchanged."""
+    from melodex_studio.training.codec_train import CodecTrainSettings
+
+    codec = Codec.from_pretrained(model_dir)
+    target = Path(out_dir) / CHECKPOINT
+    if target.exists():
+        raise FileExistsError(f"{target} exists: start from a model in a fresh run folder")
+    vocoder = dataclasses.replace(codec.config.vocoder, **(vocoder_settings or {}))
+    config = dataclasses.replace(codec.config, vocoder=vocoder, plan_adapter=None)
+    target.mkdir(parents=True)
+    save_tensors_atomic(target / "autoencoder.safetensors", codec.autoencoder.state_dict())
+    save_tensors_atomic(target / "vocoder.safetensors", codec.vocoder.state_dict())
+    write_json_atomic(target / "state.json", {
+        "seed": seed, "steps": dict.fromkeys(STAGES, 0), "config": config.to_dict(),
+        "settings": dataclasses.asdict(CodecTrainSettings()), "started_from": str(model_dir)})
+    return target
 
 
 def combine_runs(ae_run: Path | str, vocoder_run: Path | str, out_dir: Path | str) -> None:

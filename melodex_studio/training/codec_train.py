@@ -8,7 +8,10 @@ safetensors plus a JSON file of counters; nothing is pickled or read back with `
 Stages: ``"ae"`` trains the autoencoder on log-mel (L1 + a small KL), ``"vocoder"`` trains the
 vocoder from true log-mel (log-mel L1 + multi-resolution STFT loss), ``"both"`` does one step of
 each per step and feeds the vocoder the autoencoder's reconstruction for half of its batch, so the
-vocoder learns to voice what the codec actually produces.
+vocoder learns to voice what the codec actually produces. ``"gan"`` trains the vocoder as
+``"vocoder"`` does plus adversarially, against period and resolution discriminators
+(`training.discriminators`, created on its first step and kept in the checkpoint): the GPU
+stage the model card says the vocoder's phase and fine structure need.
 """
 
 from __future__ import annotations
@@ -50,9 +53,16 @@ from melodex_studio.training.codec_runs import (
     optimizer_tensors,
     truncate_loss_log,
 )
+from melodex_studio.training.discriminators import (
+    DiscriminatorConfig,
+    Discriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+)
 from melodex_studio.training.runtime import adamw, resolve_device, seeded
 
-Stage = Literal["ae", "vocoder", "both", "decoder"]
+Stage = Literal["ae", "vocoder", "both", "decoder", "gan"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,15 @@ class CodecTrainSettings:
     magnitude_weight: float = 1.0
     phase_weight: float = 0.3
     consistency_weight: float = 1.0
+    # Stage "gan": the generator's hinge and feature-matching losses (each averaged over the
+    # discriminators) on top of the vocoder's losses above; the discriminators learn alone for
+    # their first ``discriminator_warmup_steps`` (a fine-tune's generator is already good, a
+    # fresh discriminator's gradient is noise). Widths of the discriminators' first layers.
+    adversarial_weight: float = 1.0
+    feature_weight: float = 1.0
+    discriminator_warmup_steps: int = 0
+    period_discriminator_width: int = 16
+    resolution_discriminator_width: int = 32
 
     @classmethod
     def from_dict(cls, data: dict) -> CodecTrainSettings:
@@ -141,6 +160,7 @@ class CodecTrainer:
             "vocoder": adamw(self.codec.vocoder, settings),
         }
         self.steps = dict.fromkeys(STAGES, 0)
+        self.discriminators: Discriminators | None = None  # stage "gan" creates them
         frontend = self.codec.mel_frontend
         # The bands the slope term looks at: fixed by the mel front end and the settings.
         self.pitch_bins = mel_bins_below(frontend.filters, frontend.config.sample_rate,
@@ -148,7 +168,23 @@ class CodecTrainer:
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def _modules(self) -> dict[str, nn.Module]:
-        return {"autoencoder": self.codec.autoencoder, "vocoder": self.codec.vocoder}
+        modules: dict[str, nn.Module] = {"autoencoder": self.codec.autoencoder,
+                                         "vocoder": self.codec.vocoder}
+        if self.discriminators is not None:
+            modules["discriminator"] = self.discriminators
+        return modules
+
+    def _discriminators(self) -> Discriminators:
+        """The discriminators of stage "gan", created (seeded by the run's seed) when first
+        needed, with their own optimizer."""
+        if self.discriminators is None:
+            config = DiscriminatorConfig(
+                period_width=self.settings.period_discriminator_width,
+                resolution_width=self.settings.resolution_discriminator_width)
+            self.discriminators = seeded(lambda: Discriminators(config), self.seed)
+            self.discriminators.to(self.device).train()
+            self.optimizers["discriminator"] = adamw(self.discriminators, self.settings)
+        return self.discriminators
 
     def save(self, folder: Path | None = None, with_optimizer: bool = True) -> Path:
         """Write a complete checkpoint next to the old one, then swap it into place.
@@ -185,13 +221,15 @@ class CodecTrainer:
         # since the checkpoint was written take their defaults.
         if CodecConfig.from_dict(state["config"]).to_dict() != self.codec.config.to_dict():
             raise ValueError(f"checkpoint {folder} was trained with a different codec config")
+        if (folder / "discriminator.safetensors").exists():
+            self._discriminators()
         for name, module in self._modules().items():
             module.load_state_dict(load_file(str(folder / f"{name}.safetensors"),
                                              device=str(self.device)))
-            load_optimizer_tensors(
-                self.optimizers[name],
-                load_file(str(folder / f"optim_{name}.safetensors"), device=str(self.device)),
-            )
+            moments = folder / f"optim_{name}.safetensors"
+            if moments.exists():  # a run started from a model folder has none yet
+                load_optimizer_tensors(self.optimizers[name],
+                                       load_file(str(moments), device=str(self.device)))
         self.steps.update(state["steps"])
 
     # ---- one step of each stage ----------------------------------------------------------------
@@ -256,6 +294,37 @@ class CodecTrainer:
 
     def vocoder_step(self, pool: list[Tensor], batch: int, step: int,
                      stage: str) -> dict[str, float]:
+        total, losses, _, _ = self._vocoder_losses(pool, batch, step, stage)
+        self._apply("vocoder", total, step)
+        return losses
+
+    def gan_step(self, pool: list[Tensor], batch: int, step: int,
+                 stage: str) -> dict[str, float]:
+        """One discriminator update on real and generated audio, then one vocoder update on
+        its own losses plus the adversarial and feature-matching terms."""
+        discriminators = self._discriminators()
+        total, losses, generated, audio = self._vocoder_losses(pool, batch, step, stage)
+        d_loss = discriminator_loss(discriminators(audio), discriminators(generated.detach()))
+        self._apply("discriminator", d_loss, step)
+        losses["disc_hinge"] = d_loss.item()
+        if step >= self.settings.discriminator_warmup_steps:
+            discriminators.requires_grad_(False)  # this pass only moves the vocoder
+            try:
+                fake, real = discriminators(generated), discriminators(audio)
+                adversarial = generator_loss(fake)
+                matching = feature_matching_loss(real, fake)
+            finally:
+                discriminators.requires_grad_(True)
+            total = (total + self.settings.adversarial_weight * adversarial
+                     + self.settings.feature_weight * matching)
+            losses.update(gen_hinge=adversarial.item(), gen_feature=matching.item())
+        self._apply("vocoder", total, step)
+        return losses
+
+    def _vocoder_losses(self, pool: list[Tensor], batch: int, step: int, stage: str
+                        ) -> tuple[Tensor, dict[str, float], Tensor, Tensor]:
+        """(weighted total, the losses as numbers, generated audio, target audio) of one
+        vocoder batch."""
         gen = step_generator(self.seed, stage, step, stream=1)
         audio = self._batch(pool, self.settings.vocoder_segment_frames, batch, gen)
         with torch.no_grad():
@@ -289,8 +358,7 @@ class CodecTrainer:
                  + s.magnitude_weight * losses["voc_magnitude"]
                  + s.phase_weight * losses["voc_phase"]
                  + s.consistency_weight * losses["voc_consistency"])
-        self._apply("vocoder", total, step)
-        return {k: v.item() for k, v in losses.items()}
+        return total, {k: v.item() for k, v in losses.items()}, generated, audio
 
     def train_step(self, stage: str, pool: list[Tensor], batch: int) -> dict[str, float]:
         step = self.steps[stage]
@@ -301,6 +369,8 @@ class CodecTrainer:
             losses.update(self.vocoder_step(pool, batch, step, stage))
         if stage == "decoder":
             losses.update(self.decoder_step(pool, batch, step, stage))
+        if stage == "gan":
+            losses.update(self.gan_step(pool, batch, step, stage))
         self.steps[stage] = step + 1
         return losses
 

@@ -13,17 +13,23 @@ import torch
 from safetensors.torch import load_file
 
 from melodex_studio.engine.codec import Codec, CodecConfig
+from melodex_studio.engine.networks.plan_adapter import PlanAdapterConfig
 from melodex_studio.training.codec_data import load_audio_pool, sample_segments
 from melodex_studio.training.codec_export import (
     export_codec,
     parse_vocoder_settings,
     retune_vocoder,
 )
-from melodex_studio.training.codec_runs import combine_runs, load_codec_from_run
+from melodex_studio.training.codec_runs import (
+    combine_runs,
+    load_codec_from_run,
+    start_run_from_model,
+)
 from melodex_studio.training.codec_train import CodecTrainSettings, train_codec
 
 FAST = CodecTrainSettings(learning_rate=3e-3, warmup_steps=0, ae_segment_frames=32,
-                          vocoder_segment_frames=16)
+                          vocoder_segment_frames=16, period_discriminator_width=4,
+                          resolution_discriminator_width=4)
 
 
 def clips(count: int = 4, seconds: float = 1.5) -> list[np.ndarray]:
@@ -79,7 +85,7 @@ def test_resume_false_starts_over_and_stages_keep_their_counters(tmp_path: Path)
     _train(tmp_path, 2, "ae")
     _train(tmp_path, 2, "vocoder")
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
-    assert state["steps"] == {"ae": 2, "vocoder": 2, "both": 0, "decoder": 0}
+    assert state["steps"] == {"ae": 2, "vocoder": 2, "both": 0, "decoder": 0, "gan": 0}
     _train(tmp_path, 1, "ae", resume=False)
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     assert state["steps"]["ae"] == 1 and state["steps"]["vocoder"] == 0
@@ -100,7 +106,7 @@ def test_combine_runs_trained_side_by_side(tmp_path: Path) -> None:
                                                      other.state_dict().values(), strict=True))
     _train(tmp_path / "both", 2, "both")
     state = json.loads((tmp_path / "both" / "checkpoint" / "state.json").read_text())
-    assert state["steps"] == {"ae": 3, "vocoder": 2, "both": 2, "decoder": 0}
+    assert state["steps"] == {"ae": 3, "vocoder": 2, "both": 2, "decoder": 0, "gan": 0}
     log = json.loads((tmp_path / "both" / "training_log.json").read_text())
     assert [s["stage"] for s in log["sessions"]] == ["ae", "vocoder", "both"]
     with pytest.raises(FileExistsError):
@@ -249,3 +255,66 @@ def test_learning_rate_schedule_is_a_function_of_the_step(tmp_path: Path) -> Non
     trainer = CodecTrainer(tmp_path, CodecConfig.tiny(), settings, 0, torch.device("cpu"))
     rates = [trainer._learning_rate(step) for step in (0, 9, 15, 20, 25, 30, 100)]
     assert rates == pytest.approx([0.1, 1.0, 1.0, 1.0, 0.55, 0.1, 0.1])
+
+
+def _weights(run: Path, name: str) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "checkpoint" / f"{name}.safetensors"))
+
+
+def test_gan_stage_trains_vocoder_and_discriminators(tmp_path: Path) -> None:
+    _train(tmp_path, 2, "vocoder")
+    vocoder_before = _weights(tmp_path, "vocoder")
+    _train(tmp_path, 4, "gan")
+    rows = [row for row in _losses(tmp_path) if row["stage"] == "gan"]
+    assert len(rows) == 4
+    for row in rows:
+        assert {"voc_mel_l1", "disc_hinge", "gen_hinge", "gen_feature"} <= row.keys()
+        assert all(math.isfinite(v) for k, v in row.items() if k != "stage")
+    files = sorted(p.name for p in (tmp_path / "checkpoint").iterdir())
+    assert "discriminator.safetensors" in files and "optim_discriminator.safetensors" in files
+    after = _weights(tmp_path, "vocoder")
+    assert any(not torch.equal(vocoder_before[k], after[k]) for k in after)
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["steps"]["gan"] == 4 and state["steps"]["vocoder"] == 2
+
+
+def test_gan_resume_continues_bit_identically(tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _train(straight, 4, "gan")
+    _train(resumed, 2, "gan")
+    _train(resumed, 4, "gan")
+    assert _losses(resumed) == _losses(straight)
+    for name in ("vocoder", "discriminator", "optim_discriminator"):
+        a, b = _weights(straight, name), _weights(resumed, name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_discriminators_learn_alone_during_their_warmup(tmp_path: Path) -> None:
+    settings = dataclasses.replace(FAST, discriminator_warmup_steps=2)
+    train_codec(tmp_path, clips(), steps=3, batch_size=2, seed=3, stage="gan",
+                config=CodecConfig.tiny(), settings=settings, progress=False)
+    rows = _losses(tmp_path)
+    assert ["gen_hinge" in row for row in rows] == [False, False, True]
+    assert all("disc_hinge" in row and "voc_mel_l1" in row for row in rows)
+
+
+def test_a_run_started_from_a_model_fine_tunes_its_codec(tmp_path: Path) -> None:
+    config = dataclasses.replace(CodecConfig.tiny(), plan_adapter=PlanAdapterConfig(width=8))
+    shipped = Codec(config)
+    model, run = tmp_path / "model", tmp_path / "run"
+    shipped.save_pretrained(model, extra={"latent_statistics": {"clips": 0}})
+    start_run_from_model(model, run, seed=3)
+    started = load_codec_from_run(run)
+    for name in ("autoencoder", "vocoder"):
+        ours, theirs = getattr(started, name).state_dict(), getattr(shipped, name).state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    with pytest.raises(FileExistsError):
+        start_run_from_model(model, run)
+    train_codec(run, clips(), steps=2, batch_size=2, stage="gan", settings=FAST, progress=False)
+    # A new vocoder under the shipped decoder keeps the shipped plan adapter on export.
+    export_codec(run, model, clips(), max_clips=1, keep_latent_space=True)
+    exported = Codec.from_pretrained(model)
+    assert exported.plan_adapter is not None and shipped.plan_adapter is not None
+    adapter = exported.plan_adapter.state_dict()
+    assert all(torch.equal(adapter[k], v) for k, v in shipped.plan_adapter.state_dict().items())
+    assert not torch.equal(exported.vocoder.head.weight, shipped.vocoder.head.weight)
