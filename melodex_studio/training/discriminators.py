@@ -52,6 +52,18 @@ class DiscriminatorConfig:
 Output = tuple[Tensor, list[Tensor]]
 
 
+def _convolve(x: Tensor, convs: nn.ModuleList, post: nn.Module) -> Output:
+    """A discriminator's stack: leaky-ReLU convolutions, then the logit layer; every layer's
+    output is a feature map."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LEAK)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """Audio [b, n] folded to [b, 1, n / period, period]; convolutions along the first axis."""
 
@@ -69,13 +81,7 @@ class PeriodDiscriminator(nn.Module):
         pad = -audio.shape[-1] % self.period
         x = F.pad(audio, (0, pad), mode="reflect") if pad else audio
         x = x.reshape(x.shape[0], 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LEAK)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _convolve(x, self.convs, self.post)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -98,13 +104,7 @@ class ResolutionDiscriminator(nn.Module):
                           return_complex=True)
         # The magnitude's square root: loud partials do not drown the quiet detail.
         x = (spec.real.square() + spec.imag.square() + 1e-9).pow(0.25).mT.unsqueeze(1)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LEAK)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _convolve(x, self.convs, self.post)
 
 
 class Discriminators(nn.Module):
