@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 
-from melodex_studio.engine.codec import Codec, CodecConfig
-from melodex_studio.engine.weights import merge_component_config, read_component_config
+from melodex_studio.engine.codec import PLAN_ADAPTER_FILE, Codec, CodecConfig
+from melodex_studio.engine.weights import (
+    merge_component_config,
+    read_component_config,
+    save_tensors_atomic,
+)
 from melodex_studio.training.codec_data import load_audio_pool
 from melodex_studio.training.codec_runs import load_codec_from_run
 
@@ -136,6 +141,7 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
     """
     run_dir = Path(run_dir)
     codec = load_codec_from_run(checkpoint or run_dir)
+    adapter: dict[str, torch.Tensor] | None = None  # the shipped plan adapter, kept as stored
     if vocoder_settings:
         codec = with_vocoder_settings(codec, **vocoder_settings)
     if keep_latent_space:
@@ -149,8 +155,13 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
         measured = read_component_config(Path(model_dir), "codec")["latent_statistics"]
         if shipped.plan_adapter is not None and codec.plan_adapter is None and _same_weights(
                 shipped.autoencoder.decoder, codec.autoencoder.decoder):
-            # A new vocoder under the same decoder: the shipped plan adapter still fits it.
+            # A new vocoder under the same decoder: the shipped plan adapter still fits it,
+            # and is kept as it was stored (float16) with its training record.
             codec = with_plan_adapter(codec, shipped)
+            section = read_component_config(Path(model_dir), "codec")
+            adapter = load_file(str(Path(model_dir) / PLAN_ADAPTER_FILE))
+            extra = {**(extra or {}), **{key: section[key] for key in ("plan_adapter_training",)
+                                         if key in section}}
     else:
         clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
         stats = latent_statistics(codec, clips)
@@ -162,6 +173,12 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
         "training": _training_summary(run_dir),
         **(extra or {}),
     })
+    if adapter is not None:
+        path = Path(model_dir) / PLAN_ADAPTER_FILE
+        sha = save_tensors_atomic(path, adapter)
+        fragment["files"][PLAN_ADAPTER_FILE] = {"sha256": sha, "bytes": path.stat().st_size}
+        merge_component_config(Path(model_dir), "codec", fragment)
+        Codec.from_pretrained(model_dir)  # fails loudly if what was written does not load
     for name, entry in fragment["files"].items():
         if entry["bytes"] > MAX_WEIGHTS_BYTES:
             raise ValueError(f"{name} is {entry['bytes']} bytes, over the 16 MB limit per file")

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from melodex_studio.engine.codec import Codec, CodecConfig
 from melodex_studio.engine.networks.plan_adapter import PlanAdapterConfig
+from melodex_studio.engine.weights import merge_component_config, save_tensors_atomic
 from melodex_studio.training.codec_data import load_audio_pool, sample_segments
 from melodex_studio.training.codec_export import (
     export_codec,
@@ -295,7 +296,17 @@ def test_a_run_started_from_a_model_fine_tunes_its_codec(tmp_path: Path) -> None
     config = dataclasses.replace(CodecConfig.tiny(), plan_adapter=PlanAdapterConfig(width=8))
     shipped = Codec(config)
     model, run = tmp_path / "model", tmp_path / "run"
-    shipped.save_pretrained(model, extra={"latent_statistics": {"clips": 0}})
+    shipped.save_pretrained(model, extra={"latent_statistics": {"clips": 0},
+                                          "plan_adapter_training": {"steps": 5}})
+    # Shipped adapters are stored as float16.
+    adapter_file = model / "plan_adapter.safetensors"
+    half = {k: v.half() for k, v in load_file(str(adapter_file)).items()}
+    section = json.loads((model / "config.json").read_text())["codec"]
+    sha = save_tensors_atomic(adapter_file, half)
+    section["files"]["plan_adapter.safetensors"] = {"sha256": sha,
+                                                    "bytes": adapter_file.stat().st_size}
+    merge_component_config(model, "codec", section)
+    shipped = Codec.from_pretrained(model)
     start_run_from_model(model, run, seed=3)
     started = load_codec_from_run(run)
     for name in ("autoencoder", "vocoder"):
@@ -307,6 +318,11 @@ def test_a_run_started_from_a_model_fine_tunes_its_codec(tmp_path: Path) -> None
     # A new vocoder under the shipped decoder keeps the shipped plan adapter on export.
     export_codec(run, model, clips(), max_clips=1, keep_latent_space=True)
     exported = Codec.from_pretrained(model)
+    kept = load_file(str(adapter_file))
+    assert all(kept[k].dtype == torch.float16 and torch.equal(kept[k], half[k]) for k in half)
+    section = json.loads((model / "config.json").read_text())["codec"]
+    assert section["plan_adapter_training"] == {"steps": 5}
+    assert section["files"]["plan_adapter.safetensors"]["sha256"] == sha
     assert exported.plan_adapter is not None and shipped.plan_adapter is not None
     adapter = exported.plan_adapter.state_dict()
     assert all(torch.equal(adapter[k], v) for k, v in shipped.plan_adapter.state_dict().items())
