@@ -145,7 +145,8 @@ def step_generator(seed: int, stage: str, step: int, stream: int = 0) -> torch.G
 
 
 class CodecTrainer:
-    """Owns the codec, its two optimizers and the checkpoint folder of one training run."""
+    """Owns the codec, its optimizers (and stage "gan"'s discriminators) and the checkpoint
+    folder of one training run."""
 
     def __init__(self, out_dir: Path, config: CodecConfig, settings: CodecTrainSettings,
                  seed: int, device: torch.device) -> None:
