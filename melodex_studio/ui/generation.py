@@ -295,6 +295,9 @@ class GenerationController(QObject):
                          start_bar=project.section(section_id).start_bar, bpm=project.bpm,
                          meter=project.meter)
         self.running[job.job_id] = job
+        # Busy from the click on, not from the worker's next status message: a render of a
+        # few seconds often sends none, and "ready" beside a running job reads as stuck.
+        self.sig_worker_status.emit(f"busy{self.device_text}", "busy")
         self.jobs_panel.add_job(job.job_id, title, cancel=lambda: self.cancel(job.job_id))
         self._item_progress(job, 0.0, "Queued")
         return job

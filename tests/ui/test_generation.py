@@ -75,6 +75,7 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     window.generation.sig_render_preview.connect(lambda sid, preview: heard.append((sid, preview)))
     window.studio_actions.generate.trigger()
     assert window.jobs.active_count() == 1
+    assert window.status.worker_label.text() == "Worker: busy · cpu"  # from the click on
     wait_jobs_done(qtbot, window)
     assert any(p is not None and len(p) > 0 for p in previews)  # the rough preview was drawn
     # ... and handed to playback, placed at the section's first sample; cleared at the end.
