@@ -94,35 +94,37 @@ def _check_inference_only(changes: dict[str, Any]) -> None:
         raise ValueError(f"not inference settings of the vocoder: {sorted(unknown)}")
 
 
-def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
-    """The same weights with other inference settings of the vocoder (`INFERENCE_SETTINGS`)."""
-    _check_inference_only(changes)
-    vocoder = dataclasses.replace(codec.config.vocoder, **changes)
-    config = CodecConfig(mel=codec.config.mel, autoencoder=codec.config.autoencoder,
-                         vocoder=vocoder)
+def _rebuilt(codec: Codec, config: CodecConfig, adapter_from: Codec | None = None) -> Codec:
+    """`codec`'s autoencoder, vocoder and latent statistics under `config`, with the plan
+    adapter of `adapter_from` where `config` has one."""
     rebuilt = Codec(config)
     rebuilt.autoencoder.load_state_dict(codec.autoencoder.state_dict())
     rebuilt.vocoder.load_state_dict(codec.vocoder.state_dict())
+    if rebuilt.plan_adapter is not None and adapter_from is not None \
+            and adapter_from.plan_adapter is not None:
+        rebuilt.plan_adapter.load_state_dict(adapter_from.plan_adapter.state_dict())
     rebuilt.set_latent_statistics(codec.latent_mean.clone(), codec.latent_std.clone())
     return rebuilt
 
 
-def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
-    return all(torch.equal(x, y) for x, y in pairs)
+def with_vocoder_settings(codec: Codec, **changes: Any) -> Codec:
+    """The same weights with other inference settings of the vocoder (`INFERENCE_SETTINGS`)."""
+    _check_inference_only(changes)
+    vocoder = dataclasses.replace(codec.config.vocoder, **changes)
+    return _rebuilt(codec, CodecConfig(mel=codec.config.mel, autoencoder=codec.config.autoencoder,
+                                       vocoder=vocoder))
 
 
 def with_plan_adapter(codec: Codec, source: Codec) -> Codec:
     """`codec` with `source`'s plan adapter (which reads the decoder's features, so it fits
     `codec` only where the two decoders are the same)."""
     config = dataclasses.replace(codec.config, plan_adapter=source.config.plan_adapter)
-    rebuilt = Codec(config)
-    rebuilt.autoencoder.load_state_dict(codec.autoencoder.state_dict())
-    rebuilt.vocoder.load_state_dict(codec.vocoder.state_dict())
-    if rebuilt.plan_adapter is not None and source.plan_adapter is not None:
-        rebuilt.plan_adapter.load_state_dict(source.plan_adapter.state_dict())
-    rebuilt.set_latent_statistics(codec.latent_mean.clone(), codec.latent_std.clone())
-    return rebuilt
+    return _rebuilt(codec, config, adapter_from=source)
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
 
 
 def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | Iterable[Any],
@@ -146,9 +148,7 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
         codec = with_vocoder_settings(codec, **vocoder_settings)
     if keep_latent_space:
         shipped = Codec.from_pretrained(model_dir)
-        pairs = zip(shipped.autoencoder.encoder.state_dict().values(),
-                    codec.autoencoder.encoder.state_dict().values(), strict=True)
-        if not all(torch.equal(a, b) for a, b in pairs):
+        if not _same_weights(shipped.autoencoder.encoder, codec.autoencoder.encoder):
             raise ValueError(f"the encoder of {run_dir} differs from the one in {model_dir}: "
                              "its latents would not be the renderer's")
         codec.set_latent_statistics(shipped.latent_mean.clone(), shipped.latent_std.clone())

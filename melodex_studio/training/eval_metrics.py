@@ -107,11 +107,6 @@ def beat_line(beat_times: Sequence[float]) -> BeatLine:
     return BeatLine(60.0 / slope if slope > 0 else float("nan"), int(slips.sum()))
 
 
-def tempo_from_beats(beat_times: Sequence[float]) -> float:
-    """BPM of `beat_line` through beat times."""
-    return beat_line(beat_times).bpm
-
-
 def accepted_tempo_levels(meter: Meter) -> tuple[float, ...]:
     """Pulse rates (as multiples of the quarter-note BPM) a listener may tap; 1 comes first.
     BPM counts quarter notes in every meter, so 6/8 is also felt in dotted quarters (2/3)."""
