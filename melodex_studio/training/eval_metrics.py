@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from melodex_studio.engine.audio_key import key_vector
 from melodex_studio.music.chord import Chord
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
@@ -165,13 +166,12 @@ class KeyJudgement:
 
 
 def key_chroma(chroma: np.ndarray) -> np.ndarray:
-    """The [12] vector a key is read from: a chroma [12] as it is, or chroma frames [12, F]
-    log-compressed and averaged (on labelled corpus audio that finds the exact key more often
-    than a plain mean: 56 % against 51 %, as held chords stop outweighing passing notes)."""
-    values = np.asarray(chroma, dtype=np.float64)
-    if values.ndim == 2:
-        values = np.log1p(100.0 * values / max(float(values.max()), 1e-12)).mean(axis=1)
-    return values
+    """The [12] vector a key is read from: `audio_key.key_vector`, log-compressed frames
+    averaged (on labelled corpus audio that finds the exact key more often than a plain mean:
+    56 % against 51 %, as held chords stop outweighing passing notes). The studio's own
+    listener (`engine.audio_key`) reads its chroma the same way; the chroma itself is
+    librosa's here."""
+    return key_vector(chroma)
 
 
 def estimate_key(chroma: np.ndarray) -> Key:
