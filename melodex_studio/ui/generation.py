@@ -356,8 +356,9 @@ class GenerationController(QObject):
             outcome, peaks = result
             for sha, take_peaks in peaks.items():
                 self.scene.waveforms.put(sha, take_peaks)
+            added = f"{len(outcome.takes)} take(s) added"
             self._apply(job, outcome.command, dict(outcome.blobs),
-                        f"{len(outcome.takes)} take(s) added")
+                        f"{added} ({outcome.note})" if outcome.note else added)
 
         self.context.executor.submit(
             f"Finish {job.title}", finish_with_peaks,

@@ -22,6 +22,7 @@ from melodex_studio.music.plan import Plan
 MAX_WINDOW_FRAMES = 1 << 16
 MAX_CANDIDATES = 16
 MAX_STEPS = 200
+MAX_KEY_RETRIES = 8
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -153,6 +154,10 @@ class RenderJob(BaseModel):
     keep: FrameRange
     decode: AudioSpan | None = None
     preview_every: int = Field(default=0, ge=0, le=MAX_STEPS)
+    # Renders after the first when a candidate is heard in another key than `conditioning.key`
+    # (`engine.pipelines.render_in_key`); needs the decoded audio, and no recorded noise or
+    # checkpoint to reproduce.
+    key_retries: int = Field(default=0, ge=0, le=MAX_KEY_RETRIES)
 
     @model_validator(mode="after")
     def _consistent(self) -> RenderJob:
@@ -168,6 +173,10 @@ class RenderJob(BaseModel):
             raise ValueError(f"keep range ends past the {self.window_frames}-frame window")
         if not all(self.keep.start <= g.start and g.end <= self.keep.end for g in self.generate):
             raise ValueError("the generated frames must lie inside the kept frames")
+        if self.key_retries and (self.decode is None or self.noise is not None
+                                 or self.resume is not None):
+            raise ValueError("a render listened to for its key needs decoded audio and its own "
+                             "seeded noise (no recorded noise or checkpoint)")
         if self.resume is not None and self.resume.total_steps != self.steps:
             raise ValueError("a resumed render keeps the trajectory's number of steps")
         if self.checkpoint_steps is not None and any(
@@ -238,6 +247,10 @@ class RenderedCandidate(BaseModel):
     checkpoints: tuple[CheckpointRef, ...]
     final_latent: BlobId
     audio: BlobId | None = None
+    # With `RenderJob.key_retries`: the key the kept render was heard in ("" for no pitch
+    # content) and how many renders it took; `seed` is then the kept render's own seed.
+    heard_key: str | None = None
+    renders: int = Field(default=1, ge=1)
 
 
 class RenderOutput(BaseModel):

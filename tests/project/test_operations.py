@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from melodex_studio.engine.pipelines.render_in_key import retry_seed
 from melodex_studio.project import operations as ops
 from melodex_studio.project.commands import DeleteTake, SetPlan
 from melodex_studio.project.document import Document
@@ -24,6 +25,7 @@ from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import FailureKind, WorkerConfig
 
 STEPS = 6
+KEY_RETRIES = ops.requests.KEY_RETRIES
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +387,26 @@ def test_start_step_mirrors_the_engine_schedule() -> None:
             for strength in (0.0, 0.1, 0.33, 0.5, 0.77, 1.0):
                 expected = sampling.start_step_for_strength(schedule, strength)
                 assert ops.start_step_for_strength(steps, strength, shift) == expected
+
+
+def test_new_takes_are_listened_to_for_the_key_but_reruns_and_locked_seeds_are_not(
+    studio: Studio,
+) -> None:
+    verse = studio.section("Verse")
+    request = ops.regenerate_section(studio.project, studio.blobs.get, verse.id,
+                                     geometry=studio.geometry)
+    assert request.job is not None and request.job.key_retries == KEY_RETRIES
+    take = studio.run(request).takes[0]
+    # The kept render's seed is the take's, whichever attempt it came from.
+    tried = {retry_seed(request.seeds[0], attempt) for attempt in range(KEY_RETRIES + 1)}
+    assert take.seed in tried and take.settings.seed == take.seed
+    rerun = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
+    assert rerun.job is not None and rerun.job.key_retries == 0
+    _rerun_matches(studio, take.id)
+    locked = studio.project.with_sections(tuple(
+        validated_copy(s, settings=s.settings.model_copy(update={"seed_locked": True}))
+        if s.id == verse.id else s
+        for s in studio.project.sections
+    ))
+    request = ops.regenerate_section(locked, studio.blobs.get, verse.id, geometry=studio.geometry)
+    assert request.job is not None and request.job.key_retries == 0

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from melodex_studio.music.key import Key
 from melodex_studio.project.commands import AddTake, Command, MacroCommand, ResizeSection, SetPlan
 from melodex_studio.project.models import Checkpoint, Project, Take, TakeOperation, new_id
 from melodex_studio.project.operations.requests import RenderRequest
@@ -38,6 +39,7 @@ class RenderOutcome:
     command: Command
     takes: tuple[Take, ...]
     blobs: BlobBag
+    note: str = ""  # what listening for the key did, for the status bar ("" when nothing)
 
 
 def _utc_now() -> datetime:
@@ -81,7 +83,26 @@ def finish_render(
             kept.add(blobs[ref])
         label = f"candidate {index + 1} of {count}" if count > 1 else None
         takes.append(_take(request, candidate, output, audio_ref, label, now()))
-    return RenderOutcome(_command(request, takes), tuple(takes), kept)
+    note = key_check_note(output.candidates, project.key)
+    return RenderOutcome(_command(request, takes), tuple(takes), kept, note)
+
+
+def key_check_note(candidates: tuple[RenderedCandidate, ...], key: str) -> str:
+    """A line on the candidates the worker listened to for `key`: silent when each was heard
+    in it at the first render, else how many renders it took or what it was heard in."""
+    asked = Key.parse(key)
+    notes = []
+    for candidate in candidates:
+        if candidate.heard_key is None:
+            continue
+        heard = Key.parse(candidate.heard_key) if candidate.heard_key else None
+        renders = f"{candidate.renders} render{'s' if candidate.renders > 1 else ''}"
+        if heard == asked and candidate.renders > 1:
+            notes.append(f"heard in {asked} after {renders}")
+        elif heard != asked:
+            notes.append(f"heard in {heard if heard else 'no clear key'}, not {asked}, after "
+                         f"{renders}")
+    return "; ".join(notes)
 
 
 def _audio(

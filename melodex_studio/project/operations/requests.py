@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from melodex_studio.engine.pipelines.render_in_key import DEFAULT_KEY_RETRIES as KEY_RETRIES
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.commands.arrangement import ResizeSection
 from melodex_studio.project.factory import derive_seed
@@ -142,6 +143,7 @@ def build_request(
     bag: BlobBag | None = None,
     resume: ResumeFrom | None = None,
     preview_every: int = 0,
+    key_retries: int = 0,
     **extra: Any,
 ) -> RenderRequest:
     """The worker job for `generate` (frame ranges of `window`) and the request around it: what
@@ -170,6 +172,7 @@ def build_request(
         keep=FrameRange(start=keep_start, end=keep_end),
         decode=AudioSpan(start=decode_start, end=decode_end),
         preview_every=preview_every,
+        key_retries=key_retries,
     )
     return RenderRequest(
         context_take_ids=window.context_take_ids,
@@ -223,7 +226,9 @@ def render_section(
     preview_every: int = 0,
 ) -> RenderRequest:
     """Sample every frame of a section with its neighbours as context (generate, regenerate,
-    retake). `noise_of` re-uses a take's recorded noise (a re-run)."""
+    retake). `noise_of` re-uses a take's recorded noise (a re-run). The worker listens to each
+    new take and renders it again from a new seed when it is heard off the project's key
+    (`render_in_key`), except for a re-run and a section whose seed the musician locked."""
     section = _section(project, section_id)
     if not 1 <= len(seeds) <= MAX_CANDIDATES:
         raise OperationError(f"a render makes 1 to {MAX_CANDIDATES} takes, not {len(seeds)}")
@@ -250,6 +255,7 @@ def render_section(
         read_blob=read_blob,
         noise_of=noise_of,
         preview_every=preview_every,
+        key_retries=0 if noise_of is not None or section.settings.seed_locked else KEY_RETRIES,
     )
 
 

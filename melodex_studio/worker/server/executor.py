@@ -20,6 +20,7 @@ from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, render
+from melodex_studio.engine.pipelines.render_in_key import render_in_key
 from melodex_studio.engine.sampling import interval_from_progress
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.music.key import Key
@@ -220,44 +221,64 @@ class EngineExecutor:
             source = torch.from_numpy(bag.tensor(job.source_latent, "latent").copy())
         keep = slice(job.keep.start, job.keep.end)
         run_steps = job.steps - (job.resume.step if job.resume else 0)
-        total = max(1, run_steps * job.candidates)
+        # Steps done and to do over the whole job; a render heard off key adds its retry's.
+        steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
         out = BlobBag()
         candidates = []
         for index, seed in enumerate(job.seeds):
             init, start = self._start_state(job, bag, index, seed, shape, keep)
-            done_before = index * run_steps
 
-            def on_step(step: int, _total: int, x0: Tensor, done_before: int = done_before) -> None:
-                self._report_step(job, reporter, x0, step, done_before, total, control)
+            def render_seed(seed: int, init: Tensor | None = init,
+                            start: int | None = start) -> RenderResult:
+                if steps["done"] + run_steps > steps["total"]:  # a retry: the job grows
+                    steps["total"] = steps["done"] + run_steps
+                done_before = steps["done"]
 
-            result = render(
-                models.renderer,
-                job.plan,
-                text,
-                grid,
-                key,
-                frames,
-                plan_start_bar=job.plan_start_bar,
-                first_frame=job.window_start,
-                frame_rate=info.latent_frame_rate,
-                region_mask=mask,
-                source_latents=source,
-                seed=seed,
-                steps=job.steps,
-                guidance=job.guidance,
-                guidance_interval=interval_from_progress(job.guidance_interval),
-                sampler=job.sampler,
-                shift=models.schedule_shift,
-                start_step=start,
-                init_latent=init,
-                control=control,
-                preview_callback=on_step,
-                cancel=lambda: reporter.cancelled,
-                checkpoint_steps=job.checkpoint_steps
-                if job.checkpoint_steps is not None
-                else "all",
-            )
-            candidates.append(self._candidate(job, result, seed, keep, out))
+                def on_step(step: int, _total: int, x0: Tensor) -> None:
+                    self._report_step(job, reporter, x0, step, done_before, steps["total"],
+                                      control)
+
+                result = render(
+                    models.renderer,
+                    job.plan,
+                    text,
+                    grid,
+                    key,
+                    frames,
+                    plan_start_bar=job.plan_start_bar,
+                    first_frame=job.window_start,
+                    frame_rate=info.latent_frame_rate,
+                    region_mask=mask,
+                    source_latents=source,
+                    seed=seed,
+                    steps=job.steps,
+                    guidance=job.guidance,
+                    guidance_interval=interval_from_progress(job.guidance_interval),
+                    sampler=job.sampler,
+                    shift=models.schedule_shift,
+                    start_step=start,
+                    init_latent=init,
+                    control=control,
+                    preview_callback=on_step,
+                    cancel=lambda: reporter.cancelled,
+                    checkpoint_steps=job.checkpoint_steps
+                    if job.checkpoint_steps is not None
+                    else "all",
+                )
+                steps["done"] += run_steps
+                return result
+
+            if job.key_retries and job.decode is not None:
+                listened = render_in_key(
+                    render_seed,
+                    lambda result: self._decode_span(result.final_latent, job.decode,
+                                                     job.window_start, result.control),
+                    key, info.sample_rate, seed, job.key_retries)
+                heard = "" if listened.heard is None else str(listened.heard)
+                candidates.append(self._candidate(job, listened.result, listened.seed, keep, out,
+                                                  listened.audio, heard, listened.attempts))
+            else:
+                candidates.append(self._candidate(job, render_seed(seed), seed, keep, out))
         return RenderOutput(candidates=tuple(candidates), model=info), out
 
     def _start_state(
@@ -312,8 +333,18 @@ class EngineExecutor:
         reporter.progress(overall, total, preview)
 
     def _candidate(
-        self, job: RenderJob, result: RenderResult, seed: int, keep: slice, out: BlobBag
+        self,
+        job: RenderJob,
+        result: RenderResult,
+        seed: int,
+        keep: slice,
+        out: BlobBag,
+        audio_samples: np.ndarray | None = None,
+        heard_key: str | None = None,
+        renders: int = 1,
     ) -> RenderedCandidate:
+        """The candidate's blobs; `audio_samples` is its decoded span when the caller has it
+        already (a render listened to for its key)."""
         models = self.models
         assert models is not None
         noise = out.add_noise(result.initial_noise[:, keep].contiguous().numpy())
@@ -325,9 +356,12 @@ class EngineExecutor:
         final = result.final_latent
         audio = None
         if job.decode is not None:
-            audio = out.add_audio(self._decode_span(final, job.decode, job.window_start,
-                                                    result.control))
+            if audio_samples is None:
+                audio_samples = self._decode_span(final, job.decode, job.window_start,
+                                                  result.control)
+            audio = out.add_audio(audio_samples)
         final_ref = out.add_latent(final[:, keep].contiguous().numpy())
         return RenderedCandidate(
-            seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio
+            seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio,
+            heard_key=heard_key, renders=renders,
         )
