@@ -2,7 +2,8 @@
 
 A 30 s section is 15 bars of 4/4 at 120 BPM (703 latent frames). The renderer runs the
 studio's default steps with guidance 4 (> 1, so both classifier-free guidance branches run:
-two network passes a step); the plan is sampled bar by bar; the decode is one codec pass.
+two network passes a step); the plan is sampled bar by bar; the decode is one codec pass; the
+listen stage is the key check the studio runs on a whole section (`engine.audio_key`).
 Each stage is timed `--repeats` times (best and median wall time, and process CPU time:
 this machine is shared, and CPU time shows when the wall clock waited for someone else).
 Memory is the process's resident set, sampled every 2 ms while a stage runs: its peak, and
@@ -30,10 +31,12 @@ from pathlib import Path
 
 import torch
 
+from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.memory import keep_freed_memory
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PLAN_CANDIDATES, plan_section
 from melodex_studio.engine.pipelines.render import render
+from melodex_studio.engine.pipelines.render_in_key import DEFAULT_KEY_RETRIES
 from melodex_studio.engine.sampling import Guidance, interval_from_progress, timestep_schedule
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
@@ -152,7 +155,9 @@ def main() -> None:
     seconds = grid.bar_span_samples(0, BARS)[1] / codec.sample_rate
 
     gflops_before = machine_gflops(args.threads)
-    stages = {"plan": StageTimes(), "render": StageTimes(), "decode": StageTimes()}
+    stages = {"plan": StageTimes(), "render": StageTimes(), "decode": StageTimes(),
+              "listen": StageTimes()}
+    heard: list[str] = []
     with torch.inference_mode():
         for repeat in range(args.repeats):
             plan = measure(stages["plan"], lambda repeat=repeat: plan_section(
@@ -165,8 +170,13 @@ def main() -> None:
                 sampler=STUDIO.sampler, shift=models.schedule_shift, checkpoint_steps=None))
             # Decode as the worker does: with the raster the section was rendered from (the
             # plan adapter's input).
-            measure(stages["decode"], lambda result=result: decode(
+            audio = measure(stages["decode"], lambda result=result: decode(
                 codec, result.final_latent, control=result.control))
+            # The studio listens to a whole section for its key (`render_in_key`); heard off
+            # key it would render and decode again.
+            key = measure(stages["listen"], lambda audio=audio: heard_key(
+                audio.numpy(), codec.sample_rate))
+            heard.append("-" if key is None else str(key))
 
     low, high = args.guidance_interval
     guidance = Guidance(args.guidance, interval_from_progress((low, high)))
@@ -181,6 +191,9 @@ def main() -> None:
     print("plan: one candidate, kept as drawn" if args.candidates == 1 else
           f"plan: {args.candidates} candidates drawn side by side, the first heard in the key "
           f"({ear}) kept")
+    in_key = sum(name == str(KEY) for name in heard)
+    print(f"listen: heard in {KEY} in {in_key} of {args.repeats} runs ({', '.join(heard)}); a "
+          f"run heard off key renders again, up to {DEFAULT_KEY_RETRIES} more times")
     header = (f"{'stage':<8}{'best s':>8}{'median s':>10}{'cpu s':>8}{'x real time':>13}"
               f"{'RTF':>7}{'peak RSS MB':>13}{'+MB':>7}")
     print(header)

@@ -70,6 +70,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--plan-candidates", type=int, default=None,
                           help="plans drawn side by side, of which the first heard in the asked "
                                "key is kept (default: the studio's; 1 keeps the only one)")
+    generate.add_argument("--key-retries", type=int, default=None,
+                          help="renders after the first when a section is heard off key "
+                               "(default: the studio's; 0 keeps the first render)")
     generate.add_argument("--no-plan-adapter", action="store_true",
                           help="decode from the latents alone, without the plan's raster")
     generate.add_argument("--audio-dir", type=Path, default=None,
@@ -178,6 +181,8 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
         raise CliError("--bars must be at least 4 (the repaint takes the 2 middle bars)")
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
+    if args.key_retries is not None and args.key_retries < 0:
+        raise CliError("--key-retries must be 0 or more")
     if args.guidance is not None and args.guidance < 0:
         raise CliError("--guidance must not be negative")
     for corpus in (args.reference_data, args.style_data):
@@ -207,6 +212,7 @@ def _eval_generate(args: argparse.Namespace, model_dir: Path) -> int:
         keep_tonic_mode=not args.free_tonic,
         plan_candidates=(args.plan_candidates if args.plan_candidates is not None
                          else defaults.plan_candidates),
+        key_retries=args.key_retries if args.key_retries is not None else defaults.key_retries,
     )
     sections = design_sections(args.sections, args.bars, args.seed)
     reference = None

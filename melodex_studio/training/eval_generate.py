@@ -30,7 +30,8 @@ import torch
 from melodex_studio.engine.mel import MelConfig
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PLAN_CANDIDATES, plan_section
-from melodex_studio.engine.pipelines.render import render
+from melodex_studio.engine.pipelines.render import RenderResult, render
+from melodex_studio.engine.pipelines.render_in_key import DEFAULT_KEY_RETRIES, render_in_key
 from melodex_studio.engine.sampling import interval_from_progress
 from melodex_studio.music.key_reading import plan_pitch_weights
 from melodex_studio.music.tempo import TempoGrid
@@ -62,6 +63,7 @@ class GenerateSettings:
     plan_adapter: bool = True  # decode with the plan's raster when the codec has an adapter
     keep_tonic_mode: bool = True  # plan_section's: no major tonic chord in a minor key
     plan_candidates: int = PLAN_CANDIDATES  # plan_section's: plans drawn, one kept
+    key_retries: int = DEFAULT_KEY_RETRIES  # render_in_key's: renders again when heard off key
 
 
 def _repaint_span(section: EvalSection, repaint_bars: int) -> tuple[int, int]:
@@ -97,12 +99,22 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     render_args = dict(frame_rate=frame_rate, steps=settings.steps, guidance=settings.guidance,
                        guidance_interval=settings.guidance_interval, sampler=settings.sampler,
                        shift=models.schedule_shift, checkpoint_steps=None)
-    result = timed("render", lambda: render(
-        models.renderer, plan, text, grid, section.key, n_frames, seed=section.seed,
-        **render_args))
-    latent = result.final_latent
-    control = result.control if settings.plan_adapter else None
-    audio = timed("decode", lambda: _decode(models, latent, n_samples, control))
+
+    def render_seed(seed: int) -> RenderResult:
+        return timed("render", lambda: render(
+            models.renderer, plan, text, grid, section.key, n_frames, seed=seed, **render_args))
+
+    def audio_of(rendered: RenderResult) -> np.ndarray:
+        control = rendered.control if settings.plan_adapter else None
+        return timed("decode", lambda: _decode(models, rendered.final_latent, n_samples, control))
+
+    # As the studio renders a whole section: listened to, rendered again when off key.
+    spent_before, started = sum(seconds.values()), time.perf_counter()
+    listened = render_in_key(render_seed, audio_of, section.key, rate, section.seed,
+                             settings.key_retries)
+    seconds["listen"] = time.perf_counter() - started - (sum(seconds.values()) - spent_before)
+    latent, audio = listened.result.final_latent, listened.audio
+    control = listened.result.control if settings.plan_adapter else None
 
     first_bar, bars = _repaint_span(section, settings.repaint_bars)
     lo, hi = grid.bar_span_frames(first_bar, bars, frame_rate)
@@ -135,7 +147,9 @@ def evaluate_section(models: GenerationModels, section: EvalSection,
     judged = timed("analysis", judge)
     if audio_dir is not None:
         _write_audio(audio_dir, section, grid, codec.config.mel, audio, repaint_audio)
-    return {**section.to_dict(), **judged, "planned_chords": plan.chords(),
+    key_check = {"attempts": listened.attempts, "seed": listened.seed, "in_key": listened.in_key,
+                 "heard": None if listened.heard is None else str(listened.heard)}
+    return {**section.to_dict(), **judged, "key_check": key_check, "planned_chords": plan.chords(),
             "repaint_bars": [first_bar, first_bar + bars], "audio_seconds": n_samples / rate,
             "seconds": seconds, "cpu_seconds": time.process_time() - cpu_start}
 
@@ -181,6 +195,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     cpu = [r["cpu_seconds"] for r in records if "cpu_seconds" in r]
     timed = [r for r in records if "seconds" in r]
     styles = [r["style_result"]["correct"] for r in records if "style_result" in r]
+    checks = [r["key_check"] for r in records if "key_check" in r]
     return {
         "sections": len(records),
         "tempo_within_2pct": _rate([t["within"] for t in tempo]),
@@ -191,6 +206,10 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "key_correct": _rate([r["key_result"]["correct"] for r in records]),
         "key_related": _rate([r["key_result"]["related"] for r in records]),
         "score_key_correct": _rate([r["score_key_result"]["correct"] for r in records]),
+        "rendered_again": sum(check["attempts"] > 1 for check in checks),
+        "extra_renders": sum(check["attempts"] - 1 for check in checks),
+        "heard_in_key_after_retry": sum(check["attempts"] > 1 and check["in_key"]
+                                        for check in checks),
         "chord_agreement": agreeing / judged if judged else float("nan"),
         "chord_bars": judged,
         "style_correct": _rate(styles),
@@ -243,6 +262,12 @@ def format_table(result: dict[str, Any]) -> str:
         f"tracker slipped phase in {overall['phase_slipped']} (the line kept its slope); key: "
         f"exact only ({_cell(overall['key_related'], 'pct')} more were a related key); score: the "
         f"same key profile on the plan's own notes, what any renderer of the plan can reach")
+    if "rendered_again" in overall:
+        lines.append(
+            f"key check: each section is listened to as the studio does and rendered again "
+            f"from a new seed when heard off key: {overall['rendered_again']} sections, "
+            f"{overall['extra_renders']} extra renders, {overall['heard_in_key_after_retry']} "
+            f"then heard in key by the studio's listener")
     lines.append(
         f"seam: flux at the repaint edges / median flux at the other bar lines, target <= "
         f"{SEAM_TARGET} (orig: the same edges unrepainted; over the median of all frames "

@@ -107,11 +107,13 @@ def test_generate_runs_on_random_models_with_the_corpus_ceiling(tmp_path, capsys
     out = tmp_path / "gen.json"
     assert cli.main(["eval", "generate", "--random-models", "tiny", "--model",
                      str(tmp_path / "none"), "--sections", "1", "--bars", "4", "--steps", "2",
-                     "--reference-data", str(corpus), "--json", str(out), "--quiet"]) == 0
+                     "--reference-data", str(corpus), "--json", str(out), "--quiet",
+                     "--key-retries", "0"]) == 0
     table = capsys.readouterr().out
     assert "generation evaluation: 1 section," in table and "corpus" in table
     result = json.loads(out.read_text())
     assert result["overall"]["sections"] == 1 and result["settings"]["steps"] == 2
+    assert result["settings"]["key_retries"] == 0 and result["overall"]["extra_renders"] == 0
     reference = result["reference"]
     assert reference["sections"] == 2  # the held-out pair, not the training example
     assert reference["tempo_within_2pct"] == 1.0
@@ -143,6 +145,7 @@ def test_generate_judges_style_with_a_probe_and_takes_a_guidance_interval(tmp_pa
 @pytest.mark.parametrize("extra, message", [
     (["--guidance-interval", "0.8", "0.2"], "--guidance-interval needs 0 <= START < END <= 1"),
     (["--style-data", "nowhere"], "no corpus at nowhere"),
+    (["--key-retries", "-1"], "--key-retries must be 0 or more"),
 ])
 def test_generate_refuses_a_bad_interval_or_style_corpus(tmp_path, capsys, extra, message):
     assert cli.main(["eval", "generate", "--random-models", "tiny", "--model",

@@ -272,8 +272,17 @@ def test_end_to_end_on_tiny_random_models_writes_the_table_and_json(tmp_path, ca
                                            for r in result["sections"])
     record = result["sections"][0]
     assert record["repaint_bars"] == [1, 3]
-    assert set(record["seconds"]) == {"embed", "plan", "render", "decode", "repaint", "analysis"}
+    assert set(record["seconds"]) == {"embed", "plan", "render", "decode", "listen", "repaint",
+                                      "analysis"}
+    # Each section was listened to as the studio does: kept at once, or rendered again.
+    checks = [r["key_check"] for r in result["sections"]]
+    assert all(1 <= check["attempts"] <= GenerateSettings().key_retries + 1 for check in checks)
+    assert overall["extra_renders"] == sum(check["attempts"] - 1 for check in checks)
+    assert overall["rendered_again"] == sum(check["attempts"] > 1 for check in checks)
+    assert all(check["in_key"] == (check["heard"] == r["key"])
+               for check, r in zip(checks, result["sections"], strict=True))
     table = capsys.readouterr().out
+    assert f"{overall['extra_renders']} extra renders" in table
     assert "overall" in table and "seam med" in table and "rock" in table and "score" in table
     assert f"slipped phase in {overall['phase_slipped']}" in table
     written = json.loads(out.read_text(), parse_constant=pytest.fail)  # strict: no NaN
