@@ -151,6 +151,9 @@ class _Session:
         for sha in outcome.blobs:
             self.new_blobs.add(sha, outcome.blobs[sha])
         self.doc.history.push(outcome.command)
+        if outcome.note:  # the worker listened for the key and rendered again
+            seeds = ", ".join(str(take.seed) for take in outcome.takes)
+            print(f"{request.description}: {outcome.note} (kept seed {seeds})")
         return outcome
 
     def save(self, path: Path) -> None:

@@ -44,6 +44,11 @@ def test_generate_then_render_every_operation(tmp_path, capsys) -> None:
     with open_project(song) as opened:
         first = opened.project
     assert all(s.active_take is not None and s.plan is not None for s in first.sections)
+    # A take the worker rendered again to bring it into the key says so, with the seed kept.
+    noted = [line for line in capsys.readouterr().out.splitlines() if "kept seed" in line]
+    assert noted and all(" render" in line and line.startswith("Generate ") for line in noted)
+    kept = {line.rsplit("kept seed ", 1)[1].rstrip(")") for line in noted}
+    assert kept <= {str(s.active_take.seed) for s in first.sections}
     assert {s.prompt for s in first.sections} == {"dusty lo-fi keys"}
 
     for extra in (
