@@ -73,6 +73,8 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     window.waveforms.put = lambda sha, peaks: (seeded.append(sha), put(sha, peaks))
     heard = []
     window.generation.sig_render_preview.connect(lambda sid, preview: heard.append((sid, preview)))
+    messages: list[str] = []
+    window.generation.sig_message.connect(messages.append)
     window.studio_actions.generate.trigger()
     assert window.jobs.active_count() == 1
     assert window.status.worker_label.text() == "Worker: busy · cpu"  # from the click on
@@ -90,6 +92,10 @@ def test_generate_from_the_context_menu_adds_a_take_with_progress(qtbot, generat
     section = window.context.project.section(intro.id)
     assert len(section.takes) == 1 and section.active_take.operation is TakeOperation.GENERATE
     assert seeded == [section.active_take.audio]  # its waveform came with the take
+    # The worker listened for the key: the random model's noise is never heard in it, so the
+    # section was rendered four times and the status line says what it was heard in.
+    assert messages[-1].startswith("Generate Intro: 1 take(s) added (heard in ")
+    assert messages[-1].endswith(f"not {window.context.project.key}, after 4 renders)")
     entry = next(iter(window.jobs.jobs.values()))
     assert entry.state == "done" and entry.progress.value() == 100
     assert item.render_progress is None
