@@ -65,9 +65,25 @@ def key_vector(chroma: np.ndarray) -> np.ndarray:
     return values
 
 
+def key_correlations(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """[24] correlation of the audio's key vector with each key's profile (`Key.index` order);
+    all zeros for audio with no pitch content."""
+    return Key.correlations(key_vector(semitone_chroma(audio, sample_rate)))
+
+
 def heard_key(audio: np.ndarray, sample_rate: int) -> Key | None:
     """The key `audio` is heard in, or None for audio with no pitch content (silence)."""
-    correlations = Key.correlations(key_vector(semitone_chroma(audio, sample_rate)))
+    return key_from_correlations(key_correlations(audio, sample_rate))
+
+
+def key_from_correlations(correlations: np.ndarray) -> Key | None:
     if not correlations.any():
         return None
     return Key.from_index(int(np.argmax(correlations)))
+
+
+def key_margin(correlations: np.ndarray, key: Key) -> float:
+    """How clearly `key` is heard: its correlation minus the best other key's (positive when it
+    is the key heard)."""
+    others = np.delete(correlations, key.index)
+    return float(correlations[key.index] - others.max())

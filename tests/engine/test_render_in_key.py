@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from test_audio_key import RATE, _progression
 
+from melodex_studio.engine.audio_key import key_correlations, key_margin
 from melodex_studio.engine.pipelines.render_in_key import render_in_key, retry_seed
 from melodex_studio.music.key import Key
 
@@ -52,13 +53,22 @@ def test_a_render_heard_off_key_is_rendered_again_until_in_key() -> None:
     assert (heard.attempts, heard.in_key, heard.heard) == (3, True, A_MINOR)
 
 
-def test_when_no_render_is_heard_in_key_the_first_is_kept() -> None:
-    seeds, render, audio_of = _renders([A_MAJOR] * 3)
+def test_when_no_render_is_heard_in_key_the_closest_is_kept() -> None:
+    far, near = Key.parse("F# major"), Key.parse("C major")  # C major: A minor's relative
+    seeds, render, audio_of = _renders([far, near, far])
     heard = render_in_key(render, audio_of, A_MINOR, RATE, seed=7, retries=2)
     assert len(seeds) == 3
-    assert (heard.seed, heard.result, heard.attempts, heard.in_key) == (7, 7, 3, False)
-    assert heard.heard == A_MAJOR
-    np.testing.assert_array_equal(heard.audio, audio_of(7))
+    assert heard.seed == heard.result == retry_seed(7, 1)
+    assert (heard.attempts, heard.in_key, heard.heard) == (3, False, near)
+    np.testing.assert_array_equal(heard.audio, audio_of(retry_seed(7, 1)))
+    # Equally far renders keep the earliest: the asked seed itself.
+    seeds, render, audio_of = _renders([A_MAJOR] * 3)
+    assert render_in_key(render, audio_of, A_MINOR, RATE, seed=7, retries=2).seed == 7
+
+
+def test_margin_says_how_clearly_a_key_is_heard() -> None:
+    correlations = key_correlations(_progression(9, True), RATE)
+    assert key_margin(correlations, A_MINOR) > 0 > key_margin(correlations, A_MAJOR)
 
 
 def test_no_retries_renders_once_and_negative_retries_are_refused() -> None:

@@ -46,7 +46,13 @@ def test_a_candidate_heard_off_key_is_rendered_again_and_keeps_the_retry_seed(
 ) -> None:
     asked = Key.parse(COND.key)
     heard = iter([asked.relative, asked])  # the first render off key, the second in it
-    monkeypatch.setattr(render_in_key_module, "heard_key", lambda audio, rate: next(heard))
+
+    def correlations(audio: np.ndarray, rate: int) -> np.ndarray:
+        values = np.full(24, -0.2)
+        values[next(heard).index] = 0.9
+        return values
+
+    monkeypatch.setattr(render_in_key_module, "key_correlations", correlations)
     output, bag, progress = _run(executor, key_retries=3)
     candidate = output.candidates[0]
     assert (candidate.renders, candidate.heard_key) == (2, str(asked))

@@ -5,10 +5,9 @@ neighbouring one (the relative major, the parallel major over a power-chord toni
 one depends on the seed. So a whole-section render is decoded, listened to
 (`engine.audio_key.heard_key`) and, when it is heard in another key, rendered again from the
 next seed of `retry_seed`, up to `retries` more times. The first render heard in the key is
-kept; when none is, the first render is (a retry is no better on average, and the musician's
-seed stays theirs). Everything is a function of the inputs: the same seed and settings give
-the same attempts and the same take, and the kept seed is the take's seed, so the take
-re-renders exactly from its record.
+kept; when none is, the one heard closest to it (`audio_key.key_margin`). Everything is a
+function of the inputs: the same seed and settings give the same attempts and the same take,
+and the kept seed is the take's seed, so the take re-renders exactly from its record.
 
 Only whole sections are listened to: a repaint of two bars says little about a key, and a
 re-run from a take's recorded noise or a locked seed must come out as it was.
@@ -23,7 +22,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from melodex_studio.engine.audio_key import heard_key
+from melodex_studio.engine.audio_key import key_correlations, key_from_correlations, key_margin
 from melodex_studio.music.key import Key
 
 DEFAULT_KEY_RETRIES = 3  # renders after the first, at most (the studio's default)
@@ -64,15 +63,19 @@ def render_in_key(
     the audio is heard in another key than `key`."""
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, got {retries}")
-    first: HeardRender[Result] | None = None
+    closest: HeardRender[Result] | None = None
+    closest_margin = -np.inf
     for attempt in range(retries + 1):
         attempt_seed = retry_seed(seed, attempt)
         result = render(attempt_seed)
         audio = audio_of(result)
-        heard = heard_key(audio, sample_rate)
+        correlations = key_correlations(audio, sample_rate)
+        heard = key_from_correlations(correlations)
         if heard == key:
             return HeardRender(result, audio, attempt_seed, heard, True, attempt + 1)
-        if first is None:
-            first = HeardRender(result, audio, attempt_seed, heard, False, 1)
-    assert first is not None
-    return replace(first, attempts=retries + 1)
+        margin = key_margin(correlations, key)
+        if closest is None or margin > closest_margin:  # ties keep the earlier render
+            closest = HeardRender(result, audio, attempt_seed, heard, False, 1)
+            closest_margin = margin
+    assert closest is not None
+    return replace(closest, attempts=retries + 1)
