@@ -2,17 +2,19 @@
 
 The planner's ear (`engine.key_hearing`) predicts the key from the score, before anything is
 rendered. It cannot know what a render will make of that score: in the built-in model's
-evaluation the same plan rendered from four seeds was heard in its key 94 % of the time, and a
-section heard in the wrong key was heard in it from another seed about half of the time. So a
-whole-section render is listened to (`pipelines.render_in_key`), with this module.
+evaluation, plans heard in their key were heard in it again from 93 of 99 other seeds, and 15
+of 32 plans heard off key had a seed that brought them into it. So a whole-section render is
+listened to (`pipelines.render_in_key`), with this module.
 
 The chroma is the magnitude of a long-window STFT (16,384 samples: 1.5 Hz bins at 24 kHz,
 finer than a semitone from C1 up) pooled per semitone from C1 to B7 with triangular weights in
 log frequency, then folded to 12 pitch classes. The low octave counts: a bass on the tonic is
-much of what says a key. Frames are log-compressed before they are averaged, so held chords do
-not outweigh the bass and melody (`key_vector`); the evaluation's judge reads its constant-Q
-chroma the same way. On 260 renders of the evaluation design this finder named the same key as
-that judge 235 times (90 %).
+much of what says a key. Each semitone's weights sum to 1, so a high semitone, many bins wide,
+averages its bins and low notes weigh more; with peak-normalised weights the finder agreed with
+the evaluation's judge on only 60 % of the renders below. Frames are log-compressed before they
+are averaged, so held chords do not outweigh the bass and melody (`key_vector`); the
+evaluation's judge reads its constant-Q chroma the same way. On 260 renders of the evaluation
+design this finder named the same key as that judge 235 times (90 %).
 """
 
 from __future__ import annotations
