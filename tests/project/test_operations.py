@@ -410,3 +410,14 @@ def test_new_takes_are_listened_to_for_the_key_but_reruns_and_locked_seeds_are_n
     ))
     request = ops.regenerate_section(locked, studio.blobs.get, verse.id, geometry=studio.geometry)
     assert request.job is not None and request.job.key_retries == 0
+    # Drums alone have no key to hear: nothing is retried.
+    plan = studio.section("Verse").plan
+    drums = plan.model_copy(update={"bars": tuple(
+        bar.model_copy(update={"chord": None, "bass": (), "melody": ()}) for bar in plan.bars)})
+    request = ops.regenerate_section(studio.project, studio.blobs.get, verse.id, plan=drums,
+                                     geometry=studio.geometry)
+    assert request.job is not None and request.job.key_retries == 0
+    one_note = drums.model_copy(update={"bars": (plan.bars[0], *drums.bars[1:])})
+    request = ops.regenerate_section(studio.project, studio.blobs.get, verse.id, plan=one_note,
+                                     geometry=studio.geometry)
+    assert request.job is not None and request.job.key_retries == KEY_RETRIES

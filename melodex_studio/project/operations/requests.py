@@ -228,7 +228,7 @@ def render_section(
     """Sample every frame of a section with its neighbours as context (generate, regenerate,
     retake). `noise_of` re-uses a take's recorded noise (a re-run). The worker listens to each
     new take and renders it again from a new seed when it is heard off the project's key
-    (`render_in_key`), except for a re-run and a section whose seed the musician locked."""
+    (`render_in_key`; see `_listens_for_key` for when it does not)."""
     section = _section(project, section_id)
     if not 1 <= len(seeds) <= MAX_CANDIDATES:
         raise OperationError(f"a render makes 1 to {MAX_CANDIDATES} takes, not {len(seeds)}")
@@ -255,8 +255,17 @@ def render_section(
         read_blob=read_blob,
         noise_of=noise_of,
         preview_every=preview_every,
-        key_retries=0 if noise_of is not None or section.settings.seed_locked else KEY_RETRIES,
+        key_retries=KEY_RETRIES if _listens_for_key(section, plan, noise_of) else 0,
     )
+
+
+def _listens_for_key(section: Section, plan: Plan | None, noise_of: Take | None) -> bool:
+    """Whether the worker listens to a whole-section render for the song's key: not for a
+    re-run or a locked seed (they must come out as they were), nor for a plan with no pitched
+    part (drums alone have no key to hear; each retry would be time wasted)."""
+    if noise_of is not None or section.settings.seed_locked:
+        return False
+    return plan is None or any(bar.chord or bar.bass or bar.melody for bar in plan.bars)
 
 
 def generate_section(
