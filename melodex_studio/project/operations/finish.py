@@ -83,7 +83,7 @@ def finish_render(
             kept.add(blobs[ref])
         label = f"candidate {index + 1} of {count}" if count > 1 else None
         takes.append(_take(request, candidate, output, audio_ref, label, now()))
-    note = key_check_note(output.candidates, project.key)
+    note = key_check_note(output.candidates, request.job.conditioning.key)  # the key asked
     return RenderOutcome(_command(request, takes), tuple(takes), kept, note)
 
 
