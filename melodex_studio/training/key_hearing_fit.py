@@ -1,10 +1,11 @@
 """Fit the planner's ear (`engine.key_hearing.KeyHearing`) on corpus audio and its scores.
 
 Each one-section corpus example gives a score (its plan, split into chord tones, bass and
-melody) and the chroma a key finder measures on its audio (`eval_metrics.key_chroma`, what the
-evaluation's key judge correlates with the key profiles). The kernels are the least-squares map
-from the one to the other. Both sides are made offset- and scale-free per example first (the
-judge's Pearson correlation ignores both), so long and loud examples do not outweigh the rest.
+melody) and the key vector a key finder measures on its audio (`audio_key.key_vector` of
+librosa's chroma, what the evaluation's key judge correlates with the key profiles). The
+kernels are the least-squares map from the one to the other. Both sides are made offset- and
+scale-free per example first (the judge's Pearson correlation ignores both), so long and loud
+examples do not outweigh the rest.
 
 The check that matters is on the held-out split: among clips whose score the kernels say will
 be heard clearly in their key, how many the judge hears in it, against the same for the
@@ -20,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from melodex_studio.engine.audio_key import key_vector
 from melodex_studio.engine.key_hearing import N_PARTS, KeyHearing, circulant_rows
 from melodex_studio.music.key import Key, Mode
 from melodex_studio.music.key_reading import pitch_margin, plan_part_weights
 from melodex_studio.music.plan import Plan
-from melodex_studio.training.eval_metrics import chroma_frames, estimate_key, key_chroma
+from melodex_studio.training.eval_metrics import chroma_frames, estimate_key
 
 MARGIN_BANDS = (0.0, 0.1, 0.2, 0.25, np.inf)  # upper edges of the bands; the first is open below
 
@@ -50,7 +52,7 @@ def load_hearing_examples(corpus_dir: Path | str, held_out: bool, limit: int,
     for _, mono, rate, label in itertools.islice(long_section_clips(corpus_dir, held_out), limit):
         key = Key.parse(label["key"])
         parts.append(plan_part_weights(Plan.model_validate(label["plan"]), key))
-        chroma.append(key_chroma(chroma_frames(mono, rate)))
+        chroma.append(key_vector(chroma_frames(mono, rate)))
         keys.append(key.index)
         if progress is not None:
             progress(len(keys))
