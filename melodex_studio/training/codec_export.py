@@ -152,16 +152,17 @@ def export_codec(run_dir: Path | str, model_dir: Path | str, data: Path | str | 
             raise ValueError(f"the encoder of {run_dir} differs from the one in {model_dir}: "
                              "its latents would not be the renderer's")
         codec.set_latent_statistics(shipped.latent_mean.clone(), shipped.latent_std.clone())
-        measured = read_component_config(Path(model_dir), "codec")["latent_statistics"]
+        section = read_component_config(Path(model_dir), "codec")
+        measured = section["latent_statistics"]
         if shipped.plan_adapter is not None and codec.plan_adapter is None and _same_weights(
                 shipped.autoencoder.decoder, codec.autoencoder.decoder):
             # A new vocoder under the same decoder: the shipped plan adapter still fits it,
             # and is kept as it was stored (float16) with its training record.
             codec = with_plan_adapter(codec, shipped)
-            section = read_component_config(Path(model_dir), "codec")
             adapter = load_file(str(Path(model_dir) / PLAN_ADAPTER_FILE))
-            extra = {**(extra or {}), **{key: section[key] for key in ("plan_adapter_training",)
-                                         if key in section}}
+            if "plan_adapter_training" in section:
+                extra = {**(extra or {}),
+                         "plan_adapter_training": section["plan_adapter_training"]}
     else:
         clips = load_audio_pool(data, codec.sample_rate, max_clips=max_clips)
         stats = latent_statistics(codec, clips)
