@@ -223,54 +223,51 @@ class EngineExecutor:
         run_steps = job.steps - (job.resume.step if job.resume else 0)
         # Steps done and to do over the whole job; a render heard off key adds its retry's.
         steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
+        def render_seed(seed: int, init: Tensor | None, start: int | None) -> RenderResult:
+            if steps["done"] + run_steps > steps["total"]:  # a retry: the job grows
+                steps["total"] = steps["done"] + run_steps
+            done_before = steps["done"]
+
+            def on_step(step: int, _total: int, x0: Tensor) -> None:
+                self._report_step(job, reporter, x0, step, done_before, steps["total"], control)
+
+            result = render(
+                models.renderer,
+                job.plan,
+                text,
+                grid,
+                key,
+                frames,
+                plan_start_bar=job.plan_start_bar,
+                first_frame=job.window_start,
+                frame_rate=info.latent_frame_rate,
+                region_mask=mask,
+                source_latents=source,
+                seed=seed,
+                steps=job.steps,
+                guidance=job.guidance,
+                guidance_interval=interval_from_progress(job.guidance_interval),
+                sampler=job.sampler,
+                shift=models.schedule_shift,
+                start_step=start,
+                init_latent=init,
+                control=control,
+                preview_callback=on_step,
+                cancel=lambda: reporter.cancelled,
+                checkpoint_steps=job.checkpoint_steps
+                if job.checkpoint_steps is not None
+                else "all",
+            )
+            steps["done"] += run_steps
+            return result
+
         out = BlobBag()
         candidates = []
         for index, seed in enumerate(job.seeds):
             init, start = self._start_state(job, bag, index, seed, shape, keep)
-
-            def render_seed(seed: int, init: Tensor | None = init,
-                            start: int | None = start) -> RenderResult:
-                if steps["done"] + run_steps > steps["total"]:  # a retry: the job grows
-                    steps["total"] = steps["done"] + run_steps
-                done_before = steps["done"]
-
-                def on_step(step: int, _total: int, x0: Tensor) -> None:
-                    self._report_step(job, reporter, x0, step, done_before, steps["total"],
-                                      control)
-
-                result = render(
-                    models.renderer,
-                    job.plan,
-                    text,
-                    grid,
-                    key,
-                    frames,
-                    plan_start_bar=job.plan_start_bar,
-                    first_frame=job.window_start,
-                    frame_rate=info.latent_frame_rate,
-                    region_mask=mask,
-                    source_latents=source,
-                    seed=seed,
-                    steps=job.steps,
-                    guidance=job.guidance,
-                    guidance_interval=interval_from_progress(job.guidance_interval),
-                    sampler=job.sampler,
-                    shift=models.schedule_shift,
-                    start_step=start,
-                    init_latent=init,
-                    control=control,
-                    preview_callback=on_step,
-                    cancel=lambda: reporter.cancelled,
-                    checkpoint_steps=job.checkpoint_steps
-                    if job.checkpoint_steps is not None
-                    else "all",
-                )
-                steps["done"] += run_steps
-                return result
-
             if job.key_retries and job.decode is not None:
                 listened = render_in_key(
-                    render_seed,
+                    lambda seed, init=init, start=start: render_seed(seed, init, start),
                     lambda result: self._decode_span(result.final_latent, job.decode,
                                                      job.window_start, result.control),
                     key, info.sample_rate, seed, job.key_retries)
@@ -278,7 +275,8 @@ class EngineExecutor:
                 candidates.append(self._candidate(job, listened.result, listened.seed, keep, out,
                                                   listened.audio, heard, listened.attempts))
             else:
-                candidates.append(self._candidate(job, render_seed(seed), seed, keep, out))
+                candidates.append(self._candidate(job, render_seed(seed, init, start), seed, keep,
+                                                  out))
         return RenderOutput(candidates=tuple(candidates), model=info), out
 
     def _start_state(
