@@ -40,6 +40,9 @@ class StudioActions(QObject):
         self.delete = make("De&lete", ["Delete", "Backspace"], "delete",
                            "Delete the selected sections")
         self.rename = make("&Rename…", "F2", "rename", "Rename the current section")
+        self.mute = make("&Mute", "M", "mute",
+                         "Silence the selected sections (they keep their place and takes)")
+        self.mute.setCheckable(True)
         self.select_all = make("Select &All", QKeySequence.StandardKey.SelectAll, None,
                                "Select every section")
         # Transport

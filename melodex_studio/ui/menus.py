@@ -41,6 +41,7 @@ def build_menu_bar(
     edit.addAction(actions.duplicate)
     edit.addAction(actions.rename)
     edit.addAction(actions.delete)
+    edit.addAction(actions.mute)
     edit.addSeparator()
     edit.addAction(actions.select_all)
 

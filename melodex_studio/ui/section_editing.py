@@ -1,5 +1,5 @@
 """Arrangement edits started from menus, shortcuts and the timeline's context menu: add,
-duplicate, delete, rename, select all, loop the selection. Each becomes one undo step."""
+duplicate, delete, rename, mute, select all, loop the selection. Each becomes one undo step."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from melodex_studio.project.commands import (
     AddSection,
     Command,
     DuplicateSection,
+    EditSectionSettings,
     RemoveSection,
     RenameSection,
 )
@@ -55,16 +56,20 @@ class SectionEditing(QObject):
         actions.duplicate.triggered.connect(self.duplicate_selected)
         actions.delete.triggered.connect(self.delete_selected)
         actions.rename.triggered.connect(lambda: self.rename(self.context.selection.current_id))
+        actions.mute.triggered.connect(self.toggle_mute)
         actions.select_all.triggered.connect(self.select_all)
         actions.loop_selection.triggered.connect(self.loop_selection)
         context.selection.sig_selection_changed.connect(self._update_enabled)
         context.selection.sig_current_changed.connect(self._update_enabled)
+        context.signals.sig_project_changed.connect(self._update_enabled)  # mute's check mark
         self._update_enabled()
 
     def _update_enabled(self, *_args: object) -> None:
-        has_selection = bool(self.context.selection.selected_ids)
-        self.actions.duplicate.setEnabled(has_selection)
-        self.actions.delete.setEnabled(has_selection)
+        sections = self.context.selection.selected_sections()
+        self.actions.duplicate.setEnabled(bool(sections))
+        self.actions.delete.setEnabled(bool(sections))
+        self.actions.mute.setEnabled(bool(sections))
+        self.actions.mute.setChecked(bool(sections) and all(s.muted for s in sections))
         self.actions.rename.setEnabled(self.context.selection.current_id is not None)
 
     def _add_from_action(self) -> None:
@@ -127,6 +132,21 @@ class SectionEditing(QObject):
         if self.context.undo.push_all(text, commands):
             self.context.selection.clear()
 
+    def toggle_mute(self) -> None:
+        """Mute the selected sections, or unmute them when all are muted already; the whole
+        selection is one undo step. A muted section keeps its place, takes and plan."""
+        sections = self.context.selection.selected_sections()
+        if not sections:
+            return
+        mute = not all(section.muted for section in sections)
+        changing = [section for section in sections if section.muted != mute]
+        commands: list[Command] = [EditSectionSettings(s.id, muted=mute) for s in changing]
+        verb = "Mute" if mute else "Unmute"
+        text = f"{verb} {changing[0].name}" if len(changing) == 1 else (
+            f"{verb} {len(changing)} sections")
+        self.context.undo.push_all(text, commands)
+        self._update_enabled()  # the check mark follows the project, not the click
+
     def rename(self, section_id: str | None) -> None:
         if section_id is None:
             return
@@ -170,6 +190,7 @@ class SectionEditing(QObject):
             menu.addAction(actions.duplicate)
             menu.addAction(actions.rename)
             menu.addAction(actions.delete)
+            menu.addAction(actions.mute)
             menu.addSeparator()
             menu.addAction(actions.loop_selection)
             menu.addSeparator()

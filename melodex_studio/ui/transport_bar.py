@@ -1,5 +1,6 @@
-"""The transport bar: play, stop, loop, the position as bars.beats.16ths and as time, and
-the song's tempo, key and meter (edits go through the undo history like any other)."""
+"""The transport bar: play, stop, loop, the position as bars.beats.16ths and as time, the
+song's tempo, key and meter, and the master gain (edits go through the undo history like any
+other)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from PySide6.QtWidgets import (
 
 from melodex_studio.music.key import Key
 from melodex_studio.project.commands import EditProjectFields
-from melodex_studio.project.fields import MAX_BPM, MIN_BPM, SUPPORTED_METERS
+from melodex_studio.project.fields import (
+    MAX_BPM,
+    MAX_GAIN_DB,
+    MIN_BPM,
+    MIN_GAIN_DB,
+    SUPPORTED_METERS,
+)
 from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.playback import PlaybackController
@@ -91,6 +98,17 @@ class TransportBar(QToolBar):
         self.addWidget(self.key)
         self.addWidget(_caption("Meter"))
         self.addWidget(self.meter)
+        self.master_gain = QDoubleSpinBox()
+        self.master_gain.setRange(MIN_GAIN_DB, MAX_GAIN_DB)
+        self.master_gain.setDecimals(1)
+        self.master_gain.setSingleStep(0.5)
+        self.master_gain.setSuffix(" dB")
+        self.master_gain.setKeyboardTracking(False)
+        self.master_gain.setAccessibleName("Master gain")
+        self.master_gain.setToolTip("The level of the whole mix, in playback and before the "
+                                    "export's loudness normalisation")
+        self.addWidget(_caption("Master"))
+        self.addWidget(self.master_gain)
 
         spacer = QWidget()
         spacer.setObjectName("toolbarSpacer")
@@ -100,6 +118,7 @@ class TransportBar(QToolBar):
         self.addAction(actions.zoom_in)
 
         self.bpm.valueChanged.connect(self._bpm_edited)
+        self.master_gain.valueChanged.connect(self._master_gain_edited)
         self.key.activated.connect(lambda _i: self._push(key=self.key.currentData()))
         self.meter.activated.connect(lambda _i: self._push(meter=self.meter.currentData()))
         actions.play.triggered.connect(lambda _checked: playback.toggle_play())
@@ -122,15 +141,22 @@ class TransportBar(QToolBar):
             index = widget.findData(value)
             if index != widget.currentIndex():
                 widget.setCurrentIndex(index)
-        if abs(self.bpm.value() - project.bpm) > 1e-9:
-            self.bpm.blockSignals(True)
-            self.bpm.setValue(project.bpm)
-            self.bpm.blockSignals(False)
+        for spin, value in ((self.bpm, project.bpm), (self.master_gain, project.master.gain_db)):
+            if abs(spin.value() - value) > 1e-9:
+                spin.blockSignals(True)
+                spin.setValue(value)
+                spin.blockSignals(False)
         self._show_position(self.playback.position_bar)
 
     def _bpm_edited(self, value: float) -> None:
         if abs(value - self.context.project.bpm) > 1e-9:
             self._push(bpm=value)
+
+    def _master_gain_edited(self, value: float) -> None:
+        if abs(value - self.context.project.master.gain_db) <= 1e-9:
+            return
+        if not self.context.undo.push(EditProjectFields(master={"gain_db": value})):
+            self.refresh()  # refused: show the project's value again
 
     def _push(self, **changes: object) -> None:
         project = self.context.project

@@ -252,6 +252,23 @@ def test_settings_slider_drag_merges_and_texts_name_the_field(document):
     assert (document.history.count, document.history.undo_text) == (2, "Mute Chorus")
 
 
+def test_mute_presses_stay_separate_steps_and_gain_drags_merge(document):
+    chorus = document.project.sections[2]
+    document.history.push(EditSectionSettings(chorus.id, muted=True))
+    document.history.push(EditSectionSettings(chorus.id, muted=False))
+    assert document.history.count == 2  # merged, mute + unmute would leave no step at all
+    assert document.history.undo_text == "Unmute Chorus"
+    document.history.undo()
+    assert document.project.sections[2].muted
+    for value in (-1.5, -3.0, -6.0):
+        document.history.push(EditSectionSettings(chorus.id, gain_db=value))
+    assert document.history.count == 2  # the redo tail went; three gain steps became one
+    assert document.history.undo_text == "Change gain of Chorus"
+    assert document.project.sections[2].gain_db == -6.0
+    document.history.undo()
+    assert document.project.sections[2].gain_db == 0.0
+
+
 def test_invalid_settings_are_refused(document):
     chorus = document.project.sections[2]
     with pytest.raises(EditError, match="'tempo' is not a section setting"):
@@ -413,6 +430,12 @@ def test_master_edits_take_a_mapping(document):
     assert document.history.undo_text == "Edit master"
     with pytest.raises(EditError, match="true_peak_dbtp"):
         document.history.push(EditProjectFields(master={"true_peak_dbtp": 3}))
+    for value in (-1.0, -2.5):  # the master gain field's arrows: one step
+        document.history.push(EditProjectFields(master={"gain_db": value}))
+    assert document.history.count == 2
+    assert document.history.undo_text == "Change master gain"
+    assert document.project.master.gain_db == -2.5
+    assert document.project.master.loudness_target_lufs == -16.0  # the other fields stay
 
 
 def test_edits_of_a_missing_section_are_edit_errors(document):

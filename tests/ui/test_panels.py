@@ -66,6 +66,28 @@ def test_rename_kind_energy_and_instruments(qtbot, studio):
     assert sum(text.startswith("Change energy") for text in texts) == 1  # slider merged
 
 
+def test_gain_and_mute_in_the_inspector(qtbot, studio):
+    select(studio, "Chorus")
+    inspector = studio.inspector
+    inspector.gain_spin.setValue(-3.0)
+    inspector.gain_spin.setValue(-4.5)
+    inspector.mute_check.setChecked(True)
+    chorus = studio.context.project.section_by_name("Chorus")
+    assert (chorus.gain_db, chorus.muted) == (-4.5, True)
+    assert studio.context.document.history.texts() == ["Change gain of Chorus", "Mute Chorus"]
+    assert studio.studio_actions.mute.isChecked()  # the selection is that section
+    select(studio, "Verse")
+    assert (inspector.gain_spin.value(), inspector.mute_check.isChecked()) == (0.0, False)
+    assert not studio.studio_actions.mute.isChecked()
+    select(studio, "Chorus")
+    assert (inspector.gain_spin.value(), inspector.mute_check.isChecked()) == (-4.5, True)
+    studio.undo_action.trigger()
+    assert not inspector.mute_check.isChecked() and not studio.studio_actions.mute.isChecked()
+    studio.undo_action.trigger()
+    assert inspector.gain_spin.value() == 0.0
+    assert studio.context.project.section_by_name("Chorus").gain_db == 0.0
+
+
 def test_presets_follow_the_brief_and_expert_settings_edit(qtbot, studio):
     select(studio, "Chorus")
     box = studio.inspector.generation

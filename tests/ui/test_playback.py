@@ -23,6 +23,31 @@ def quiet_noise(seed: int, samples: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(samples).astype(np.float32) * 0.1
 
 
+def test_section_gain_mute_and_master_gain_reach_the_mix(qtbot, studio):
+    intro = intro_with_a_take(qtbot, studio)
+    transport = studio.playback.transport
+    inside = transport.grid.bar_to_sample(intro.length_bars - 1)  # clear of the next seam
+    plain = transport.engine.buffer[:inside].copy()
+    assert np.abs(plain).max() > 0.01
+    studio.context.selection.select_one(intro.id)
+    studio.inspector.gain_spin.setValue(-6.0)
+    settle(qtbot, studio, 150)
+    half = np.float32(10 ** (-6.0 / 20))
+    np.testing.assert_allclose(transport.engine.buffer[:inside], plain * half, atol=1e-6)
+    studio.transport_bar.master_gain.setValue(-6.0)
+    settle(qtbot, studio, 150)
+    np.testing.assert_allclose(transport.engine.buffer[:inside], plain * half * half, atol=1e-6)
+    assert studio.undo_action.text() == "Undo Change master gain"
+    studio.studio_actions.mute.trigger()
+    settle(qtbot, studio, 150)
+    assert not transport.engine.buffer[:inside].any()
+    for _ in range(3):  # unmute, master gain, section gain: back to the plain mix
+        studio.undo_action.trigger()
+    settle(qtbot, studio, 150)
+    np.testing.assert_array_equal(transport.engine.buffer[:inside], plain)
+    assert studio.transport_bar.master_gain.value() == 0.0
+
+
 def test_play_moves_the_playhead_and_stop_returns_it(qtbot, studio):
     intro_with_a_take(qtbot, studio)
     playback = studio.playback

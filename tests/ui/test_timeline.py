@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from melodex_studio.project.commands import EditSectionSettings
+from melodex_studio.ui.timeline.section_item import header_detail
+
 pytestmark = pytest.mark.qt
 
 
@@ -122,6 +125,39 @@ def test_add_duplicate_delete_through_actions_and_shortcuts(qtbot, studio):
     assert studio.undo_action.text().startswith("Undo Delete")
 
 
+def test_m_mutes_the_selection_in_one_step_and_unmutes_it_when_all_are_muted(qtbot, studio):
+    context = studio.context
+    ids = [context.project.section_by_name(name).id for name in ("Intro", "Verse")]
+    context.selection.select(ids)
+    studio.timeline.setFocus()
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_M)
+    assert [s.muted for s in context.project.sections] == [True, True, False]
+    assert studio.undo_action.text() == "Undo Mute 2 sections"
+    assert studio.studio_actions.mute.isChecked()
+    assert header_detail(context.project.sections[0]).endswith("· muted")
+    context.undo.push(EditSectionSettings(ids[0], muted=False))
+    assert not studio.studio_actions.mute.isChecked()  # not all of them are muted now
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_M)  # so M mutes both again
+    assert [s.muted for s in context.project.sections] == [True, True, False]
+    assert studio.undo_action.text() == "Undo Mute Intro"  # only the Intro changed
+    qtbot.keyClick(studio.timeline, Qt.Key.Key_M)
+    assert not any(s.muted for s in context.project.sections)
+    assert studio.undo_action.text() == "Undo Unmute 2 sections"
+    studio.undo_action.trigger()
+    assert [s.muted for s in context.project.sections] == [True, True, False]
+    context.selection.clear()
+    assert not studio.studio_actions.mute.isEnabled()
+
+
+def test_header_detail_names_the_level_when_it_is_not_plain(studio):
+    verse = studio.context.project.section_by_name("Verse")
+    assert header_detail(verse) == f"{verse.length_bars} bars"
+    quiet = verse.model_copy(update={"gain_db": -4.5})
+    assert header_detail(quiet) == f"{verse.length_bars} bars · \u22124.5 dB"
+    loud_but_muted = verse.model_copy(update={"gain_db": 3.0, "muted": True})
+    assert header_detail(loud_but_muted) == f"{verse.length_bars} bars · muted"
+
+
 def test_ctrl_wheel_zooms_and_plus_minus_keys_zoom(qtbot, studio):
     geometry = studio.timeline.geometry_
     before = geometry.pixels_per_bar
@@ -154,7 +190,7 @@ def test_context_menu_offers_generation_and_edits(qtbot, studio):
     menu = studio.editing.build_context_menu(verse.id, 5, studio)
     texts = [a.text().replace("&", "") for a in menu.actions() if a.text()]
     for expected in ("Generate", "Regenerate", "Repaint Selection", "Vary…", "Extend…",
-                     "Duplicate", "Delete", "Rename…"):
+                     "Duplicate", "Delete", "Rename…", "Mute"):
         assert expected in texts
     generate = next(a for a in menu.actions() if a.text() == "&Generate")
     assert generate.isEnabled() == studio.studio_actions.generate.isEnabled()

@@ -35,7 +35,10 @@ class EditProjectFields(ProjectEdit):
         if not changes:
             raise EditError("no project fields to change")
         self.changes = dict(changes)
-        self.merge_key = ("project", frozenset(changes))
+        master = changes.get("master")
+        master_fields = frozenset(master) if isinstance(master, Mapping) else None
+        # Only edits of the same fields merge: a gain drag, not a gain after a loudness change.
+        self.merge_key = ("project", frozenset(changes), master_fields)
 
     def apply(self, project: Project) -> Project:
         changes = dict(self.changes)
@@ -58,6 +61,9 @@ class EditProjectFields(ProjectEdit):
         return validated_copy(project, **changes)
 
     def describe(self, project: Project) -> str:
+        master = self.changes.get("master")
+        if len(self.changes) == 1 and isinstance(master, Mapping) and set(master) == {"gain_db"}:
+            return "Change master gain"
         if len(self.changes) == 1:
             return _SINGLE_FIELD_TEXT[next(iter(self.changes))]
         return "Edit project settings"

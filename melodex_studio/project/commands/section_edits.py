@@ -79,7 +79,8 @@ class EditSectionSettings(_SectionEdit):
     """Change generation settings (guidance, steps, seed, sampler, preset, ...) and/or the
     section's energy, instrumentation, style, kind, gain and mute. Choosing a preset other
     than "custom" without a guidance value moves guidance to the preset's default, as the
-    preset menu promises. Repeated edits of the same fields (a slider drag) merge."""
+    preset menu promises. Repeated edits of the same fields (a slider drag) merge, except
+    mutes."""
 
     def __init__(self, section_id: str, **changes: Any) -> None:
         super().__init__(section_id)
@@ -89,7 +90,9 @@ class EditSectionSettings(_SectionEdit):
         if not changes:
             raise EditError("no settings to change")
         self.changes = dict(changes)
-        self.merge_key = ("settings", section_id, frozenset(changes))
+        # A mute is a switch: each press is its own undo step (two would merge into nothing).
+        self.merge_key = None if "muted" in changes else ("settings", section_id,
+                                                          frozenset(changes))
 
     def edit(self, section: Section) -> Section:
         generation = {k: v for k, v in self.changes.items() if k in GENERATION_FIELDS}

@@ -1,13 +1,16 @@
 """The inspector: what the current section is and how it should sound: name, form role,
-prompt (with the prompts used before), energy, instrumentation, then the generation settings
-(their own widget, stacked here). The takes have a panel of their own below it."""
+prompt (with the prompts used before), energy, instrumentation, its level in the mix (gain and
+mute), then the generation settings (their own widget, stacked here). The takes have a panel of
+their own below it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -23,7 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from melodex_studio.project.commands import EditPrompt, EditSectionSettings, RenameSection
-from melodex_studio.project.fields import MAX_INSTRUMENTS, MAX_PROMPT_CHARS
+from melodex_studio.project.fields import (
+    MAX_GAIN_DB,
+    MAX_INSTRUMENTS,
+    MAX_PROMPT_CHARS,
+    MIN_GAIN_DB,
+)
 from melodex_studio.project.section import Section, SectionKind
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.panels.generation_settings import GenerationSettingsBox
@@ -148,6 +156,24 @@ class InspectorPanel(QScrollArea):
         self.instruments_edit.setPlaceholderText("rhodes, upright bass, brushed kit")
         self.instruments_edit.setToolTip("Instruments, separated by commas")
         form.addRow("Instruments", self.instruments_edit)
+
+        # The section's level in the mix: playback and export, never what the model renders.
+        self.gain_spin = QDoubleSpinBox()
+        self.gain_spin.setRange(MIN_GAIN_DB, MAX_GAIN_DB)
+        self.gain_spin.setDecimals(1)
+        self.gain_spin.setSingleStep(0.5)
+        self.gain_spin.setSuffix(" dB")
+        self.gain_spin.setKeyboardTracking(False)  # commit when the musician is done typing
+        self.gain_spin.setAccessibleName("Section gain")
+        self.gain_spin.setToolTip("The section's level in the playback and the export "
+                                  f"({MIN_GAIN_DB:g} to +{MAX_GAIN_DB:g} dB)")
+        self.mute_check = QCheckBox("Mute")
+        self.mute_check.setAccessibleName("Mute section")
+        self.mute_check.setToolTip("Silence the section; it keeps its place and its takes (M)")
+        level_row = QHBoxLayout()
+        level_row.addWidget(self.gain_spin, 1)
+        level_row.addWidget(self.mute_check)
+        form.addRow("Gain", level_row)
         layout.addWidget(self.fields)
 
         self.generation = GenerationSettingsBox(context)
@@ -159,10 +185,14 @@ class InspectorPanel(QScrollArea):
         self.prompt_edit.sig_commit.connect(self._prompt_committed)
         self.energy_slider.valueChanged.connect(self._energy_moved)
         self.instruments_edit.editingFinished.connect(self._instruments_edited)
+        self.gain_spin.valueChanged.connect(self._gain_edited)
+        self.mute_check.toggled.connect(self._mute_toggled)
         self.setTabOrder(self.name_edit, self.kind_combo)
         self.setTabOrder(self.kind_combo, self.prompt_edit)
         self.setTabOrder(self.prompt_edit, self.energy_slider)
         self.setTabOrder(self.energy_slider, self.instruments_edit)
+        self.setTabOrder(self.instruments_edit, self.gain_spin)
+        self.setTabOrder(self.gain_spin, self.mute_check)
         # Connected before the binding, so a half-typed prompt is saved to the section it was
         # typed for before the inspector switches to another one.
         context.selection.sig_current_changed.connect(self._flush_prompt)
@@ -193,6 +223,8 @@ class InspectorPanel(QScrollArea):
         self.energy_value.setText(str(round(section.energy * 100)))
         if not self.instruments_edit.hasFocus():
             self.instruments_edit.setText(", ".join(section.instrumentation))
+        self.gain_spin.setValue(section.gain_db)  # the handlers ignore what equals the section
+        self.mute_check.setChecked(section.muted)
 
     _prompt_owner: str | None = None
 
@@ -247,6 +279,20 @@ class InspectorPanel(QScrollArea):
         )[:MAX_INSTRUMENTS]
         if names != section.instrumentation:
             self.context.undo.push(EditSectionSettings(section.id, instrumentation=names))
+
+    def _gain_edited(self, value: float) -> None:
+        section = self.binding.section
+        if section is None or self.binding.updating or value == section.gain_db:
+            return
+        if not self.context.undo.push(EditSectionSettings(section.id, gain_db=value)):
+            self.show_section(section)  # refused: show the section's value again
+
+    def _mute_toggled(self, muted: bool) -> None:
+        section = self.binding.section
+        if section is None or self.binding.updating or muted == section.muted:
+            return
+        if not self.context.undo.push(EditSectionSettings(section.id, muted=muted)):
+            self.show_section(section)
 
     def _flush_prompt(self, *_args: object) -> None:
         if self.prompt_edit.pending:

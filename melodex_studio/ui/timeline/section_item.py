@@ -283,7 +283,7 @@ class SectionItem(QGraphicsObject):
         left_middle = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
         painter.drawText(text_rect, left_middle, name)
         used = metrics.horizontalAdvance(name) + 8
-        bars = f"{section.length_bars} bars" if section.length_bars != 1 else "1 bar"
+        bars = header_detail(section)
         small = QFont(font)
         small.setBold(False)
         small.setPointSizeF(8)
@@ -380,3 +380,14 @@ def _peaks_rate(peaks: np.ndarray, take) -> float:
     """Peak pairs per second for a take's audio (buckets are whole samples)."""
     bucket = max(1, round(take.audio_sample_rate / PEAKS_PER_SECOND))
     return take.audio_sample_rate / bucket
+
+
+def header_detail(section: Section) -> str:
+    """The small text after a section's name: its length, and its level when it is not
+    the plain one (so a quiet or muted section is seen without opening it)."""
+    parts = [f"{section.length_bars} bars" if section.length_bars != 1 else "1 bar"]
+    if section.muted:
+        parts.append("muted")
+    elif section.gain_db != 0.0:
+        parts.append(f"{section.gain_db:+.1f} dB".replace("-", "\u2212"))
+    return " · ".join(parts)
