@@ -117,14 +117,15 @@ def _part_notes(
 def plan_to_midi(project: Project) -> mido.MidiFile:
     """The project's plans (sections without a plan are rests) as a type-1 MIDI file."""
     grid = project.grid()
-    meter, key = project.meter_value(), project.key_value()
+    meter, song_key = project.meter_value(), project.key_value()
     ticks_per_bar = meter.sixteenths_per_bar * TICKS_PER_SIXTEENTH
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name=project.title, time=0))
     tempo = round(grid.seconds_per_quarter * 1_000_000)
     conductor.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
     conductor.append(_time_signature(meter))
-    conductor.append(mido.MetaMessage("key_signature", key=key.short_name, time=0))
+    conductor.append(mido.MetaMessage("key_signature", key=song_key.short_name, time=0))
+    sounding = song_key  # the key signature in force; a section with its own key changes it
     now = 0
     chords: list[_Note] = []
     bass: list[_Note] = []
@@ -134,6 +135,10 @@ def plan_to_midi(project: Project) -> mido.MidiFile:
         section_tick = section.start_bar * ticks_per_bar
         conductor.append(mido.MetaMessage("marker", text=section.name, time=section_tick - now))
         now = section_tick
+        key = project.section_key(section)
+        if key != sounding:
+            conductor.append(mido.MetaMessage("key_signature", key=key.short_name, time=0))
+            sounding = key
         if section.plan is None:
             continue
         for index, bar in enumerate(section.plan.bars):

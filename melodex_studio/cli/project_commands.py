@@ -125,6 +125,10 @@ def project_summary(project: Any, blob_sizes: dict[str, int]) -> dict[str, Any]:
                 "length_bars": section.length_bars,
                 "seconds": round((end - start) / project.sample_rate, 3),
                 "prompt": section.prompt,
+                "key": str(project.section_key(section)),
+                "own_key": section.key is not None,
+                "gain_db": section.gain_db,
+                "muted": section.muted,
                 "chords": section.plan.chords() if section.plan is not None else None,
                 "active_take": section.active_take_id,
                 "takes": takes,
@@ -154,6 +158,8 @@ def _format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"  {s['name']:<14} bars {s['start_bar'] + 1}-{s['start_bar'] + s['length_bars']}"
             f" ({s['seconds']:.1f} s)  takes {len(s['takes'])}  active {active}"
+            + (f"  in {s['key']}" if s["own_key"] else "")
+            + ("  muted" if s["muted"] else f"  {s['gain_db']:+.1f} dB" if s["gain_db"] else "")
         )
         if s["chords"]:
             lines.append("    chords: " + " | ".join(c or "N.C." for c in s["chords"]))

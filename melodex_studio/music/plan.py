@@ -2,7 +2,7 @@
 
 A plan is the semantic layer between the prompt and the audio. Per bar it holds a chord,
 an energy and a density; per 16th step a drum hit mask; bass and melody as notes whose pitch
-is a *scale degree* of the project's key, so every planned note is in key by construction.
+is a *scale degree* of the section's key, so every planned note is in key by construction.
 The corpus composer writes the same structure as training labels, the control raster turns it
 into per-frame conditioning, and the plan editor shows it. Plans are immutable values.
 """

@@ -119,6 +119,10 @@ class Project(BaseModel):
     def key_value(self) -> Key:
         return Key.parse(self.key)
 
+    def section_key(self, section: Section) -> Key:
+        """The key `section` is planned and rendered in: its own, else the song's."""
+        return Key.parse(section.key_in(self.key))
+
     def meter_value(self) -> Meter:
         return Meter.parse(self.meter)
 

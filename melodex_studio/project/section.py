@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from melodex_studio.music.key import Key
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.fields import (
     FROZEN,
@@ -60,6 +61,14 @@ class Section(BaseModel):
     active_take_id: EntityId | None = None
     gain_db: GainDb = 0.0
     muted: bool = False
+    # A key of its own (a modulation); None follows the song's key. Left out of the document
+    # when None, so a file that uses no section key reads in format 1.0 studios too.
+    key: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+    @field_validator("key")
+    @classmethod
+    def _canonical_key(cls, value: str | None) -> str | None:
+        return None if value is None else str(Key.parse(value))
 
     @field_validator("takes")
     @classmethod
@@ -90,6 +99,10 @@ class Section(BaseModel):
         if self.active_take_id is not None and self.active_take_id not in self.take_ids():
             raise ValueError(f"{where} has no take {self.active_take_id} to make active")
         return self
+
+    def key_in(self, song_key: str) -> str:
+        """The key the section is planned and rendered in: its own, else the song's."""
+        return self.key or song_key
 
     @property
     def end_bar(self) -> int:

@@ -12,12 +12,14 @@ Format 0.9 (the preview layout of pre-release builds, user_version 9):
 - document: the project's tempo was `tempo` and its meter `time_signature`; a section's bars
   were `start`/`bars`; a take's `checkpoints` were an object {"<step>": "<sha256>"} and its
   final latent was `latent`.
+
+Format 1.0: the layout of 1.1; its documents lack only the optional `key` of a section.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from melodex_studio.store.errors import InvalidDocument
@@ -57,6 +59,9 @@ CURRENT_LAYOUT = Layout(
     has_revisions=True,
 )
 
+#: Format 1.0 stored the document as 1.1 does; 1.1 only added an optional section field.
+LAYOUT_1_0 = replace(CURRENT_LAYOUT, version=(1, 0))
+
 LAYOUT_0_9 = Layout(
     version=(0, 9),
     tables={
@@ -75,6 +80,7 @@ LAYOUT_0_9 = Layout(
 #: Every version this reader opens, by (major, minor).
 LAYOUTS: dict[tuple[int, int], Layout] = {
     (0, 9): LAYOUT_0_9,
+    (1, 0): LAYOUT_1_0,
     (FORMAT_MAJOR, FORMAT_MINOR): CURRENT_LAYOUT,
 }
 
@@ -125,8 +131,14 @@ def migrate_0_9_to_1_0(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def migrate_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
+    """Nothing to change: 1.1 only added the optional `key` of a section."""
+    return doc
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration((0, 9), (1, 0), "renamed fields, checkpoints as a list", migrate_0_9_to_1_0),
+    Migration((1, 0), (1, 1), "a section may have a key of its own", migrate_1_0_to_1_1),
 )
 
 

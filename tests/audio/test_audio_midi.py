@@ -97,6 +97,22 @@ def test_chords_bass_melody_and_drums_land_where_the_plan_says(tmp_path: Path) -
     ])
 
 
+def test_a_section_in_its_own_key_changes_the_signature_and_its_notes(tmp_path: Path) -> None:
+    project = planned_project()
+    verse = project.section_by_name("Verse")
+    project = project.replace_section(verse.model_copy(update={"key": "F major"}))
+    midi = mido.MidiFile(write_plan_midi(project, tmp_path / "song.mid"))
+    now, signatures = 0, []
+    for message in midi.tracks[0]:
+        now += message.time
+        if message.type == "key_signature":
+            signatures.append((now, message.key))
+    ticks_per_bar = 12 * TICKS_PER_QUARTER // 4
+    assert signatures == [(0, "Eb"), (ticks_per_bar, "F")]  # the song's, then the verse's
+    key = Key.parse("F major")
+    assert [n[2] for n in notes_of(midi.tracks[2])] == [key.degree_to_midi(5, 36 + key.tonic)]
+
+
 @pytest.mark.parametrize("key", ["C major", "A minor", "F# major", "Bb minor", "Db major",
                                  "G# minor", "Eb minor"])
 def test_every_key_spelling_is_a_valid_midi_key_signature(key: str) -> None:

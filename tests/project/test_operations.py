@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from melodex_studio.engine.pipelines.render_in_key import retry_seed
+from melodex_studio.music.key import Key
+from melodex_studio.music.key_change import plan_in_key
 from melodex_studio.project import operations as ops
-from melodex_studio.project.commands import DeleteTake, SetPlan
+from melodex_studio.project.commands import DeleteTake, SetPlan, SetSectionKey
 from melodex_studio.project.document import Document
 from melodex_studio.project.fields import validated_copy
 from melodex_studio.project.models import Project, TakeOperation, new_project
@@ -421,3 +423,24 @@ def test_new_takes_are_listened_to_for_the_key_but_reruns_and_locked_seeds_are_n
     request = ops.regenerate_section(studio.project, studio.blobs.get, verse.id, plan=one_note,
                                      geometry=studio.geometry)
     assert request.job is not None and request.job.key_retries == KEY_RETRIES
+
+
+def test_a_section_in_its_own_key_is_planned_and_rendered_in_it(studio: Studio) -> None:
+    verse, chorus = studio.section("Verse"), studio.section("Chorus")
+    studio.doc.history.push(SetSectionKey(chorus.id, "C minor"))
+    request = ops.regenerate_section(studio.project, studio.blobs.get, chorus.id,
+                                     geometry=studio.geometry)
+    assert request.job is not None and request.job.conditioning.key == "C minor"
+    other = ops.regenerate_section(studio.project, studio.blobs.get, verse.id,
+                                   geometry=studio.geometry)
+    assert other.job is not None and other.job.conditioning.key == "A minor"
+    # The planner reads the verse that leads in as if it were in the chorus's key.
+    planning = ops.plan_request(studio.project, chorus.id)
+    assert planning.job.conditioning.key == "C minor"
+    assert planning.job.previous == plan_in_key(verse.plan, Key.parse("A minor"),
+                                                Key.parse("C minor"))
+    # A plan that comes back after the section changed key again moves into the new one.
+    output = studio.client.submit(planning.job).result(120).message.output
+    studio.doc.history.push(SetSectionKey(chorus.id, "D minor"))
+    command = ops.plan_command(studio.project, planning, output)
+    assert command.plan == plan_in_key(output.plan, Key.parse("C minor"), Key.parse("D minor"))

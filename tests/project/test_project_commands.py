@@ -24,6 +24,7 @@ from melodex_studio.project.commands import (
     ResizeSection,
     SetActiveTake,
     SetPlan,
+    SetSectionKey,
 )
 from melodex_studio.project.document import Document
 from melodex_studio.project.events import (
@@ -449,3 +450,46 @@ def test_edits_of_a_missing_section_are_edit_errors(document):
         with pytest.raises(EditError, match="the project has no section"):
             document.history.push(command)
     assert document.history.count == 0
+
+
+def _chords(project: Project, name: str) -> list[str | None]:
+    return project.section_by_name(name).plan.chords()
+
+
+def test_a_section_key_moves_its_plan_and_undo_restores_it(document):
+    verse = document.project.sections[1]
+    plan = Plan.empty(8, 16).with_bar(0, PlanBar(chord="Am7", drums=(0,) * 16))
+    plan = plan.with_bar(1, PlanBar(chord="F", drums=(0,) * 16, locked=True))
+    document.history.push(SetPlan(verse.id, plan))
+    document.history.push(SetSectionKey(verse.id, "b minor"))
+    moved = document.project.sections[1]
+    assert moved.key == "B minor"
+    assert document.project.section_key(moved).name == "B minor"
+    assert moved.plan.chords()[:2] == ["Bm7", "G"]
+    assert moved.plan.bars[1].locked  # a lock guards against re-planning, not key changes
+    assert document.history.undo_text == "Change key of Verse to B minor"
+    document.history.push(SetSectionKey(verse.id, None))  # back to the song's key
+    assert document.project.sections[1].key is None
+    assert _chords(document.project, "Verse")[:2] == ["Am7", "F"]
+    assert document.history.undo_text == "Verse follows the song's key"
+    document.history.undo()
+    document.history.undo()
+    assert document.project.sections[1].plan == plan
+    with pytest.raises(EditError, match="H minor"):
+        SetSectionKey(verse.id, "H minor")
+
+
+def test_a_song_key_change_moves_the_plans_that_follow_it(document):
+    intro, verse, _ = document.project.sections
+    document.history.push(SetPlan(intro.id, Plan.empty(4, 16).with_bar(
+        0, PlanBar(chord="Dm", drums=(0,) * 16))))
+    document.history.push(SetPlan(verse.id, Plan.empty(8, 16).with_bar(
+        0, PlanBar(chord="Dm", drums=(0,) * 16))))
+    document.history.push(SetSectionKey(verse.id, "A minor"))  # its own key, same as the song's
+    document.history.push(EditProjectFields(key="C minor"))
+    assert document.project.key == "C minor"
+    assert _chords(document.project, "Intro")[0] == "Fm"  # iv stays iv, a minor third up
+    assert _chords(document.project, "Verse")[0] == "Dm"  # a key of its own: untouched
+    assert document.project.section_by_name("Chorus").plan is None
+    document.history.undo()
+    assert (document.project.key, _chords(document.project, "Intro")[0]) == ("A minor", "Dm")

@@ -32,7 +32,12 @@ from melodex_studio.store import (
     canonical_json,
     save_project,
 )
-from melodex_studio.store.format import APPLICATION_ID, SCHEMA_1_0
+from melodex_studio.store.format import (
+    APPLICATION_ID,
+    CURRENT_USER_VERSION,
+    CURRENT_VERSION_TEXT,
+    SCHEMA_1_0,
+)
 
 #: A pickle (protocol 2) that would run `touch <marker>` if anything ever unpickled it.
 #: Written out as bytes so no test calls pickle at all.
@@ -59,8 +64,8 @@ def write_mlx(
     blobs: dict[str, bytes],
     *,
     application_id: int = APPLICATION_ID,
-    user_version: int = 1000,
-    format_version: str = "1.0",
+    user_version: int = CURRENT_USER_VERSION,
+    format_version: str = CURRENT_VERSION_TEXT,
     document_sha: str | None = None,
     sizes: dict[str, int] | None = None,
     kinds: dict[str, str] | None = None,

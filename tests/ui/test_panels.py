@@ -88,6 +88,34 @@ def test_gain_and_mute_in_the_inspector(qtbot, studio):
     assert studio.context.project.section_by_name("Chorus").gain_db == 0.0
 
 
+def test_a_section_key_from_the_inspector_moves_its_plan(qtbot, studio):
+    from melodex_studio.music.plan import Plan, PlanBar
+    from melodex_studio.project.commands import EditProjectFields, SetPlan
+    from melodex_studio.ui.timeline.section_item import header_detail
+
+    chorus = select(studio, "Chorus")
+    steps = studio.context.project.steps_per_bar
+    plan = Plan.empty(chorus.length_bars, steps).with_bar(0, PlanBar(chord="C",
+                                                                    drums=(0,) * steps))
+    studio.context.undo.push(SetPlan(chorus.id, plan))
+    combo = studio.inspector.key_combo
+    song_key = studio.context.project.key
+    assert combo.currentIndex() == 0 and combo.itemText(0) == f"Song key ({song_key})"
+    combo.setCurrentIndex(combo.findData("D major"))
+    combo.activated.emit(combo.currentIndex())
+    chorus = studio.context.project.section_by_name("Chorus")
+    assert chorus.key == "D major"
+    assert chorus.plan.chords()[0] == "F#m"  # C, III in A minor, becomes iii in D major
+    assert "D major" in header_detail(chorus)
+    studio.context.undo.push(EditProjectFields(key="E minor"))
+    assert combo.itemText(0) == "Song key (E minor)"
+    assert combo.currentData() == "D major"  # its own key stays
+    studio.undo_action.trigger()
+    studio.undo_action.trigger()
+    assert combo.currentIndex() == 0
+    assert studio.context.project.section_by_name("Chorus").plan == plan
+
+
 def test_presets_follow_the_brief_and_expert_settings_edit(qtbot, studio):
     select(studio, "Chorus")
     box = studio.inspector.generation

@@ -26,6 +26,7 @@ from melodex_studio.project.commands.section_edits import (
     EditSectionSettings,
     RenameSection,
     SetPlan,
+    SetSectionKey,
 )
 from melodex_studio.project.commands.takes import (
     AddTake,
@@ -58,6 +59,7 @@ __all__ = [
     "ResizeSection",
     "SetActiveTake",
     "SetPlan",
+    "SetSectionKey",
     "edit_error_from",
     "insert_with_ripple",
     "newest_take",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any
 
+from melodex_studio.music.errors import MusicParseError
+from melodex_studio.music.key import Key
+from melodex_studio.music.key_change import plan_in_key
 from melodex_studio.music.plan import Plan, PlanBar
 from melodex_studio.project.commands.base import EditError, ProjectEdit, find_section
 from melodex_studio.project.fields import validated_copy
@@ -114,6 +117,33 @@ class EditSectionSettings(_SectionEdit):
             (field,) = self.changes
             return f"Change {_FIELD_LABELS[field]} of {name}"
         return f"Edit settings of {name}"
+
+
+class SetSectionKey(ProjectEdit):
+    """Give a section a key of its own (a modulation), or None to follow the song's key again.
+    Its plan moves with it (`music.key_change`), so chords and bass line stay together; its
+    takes keep the key they were rendered in."""
+
+    def __init__(self, section_id: str, key: str | None) -> None:
+        super().__init__()
+        self.section_id = section_id
+        try:
+            self.key = None if key is None else str(Key.parse(key))
+        except MusicParseError as error:
+            raise EditError(str(error)) from None
+
+    def apply(self, project: Project) -> Project:
+        section = find_section(project, self.section_id)
+        old = project.section_key(section)
+        new = Key.parse(self.key or project.key)
+        plan = None if section.plan is None else plan_in_key(section.plan, old, new)
+        return project.replace_section(validated_copy(section, key=self.key, plan=plan))
+
+    def describe(self, project: Project) -> str:
+        name = project.section(self.section_id).name
+        if self.key is None:
+            return f"{name} follows the song's key"
+        return f"Change key of {name} to {self.key}"
 
 
 class SetPlan(_SectionEdit):

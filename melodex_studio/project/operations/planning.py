@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from melodex_studio.music.key import Key
+from melodex_studio.music.key_change import plan_in_key
 from melodex_studio.music.plan import Plan, PlanBar
 from melodex_studio.project.commands import SetPlan
 from melodex_studio.project.models import Project, Section
@@ -29,10 +31,12 @@ class PlanRequest:
 
 
 def _previous_plan(project: Project, section: Section) -> Plan | None:
-    """The plan of the section that ends where this one starts (no gap between them)."""
+    """The plan of the section that ends where this one starts (no gap between them), moved
+    into this section's key when the two differ (the planner reads it in that key)."""
     for other in project.sections:
         if other.end_bar == section.start_bar and other.plan is not None:
-            return other.plan
+            return plan_in_key(other.plan, project.section_key(other),
+                               project.section_key(section))
     return None
 
 
@@ -41,7 +45,7 @@ def _conditioning(project: Project, section: Section) -> Conditioning:
         prompt=section.prompt,
         style=section.style,
         bpm=project.bpm,
-        key=project.key,
+        key=str(project.section_key(section)),
         meter=project.meter,
         section_kind=str(section.kind),
         energy=section.energy,
@@ -114,9 +118,11 @@ def finish_plan(request: PlanRequest, output: PlanOutput) -> Plan:
 
 
 def plan_command(project: Project, request: PlanRequest, output: PlanOutput) -> SetPlan:
-    """The undoable edit that installs a finished plan (undo restores the previous plan)."""
+    """The undoable edit that installs a finished plan (undo restores the previous plan). A
+    plan written in a key the section has left while it was planned moves into the new one."""
     section = _section(project, request.section_id)
-    plan = finish_plan(request, output)
+    plan = plan_in_key(finish_plan(request, output), Key.parse(request.job.conditioning.key),
+                       project.section_key(section))
     if plan.n_bars != section.length_bars:
         raise OperationError(
             f"{section.name!r} is now {section.length_bars} bars long; the plan has {plan.n_bars}"

@@ -116,7 +116,7 @@ def _conditioning(
         prompt=prompt,
         style=style,
         bpm=project.bpm,
-        key=project.key,
+        key=str(project.section_key(section)),
         meter=project.meter,
         section_kind=str(section.kind),
         energy=section.energy,

@@ -25,7 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from melodex_studio.project.commands import EditPrompt, EditSectionSettings, RenameSection
+from melodex_studio.music.key import Key
+from melodex_studio.project.commands import (
+    EditPrompt,
+    EditSectionSettings,
+    RenameSection,
+    SetSectionKey,
+)
 from melodex_studio.project.fields import (
     MAX_GAIN_DB,
     MAX_INSTRUMENTS,
@@ -118,8 +124,16 @@ class InspectorPanel(QScrollArea):
         self.kind_combo.setAccessibleName("Section type")
         for kind, label in SECTION_KIND_LABELS.items():
             self.kind_combo.addItem(label, kind.value)
+        self.key_combo = QComboBox()
+        self.key_combo.setAccessibleName("Section key")
+        self.key_combo.setToolTip("The section's key: the song's, or one of its own (a key "
+                                  "change). Its plan's chords move with it.")
+        self.key_combo.addItem("Song key", None)
+        for key in sorted(Key.all(), key=lambda k: (k.mode.value, k.tonic)):
+            self.key_combo.addItem(key.name, key.name)
         form.addRow("Name", self.name_edit)
         form.addRow("Type", self.kind_combo)
+        form.addRow("Key", self.key_combo)
 
         self.prompt_edit = PromptEdit()
         self.prompt_edit.setMinimumHeight(76)
@@ -182,13 +196,16 @@ class InspectorPanel(QScrollArea):
 
         self.name_edit.editingFinished.connect(self._rename)
         self.kind_combo.activated.connect(self._kind_chosen)
+        self.key_combo.activated.connect(self._key_chosen)
+        context.signals.sig_project_changed.connect(self._show_song_key)
         self.prompt_edit.sig_commit.connect(self._prompt_committed)
         self.energy_slider.valueChanged.connect(self._energy_moved)
         self.instruments_edit.editingFinished.connect(self._instruments_edited)
         self.gain_spin.valueChanged.connect(self._gain_edited)
         self.mute_check.toggled.connect(self._mute_toggled)
         self.setTabOrder(self.name_edit, self.kind_combo)
-        self.setTabOrder(self.kind_combo, self.prompt_edit)
+        self.setTabOrder(self.kind_combo, self.key_combo)
+        self.setTabOrder(self.key_combo, self.prompt_edit)
         self.setTabOrder(self.prompt_edit, self.energy_slider)
         self.setTabOrder(self.energy_slider, self.instruments_edit)
         self.setTabOrder(self.instruments_edit, self.gain_spin)
@@ -214,6 +231,8 @@ class InspectorPanel(QScrollArea):
         if not self.name_edit.hasFocus():
             self.name_edit.setText(section.name)
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(section.kind.value))
+        self._show_song_key()
+        self.key_combo.setCurrentIndex(max(0, self.key_combo.findData(section.key)))
         if not self.prompt_edit.hasFocus() or self._prompt_owner != section.id:
             self.prompt_edit.set_text_silently(section.prompt)
         self._prompt_owner = section.id
@@ -251,6 +270,18 @@ class InspectorPanel(QScrollArea):
             return
         if self.context.project.section(section_id).kind is not kind:
             self.context.undo.push(EditSectionSettings(section_id, kind=kind))
+
+    def _key_chosen(self, _index: int) -> None:
+        section = self.binding.section
+        key = self.key_combo.currentData()
+        if section is None or self.binding.updating or key == section.key:
+            return
+        if not self.context.undo.push(SetSectionKey(section.id, key)):
+            self.show_section(section)
+
+    def _show_song_key(self, *_args: object) -> None:
+        """The first entry names the song's key, which a section without its own follows."""
+        self.key_combo.setItemText(0, f"Song key ({self.context.project.key})")
 
     def _prompt_committed(self, text: str) -> None:
         section_id = self._prompt_owner

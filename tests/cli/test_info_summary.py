@@ -1,0 +1,24 @@
+"""`melodex info`: what it says of each section's key and level."""
+
+from __future__ import annotations
+
+from melodex_studio.cli.project_commands import _format_summary, project_summary
+from melodex_studio.project.models import new_project
+
+
+def test_info_names_a_sections_own_key_gain_and_mute() -> None:
+    project = new_project("Info", 100, "A minor", "4/4", "Verse:4,Chorus:4,Outro:2", seed=1)
+    verse, chorus, outro = project.sections
+    project = project.with_sections((
+        verse.model_copy(update={"gain_db": -3.0}),
+        chorus.model_copy(update={"key": "B minor"}),
+        outro.model_copy(update={"muted": True, "gain_db": 2.0}),
+    ))
+    summary = project_summary(project, {})
+    assert [(s["key"], s["own_key"]) for s in summary["sections"]] == [
+        ("A minor", False), ("B minor", True), ("A minor", False)]
+    lines = _format_summary({**summary, "file_bytes": 1, "format_version": "1.1"}).splitlines()
+    section_lines = [line for line in lines if line.startswith("  ")]
+    assert section_lines[0].endswith("-3.0 dB") and "in " not in section_lines[0]
+    assert section_lines[1].endswith("in B minor")
+    assert section_lines[2].endswith("muted")
