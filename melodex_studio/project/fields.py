@@ -13,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from melodex_studio.music.key import Key
+
 MAX_PROJECT_BARS = 4096
 MAX_SECTION_BARS = 512
 MAX_SECTIONS = 256
@@ -121,6 +123,16 @@ ModelId = Annotated[
     StringConstraints(min_length=1, max_length=MAX_MODEL_ID_CHARS),
     AfterValidator(_single_line),
 ]
+#: A key as musicians type it, stored by its canonical name ("f# min" -> "F# minor").
+KeyName = Annotated[
+    str, StringConstraints(max_length=32), AfterValidator(lambda value: str(Key.parse(value)))
+]
+
+
+def absent_if_none(value: object) -> bool:
+    """For `Field(exclude_if=...)`: an optional field added in a minor format version is left
+    out of the document while unset, so the older format's readers still open the file."""
+    return value is None
 
 
 def new_id() -> str:

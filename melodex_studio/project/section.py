@@ -6,7 +6,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from melodex_studio.music.key import Key
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.fields import (
     FROZEN,
@@ -17,9 +16,11 @@ from melodex_studio.project.fields import (
     EntityId,
     GainDb,
     Instrument,
+    KeyName,
     Name,
     Prompt,
     Style,
+    absent_if_none,
     bar_span,
 )
 from melodex_studio.project.generation import GenerationSettings
@@ -61,14 +62,8 @@ class Section(BaseModel):
     active_take_id: EntityId | None = None
     gain_db: GainDb = 0.0
     muted: bool = False
-    # A key of its own (a modulation); None follows the song's key. Left out of the document
-    # when None, so a file that uses no section key reads in format 1.0 studios too.
-    key: str | None = Field(default=None, exclude_if=lambda value: value is None)
-
-    @field_validator("key")
-    @classmethod
-    def _canonical_key(cls, value: str | None) -> str | None:
-        return None if value is None else str(Key.parse(value))
+    # A key of its own (a key change); None follows the song's key (format 1.1).
+    key: KeyName | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("takes")
     @classmethod

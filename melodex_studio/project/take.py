@@ -21,6 +21,7 @@ from melodex_studio.project.fields import (
     MAX_SECTION_BARS,
     BlobRef,
     EntityId,
+    KeyName,
     Label,
     ModelId,
     Prompt,
@@ -28,6 +29,7 @@ from melodex_studio.project.fields import (
     Style,
     UtcDatetime,
     WeightsHash,
+    absent_if_none,
 )
 from melodex_studio.project.generation import GenerationSettings
 
@@ -92,6 +94,9 @@ class Take(BaseModel):
     audio_sample_rate: int = Field(ge=8000, le=192000)
     created: UtcDatetime
     label: Label | None = None
+    # The key it was rendered in (format 1.1; absent in takes made before), so a re-run from
+    # the record renders in it after the section changed key.
+    key: KeyName | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("checkpoints")
     @classmethod

@@ -13,8 +13,8 @@ APPLICATION_ID = 0x4D4C5821
 #: `PRAGMA application_id` of a recovery journal: "MLXJ".
 JOURNAL_APPLICATION_ID = 0x4D4C584A
 
-#: The format this code writes. `PRAGMA user_version` = major * 1000 + minor. 1.1 added a
-#: section's own key (`Section.key`), written only when set.
+#: The format this code writes. `PRAGMA user_version` = major * 1000 + minor. 1.1 added the
+#: optional key of a section and of a take, each written only when set.
 FORMAT_MAJOR = 1
 FORMAT_MINOR = 1
 

@@ -13,7 +13,8 @@ Format 0.9 (the preview layout of pre-release builds, user_version 9):
   were `start`/`bars`; a take's `checkpoints` were an object {"<step>": "<sha256>"} and its
   final latent was `latent`.
 
-Format 1.0: the layout of 1.1; its documents lack only the optional `key` of a section.
+Format 1.0: the layout of 1.1; its documents lack only the optional `key` of a section and
+of a take.
 """
 
 from __future__ import annotations
@@ -132,13 +133,13 @@ def migrate_0_9_to_1_0(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def migrate_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
-    """Nothing to change: 1.1 only added the optional `key` of a section."""
+    """Nothing to change: 1.1 only added the optional `key` of a section and of a take."""
     return doc
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration((0, 9), (1, 0), "renamed fields, checkpoints as a list", migrate_0_9_to_1_0),
-    Migration((1, 0), (1, 1), "a section may have a key of its own", migrate_1_0_to_1_1),
+    Migration((1, 0), (1, 1), "section and take keys", migrate_1_0_to_1_1),
 )
 
 

@@ -444,3 +444,16 @@ def test_a_section_in_its_own_key_is_planned_and_rendered_in_it(studio: Studio) 
     studio.doc.history.push(SetSectionKey(chorus.id, "D minor"))
     command = ops.plan_command(studio.project, planning, output)
     assert command.plan == plan_in_key(output.plan, Key.parse("C minor"), Key.parse("D minor"))
+
+
+def test_a_take_records_its_key_and_reruns_in_it_after_a_key_change(studio: Studio) -> None:
+    chorus = studio.section("Chorus")
+    assert chorus.active_take.key == "A minor"  # the song's key, as it was rendered
+    studio.doc.history.push(SetSectionKey(chorus.id, "C minor"))
+    take = studio.run(ops.regenerate_section(studio.project, studio.blobs.get, chorus.id,
+                                             geometry=studio.geometry)).takes[0]
+    assert take.key == "C minor"
+    studio.doc.history.push(SetSectionKey(chorus.id, "E minor"))
+    request = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
+    assert request.job is not None and request.job.conditioning.key == "C minor"
+    _rerun_matches(studio, take.id)

@@ -171,6 +171,7 @@ def _take(
         audio_sample_rate=output.model.sample_rate,
         created=created,
         label=label,
+        key=request.job.conditioning.key if request.job is not None else None,
     )
 
 

@@ -172,6 +172,9 @@ def rerun_take(
         raise OperationError(f"the project has no take {take_id}") from None
     take = section.take(take_id)
     project = with_context_takes(project, take)
+    if take.key is not None and take.key != str(project.section_key(section)):
+        # Rendered before the section changed key: the re-run renders in the take's key.
+        project = project.replace_section(section.model_copy(update={"key": take.key}))
     section = project.section(section.id)
     options = dict(
         prompt=take.prompt,
