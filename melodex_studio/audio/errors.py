@@ -17,3 +17,7 @@ class MissingTakeAudioError(AudioError):
 
 class ExportError(AudioError):
     """An export could not be written; no partial file is left behind."""
+
+
+class RecordingError(AudioError):
+    """A recording could not be imported: missing, not audio, empty or too long."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from melodex_studio.cli.main import CliError
 
-OPERATIONS = ("regenerate", "repaint", "vary", "extend", "retake")
+OPERATIONS = ("regenerate", "repaint", "vary", "extend", "retake", "import")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -50,6 +50,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             default=0.5,
             help="vary: 0 keeps the take, 1 starts from noise",
         )
+        parser.add_argument("--file", type=Path, default=None,
+                            help="import: the recording (WAV, FLAC, AIFF, OGG, MP3)")
         parser.add_argument("--add-bars", type=int, default=4, help="extend: bars to add")
         parser.add_argument("--count", type=int, default=4, help="retake: number of candidates")
         parser.add_argument("--prompt", default=None, help="a new prompt for this render")
@@ -140,6 +142,24 @@ class _Session:
         request = plan_request(self.doc.project, section_id)
         result = self._wait(request.job, {}, request.description)
         self.doc.history.push(plan_command(self.doc.project, request, result.message.output))
+
+    def import_recording(self, section_id: str, path: Path, seed: int | None) -> Any:
+        from melodex_studio.audio.errors import RecordingError
+        from melodex_studio.audio.recording_import import read_recording
+        from melodex_studio.project.operations import finish_import, import_recording
+
+        try:
+            recording = read_recording(path, self.geometry.sample_rate)
+        except RecordingError as exc:
+            raise CliError(str(exc)) from exc
+        request = import_recording(self.doc.project, section_id, recording.audio,
+                                   name=recording.name, geometry=self.geometry, seed=seed)
+        result = self._wait(request.job, request.blobs, request.description)
+        outcome = finish_import(self.doc.project, request, result)
+        for sha in outcome.blobs:
+            self.new_blobs.add(sha, outcome.blobs[sha])
+        self.doc.history.push(outcome.command)
+        return request, outcome
 
     def render(self, request: Any) -> Any:
         from melodex_studio.project.operations import finish_render
@@ -319,6 +339,11 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
     elif args.op == "vary":
         take = _find_take(section, args.from_take)
         request = ops.vary_take(project, read, take.id, args.strength, settings=settings, **common)
+    elif args.op == "import":
+        if args.file is None:
+            raise CliError("--op import needs --file, e.g. --file riff.wav")
+        request, outcome = session.import_recording(section.id, args.file, args.seed)
+        return _saved(args, session, request, outcome)
     else:
         plan = None
         if section.plan is not None:
@@ -335,7 +360,10 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
             settings=settings,
             **common,
         )
-    outcome = session.render(request)
+    return _saved(args, session, request, session.render(request))
+
+
+def _saved(args: argparse.Namespace, session: _Session, request: Any, outcome: Any) -> int:
     session.save(args.path)
     first, *others = outcome.takes
     also = f" (also added: {', '.join(take.id[:8] for take in others)})" if others else ""

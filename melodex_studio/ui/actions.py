@@ -85,6 +85,9 @@ class StudioActions(QObject):
         self.extend = make("E&xtend…", None, "extend", "Continue the section past its end")
         self.retake = make("Re&take ×4", None, "retake",
                            "Four new takes with new seeds, same everything else")
+        self.import_audio = make("&Import Audio…", None, "open",
+                                 "Bring a recording into the section as a take, to repaint, "
+                                 "extend or vary like a render")
         self.cancel_jobs = make("&Cancel All Jobs", None, "cancel", "Stop every queued render")
         # Help
         self.open_demo = make("Open &Demo Song", None, "open",
@@ -123,4 +126,4 @@ class StudioActions(QObject):
 
     def generation_actions(self) -> list[QAction]:
         return [self.plan, self.generate, self.regenerate, self.repaint, self.vary, self.extend,
-                self.retake]
+                self.retake, self.import_audio]

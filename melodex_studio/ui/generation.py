@@ -17,22 +17,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QInputDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from melodex_studio.audio.arrangement import PreviewAudio
+from melodex_studio.audio.recording_import import read_recording
+from melodex_studio.project.models import TakeOperation
 from melodex_studio.project.operations import (
     MELODEX_TINY_GEOMETRY,
+    ImportRequest,
     LatentGeometry,
     OperationError,
     PlanRequest,
     RenderRequest,
     extend_section,
+    finish_import,
     finish_render,
     generate_section,
+    import_recording,
     plan_command,
     plan_request,
     regenerate_section,
@@ -89,7 +95,7 @@ class RunningJob:
     job_id: str
     title: str
     section_id: str
-    request: RenderRequest | PlanRequest | None = None
+    request: RenderRequest | PlanRequest | ImportRequest | None = None
     cancelled: bool = False
     preview_busy: bool = False  # a preview is being reduced to peaks in the file thread
     preview_next: tuple[bytes, int] | None = None  # the newest preview waiting for its turn
@@ -136,6 +142,7 @@ class GenerationController(QObject):
         actions.plan.triggered.connect(self._current(self.plan))
         actions.extend.triggered.connect(self._current(self.ask_extend))
         actions.vary.triggered.connect(self._current(self.vary))
+        actions.import_audio.triggered.connect(self._current(self.ask_import))
         actions.repaint.triggered.connect(self.repaint_selection)
         actions.cancel_jobs.triggered.connect(self.cancel_all)
         context.selection.sig_current_changed.connect(self._update_actions)
@@ -262,6 +269,36 @@ class GenerationController(QObject):
     def vary_from_panel(self, section_id: str, take_id: str, step: int, strength: float) -> None:
         self.vary(section_id, take_id, step, strength)
 
+    def ask_import(self, section_id: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.dialog_parent, "Import Audio into the Section", "",
+            "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3);;All files (*)")
+        if path:
+            self.import_audio(section_id, Path(path))
+
+    def import_audio(self, section_id: str, path: Path) -> str | None:
+        """Import the recording at `path` into a section as its new active take. The file is
+        read, mixed to mono and resampled on the file thread; the worker encodes it."""
+        if not self._check_ready():
+            return None
+        section = self.context.project.section(section_id)
+        job = self._start(section_id, f"Import {path.name} into {section.name}")
+        project, client, geometry = self.context.project, self.client, self.geometry
+
+        def read_and_submit() -> ImportRequest:
+            recording = read_recording(path, geometry.sample_rate)
+            request = import_recording(project, section_id, recording.audio,
+                                       name=recording.name, geometry=geometry)
+            job.request = request  # before submit: the result may arrive before on_done
+            client.submit(request.job, blobs=dict(request.blobs), job_id=job.job_id,
+                          priority=Priority.INTERACTIVE)
+            return request
+
+        self.context.executor.submit(
+            job.title, read_and_submit,
+            on_error=lambda error: self._failed(job, _reason(error)), context=self)
+        return job.job_id
+
     def plan(self, section_id: str) -> str | None:
         if not self._check_ready():
             return None
@@ -347,7 +384,10 @@ class GenerationController(QObject):
         read_blob = self.files.read_blob
 
         def finish_with_peaks():
-            outcome = finish_render(project, request, envelope, read_blob)
+            if isinstance(request, ImportRequest):
+                outcome = finish_import(project, request, envelope)
+            else:
+                outcome = finish_render(project, request, envelope, read_blob)
             # The new takes' waveforms, computed here rather than in a second task after the
             # take is in the project: the block repaints once, already with its waveform.
             return outcome, _peaks_of_new_takes(outcome)
@@ -461,7 +501,9 @@ class GenerationController(QObject):
         bar_range = self.context.selection.bar_range
         actions.repaint.setEnabled(ready and active is not None and bar_range is not None
                                    and bar_range.section_id == section.id)
-        actions.vary.setEnabled(ready and active is not None and bool(active.checkpoints))
+        actions.vary.setEnabled(ready and active is not None and (
+            bool(active.checkpoints) or active.operation is TakeOperation.IMPORT))
+        actions.import_audio.setEnabled(ready and section is not None)
 
     def close(self) -> None:
         client, self.client = self.client, None

@@ -201,7 +201,22 @@ class DecodeJob(BaseModel):
     span: AudioSpan | None = None
 
 
-Job = Annotated[PlanJob | RenderJob | DecodeJob, Field(discriminator="kind")]
+class EncodeJob(BaseModel):
+    """Encode audio ([samples] float32, mono, at the model's sample rate) to a latent
+    [C, `frames`] (the section's frames: the codec's ceil(samples / samples per frame) cut to
+    it, or its last frame repeated), and draw the noise a take of that length starts from with
+    `seed` (the same draw as a render's): an imported recording becomes a take that can be
+    repainted, extended and varied like a rendered one."""
+
+    model_config = _STRICT
+
+    kind: Literal["encode"] = "encode"
+    audio: BlobId
+    frames: int = Field(ge=1, le=MAX_WINDOW_FRAMES)
+    seed: Seed
+
+
+Job = Annotated[PlanJob | RenderJob | DecodeJob | EncodeJob, Field(discriminator="kind")]
 
 
 # --- outputs ------------------------------------------------------------------------------------
@@ -269,20 +284,32 @@ class DecodeOutput(BaseModel):
     model: ModelInfo
 
 
-JobOutput = Annotated[PlanOutput | RenderOutput | DecodeOutput, Field(discriminator="kind")]
+class EncodeOutput(BaseModel):
+    model_config = _STRICT
+
+    kind: Literal["encode"] = "encode"
+    latent: BlobId
+    noise: BlobId
+    model: ModelInfo
 
 
-def job_blob_refs(job: PlanJob | RenderJob | DecodeJob) -> frozenset[str]:
+JobOutput = Annotated[PlanOutput | RenderOutput | DecodeOutput | EncodeOutput,
+                      Field(discriminator="kind")]
+
+
+def job_blob_refs(job: PlanJob | RenderJob | DecodeJob | EncodeJob) -> frozenset[str]:
     """Every blob a job reads: the client checks they travel with it before sending."""
     if isinstance(job, RenderJob):
         refs = {job.source_latent, job.noise, job.resume.latent if job.resume else None}
         return frozenset(ref for ref in refs if ref is not None)
     if isinstance(job, DecodeJob):
         return frozenset({job.latent})
+    if isinstance(job, EncodeJob):
+        return frozenset({job.audio})
     return frozenset()
 
 
-def blobs_for(job: PlanJob | RenderJob | DecodeJob,
+def blobs_for(job: PlanJob | RenderJob | DecodeJob | EncodeJob,
               blobs: Mapping[str, bytes] | None) -> dict[str, bytes]:
     """The blobs to send with `job`, refused before anything is queued when one it reads is
     missing (both clients call this, so the in-process one fails exactly like the real one)."""
@@ -293,7 +320,9 @@ def blobs_for(job: PlanJob | RenderJob | DecodeJob,
     return given
 
 
-def output_blob_refs(output: PlanOutput | RenderOutput | DecodeOutput) -> frozenset[str]:
+def output_blob_refs(
+    output: PlanOutput | RenderOutput | DecodeOutput | EncodeOutput,
+) -> frozenset[str]:
     """Every blob an output names (the result message carries them all)."""
     if isinstance(output, RenderOutput):
         refs: set[str] = set()
@@ -305,4 +334,6 @@ def output_blob_refs(output: PlanOutput | RenderOutput | DecodeOutput) -> frozen
         return frozenset(refs)
     if isinstance(output, DecodeOutput):
         return frozenset({output.audio})
+    if isinstance(output, EncodeOutput):
+        return frozenset({output.latent, output.noise})
     return frozenset()

@@ -94,3 +94,28 @@ def test_user_errors_are_one_line(tmp_path, capsys) -> None:
 def test_bar_ranges_count_from_one() -> None:
     assert parse_bar_ranges("5-8", 8) == [(4, 8)]
     assert parse_bar_ranges("2, 5-6", 8) == [(1, 2), (4, 6)]
+
+
+def test_import_a_recording_then_repaint_it(tmp_path, capsys) -> None:
+    import numpy as np
+    import soundfile
+
+    song = tmp_path / "song.mlx"
+    assert cli.main(["generate", "x", "--sections", "A:2", "--out", str(song), *TINY]) == 0
+    riff = tmp_path / "riff.flac"
+    soundfile.write(riff, np.random.default_rng(1).uniform(-0.3, 0.3, 48000), 48000)
+    capsys.readouterr()
+    assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file", str(riff),
+                     *TINY]) == 0
+    assert "Import riff.flac into A: take" in capsys.readouterr().out
+    assert cli.main(["render", str(song), "--section", "A", "--op", "repaint", "--bars", "2",
+                     *TINY]) == 0
+    with open_project(song) as opened:
+        section = opened.project.section_by_name("A")
+    assert [str(t.operation) for t in section.takes] == ["generate", "import", "repaint"]
+    assert section.takes[2].parent_id == section.takes[1].id
+    assert cli.main(["render", str(song), "--section", "A", "--op", "import", *TINY]) == 2
+    assert "needs --file" in capsys.readouterr().err
+    assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
+                     str(tmp_path / "none.wav"), *TINY]) == 2
+    assert "cannot import none.wav: the file does not exist" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from melodex_studio.engine.pipelines.render_in_key import retry_seed
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_change import plan_in_key
 from melodex_studio.project import operations as ops
-from melodex_studio.project.commands import DeleteTake, SetPlan, SetSectionKey
+from melodex_studio.project.commands import DeleteTake, ResizeSection, SetPlan, SetSectionKey
 from melodex_studio.project.document import Document
 from melodex_studio.project.fields import validated_copy
 from melodex_studio.project.models import Project, TakeOperation, new_project
@@ -457,3 +457,71 @@ def test_a_take_records_its_key_and_reruns_in_it_after_a_key_change(studio: Stud
     request = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
     assert request.job is not None and request.job.conditioning.key == "C minor"
     _rerun_matches(studio, take.id)
+
+
+def _import(studio: Studio, name: str, recording: np.ndarray) -> ops.RenderOutcome:
+    request = ops.import_recording(studio.project, studio.section(name).id, recording,
+                                   name="riff.wav", geometry=studio.geometry)
+    studio.submitted += 1
+    result = studio.client.submit(request.job, blobs=dict(request.blobs)).result(120)
+    outcome = ops.finish_import(studio.project, request, result)
+    for sha in outcome.blobs:
+        studio.blobs.add(sha, outcome.blobs[sha])
+    studio.doc.history.push(outcome.command)
+    return outcome
+
+
+def test_an_imported_recording_plays_as_it_is_and_repaints_and_varies(studio: Studio,
+                                                                      tmp_path) -> None:
+    verse = studio.section("Verse")
+    span = ops.section_span(studio.project, verse, studio.geometry)
+    rng = np.random.default_rng(5)
+    recording = (0.2 * rng.standard_normal(span.n_samples - 1000)).astype(np.float32)
+    take = _import(studio, "Verse", recording).takes[0]
+    assert take.operation == "import" and take.label == "riff.wav"
+    assert studio.section("Verse").active_take_id == take.id
+    heard = studio.audio("Verse")
+    assert len(heard) == span.n_samples
+    assert np.array_equal(heard[: len(recording)], recording)  # the recording, untouched
+    assert not heard[len(recording):].any()  # silence after its end
+    assert studio.latent("Verse").shape == (studio.geometry.channels, span.n_frames)
+    # Repaint bar 2: the rest of the recording stays exactly as it was.
+    request = ops.repaint_bars(studio.project, studio.blobs.get, verse.id, [(1, 2)],
+                               geometry=studio.geometry)
+    studio.run(request)
+    zone = ops.changed_zone(span.n_samples, request.splice_regions,
+                            ops.crossfade_samples(studio.geometry.sample_rate))
+    assert np.array_equal(studio.audio("Verse")[~zone], heard[~zone])
+    assert not np.array_equal(studio.audio("Verse")[zone], heard[zone])
+    # Vary the import halfway: it starts from the recording's latent noised to that time.
+    varied = studio.run(ops.vary_take(studio.project, studio.blobs.get, take.id, 0.5,
+                                      geometry=studio.geometry)).takes[0]
+    assert varied.parent_id == take.id and varied.operation == "vary"
+    assert not np.array_equal(studio.audio("Verse"), heard)
+    with pytest.raises(ops.OperationError, match="made by import cannot be re-run"):
+        ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
+    path = tmp_path / "import.mlx"
+    save_project(path, studio.project, studio.blobs)
+    with open_project(path) as opened:
+        assert opened.project.section_by_name("Verse").take(take.id) == take
+
+
+def test_an_import_is_fitted_to_the_section_and_refused_when_the_section_changed(
+    studio: Studio,
+) -> None:
+    verse = studio.section("Verse")
+    span = ops.section_span(studio.project, verse, studio.geometry)
+    long = np.linspace(-0.5, 0.5, span.n_samples + 5000, dtype=np.float32)
+    np.testing.assert_array_equal(ops.fit_recording(long, span.n_samples),
+                                  long[: span.n_samples])
+    request = ops.import_recording(studio.project, verse.id, long, name="x.wav",
+                                   geometry=studio.geometry)
+    result = studio.client.submit(request.job, blobs=dict(request.blobs)).result(120)
+    studio.doc.history.push(ResizeSection(verse.id, verse.length_bars + 1))
+    with pytest.raises(ops.OperationError, match="changed length"):
+        ops.finish_import(studio.project, request, result)
+    bad = long.copy()
+    bad[3] = np.nan
+    with pytest.raises(ops.OperationError, match="not numbers"):
+        ops.import_recording(studio.project, verse.id, bad, name="x.wav",
+                             geometry=studio.geometry)

@@ -160,3 +160,59 @@ def test_a_failed_job_is_reported_and_changes_nothing(qtbot, generating):
     entry = next(iter(window.jobs.jobs.values()))
     assert entry.state == "failed"
     assert any("generate it first" in m for m in messages)
+
+
+def test_importing_a_recording_adds_a_take_that_plays_it_and_can_be_varied(
+    qtbot, generating, tmp_path, monkeypatch
+) -> None:
+    import numpy as np
+    import soundfile
+    from PySide6.QtWidgets import QFileDialog
+
+    from melodex_studio.project.operations import read_audio
+
+    window = generating
+    verse = window.context.project.section_by_name("Verse")
+    window.context.selection.select_one(verse.id)
+    rate = window.generation.geometry.sample_rate
+    stereo = np.random.default_rng(3).uniform(-0.3, 0.3, (rate // 2, 2)).astype(np.float32)
+    path = tmp_path / "guitar take.wav"
+    soundfile.write(path, stereo, rate, subtype="FLOAT")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    messages: list[str] = []
+    window.generation.sig_message.connect(messages.append)
+    assert window.studio_actions.import_audio.isEnabled()
+    window.studio_actions.import_audio.trigger()
+    wait_jobs_done(qtbot, window)
+    verse = window.context.project.section_by_name("Verse")
+    take = verse.active_take
+    assert take is not None and take.operation is TakeOperation.IMPORT
+    assert take.label == "guitar take.wav"
+    heard = read_audio(window.files.read_blob, take.audio)
+    np.testing.assert_array_equal(heard[: len(stereo)], stereo.mean(axis=1, dtype=np.float32))
+    assert window.undo_action.text() == "Undo Import into Verse"
+    assert any("Import guitar take.wav into Verse" in m for m in messages)
+    # The takes panel offers every step of an imported take to vary from.
+    panel = window.takes_panel
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(len(verse.takes) - 1))
+    assert panel.selected_take() == take and panel.vary_box.isVisibleTo(window)
+    panel.checkpoint_slider.setValue(3)
+    assert panel.checkpoint_step() == 3 and panel.vary_button.isEnabled()
+    assert window.studio_actions.vary.isEnabled()
+    window.studio_actions.vary.trigger()
+    wait_jobs_done(qtbot, window)
+    varied = window.context.project.section_by_name("Verse").active_take
+    assert varied.operation is TakeOperation.VARY and varied.parent_id == take.id
+
+
+def test_a_file_that_is_not_audio_fails_with_a_message(qtbot, generating, tmp_path) -> None:
+    window = generating
+    verse = window.context.project.section_by_name("Verse")
+    path = tmp_path / "notes.wav"
+    path.write_text("not audio at all")
+    messages: list[str] = []
+    window.generation.sig_message.connect(messages.append)
+    window.generation.import_audio(verse.id, path)
+    wait_jobs_done(qtbot, window)
+    assert window.context.project.section_by_name("Verse").takes == verse.takes
+    assert any("cannot import notes.wav: it is not an audio file" in m for m in messages)

@@ -11,6 +11,12 @@ are blobs, and nothing here imports torch.
 from __future__ import annotations
 
 from melodex_studio.project.operations.finish import RenderOutcome, finish_render
+from melodex_studio.project.operations.importing import (
+    ImportRequest,
+    finish_import,
+    fit_recording,
+    import_recording,
+)
 from melodex_studio.project.operations.planning import (
     PlanRequest,
     finish_plan,
@@ -56,6 +62,7 @@ __all__ = [
     "DEFAULT_CONTEXT_FRAMES",
     "MELODEX_TINY_GEOMETRY",
     "SPLICE_CROSSFADE_SECONDS",
+    "ImportRequest",
     "LatentGeometry",
     "OperationError",
     "PlanRequest",
@@ -67,10 +74,13 @@ __all__ = [
     "changed_zone",
     "crossfade_samples",
     "extend_section",
+    "finish_import",
     "finish_plan",
     "finish_render",
+    "fit_recording",
     "fresh_seeds",
     "generate_section",
+    "import_recording",
     "plan_command",
     "plan_extension",
     "plan_request",

@@ -3,7 +3,8 @@
 A variation resumes a stored trajectory: strength s picks the step k whose time t_k is the
 first at or below s (the engine's rule, mirrored here without torch), the take's state x_k is
 the start, and the remaining steps run with the new prompt or guidance. Strength 0 is the
-take itself (no step runs, so no job is sent); strength 1 starts from its initial noise.
+take itself (no step runs, so no job is sent); strength 1 starts from its initial noise. An
+imported recording has no trajectory: its x_k is its latent noised to t_k (`state_latent`).
 
 A re-run rebuilds the operation that made a take from what the take recorded (operation,
 seed, noise, settings, prompt, plan, parent, region), so with the same project around it the
@@ -13,6 +14,8 @@ result is the same take, bit for bit: the determinism guarantee of design §3.
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.commands.arrangement import ResizeSection
@@ -64,16 +67,20 @@ def _parent(section: Section, take: Take) -> Take:
         ) from None
 
 
-def state_at_step(section: Section, take: Take, step: int) -> str:
-    """The blob of x_step of `take`'s trajectory: its noise (step 0), a stored checkpoint, its
-    final latent (last step), or for a variation the parent's state before it branched off."""
+def state_at_step(section: Section, take: Take, step: int) -> tuple[Take, str | None]:
+    """Where x_step of `take`'s trajectory is stored: (take, blob) for its noise (step 0), a
+    stored checkpoint or its final latent (last step); for a variation, the parent's state
+    before it branched off. An imported take has no trajectory in between: (that take, None),
+    and `state_latent` noises its latent to the step's time."""
     if step == 0 and take.noise is not None and take.operation is not TakeOperation.VARY:
-        return take.noise
+        return take, take.noise
     if step == take.settings.steps and take.final_latent is not None:
-        return take.final_latent
+        return take, take.final_latent
     for checkpoint in take.checkpoints:
         if checkpoint.step == step:
-            return checkpoint.latent
+            return take, checkpoint.latent
+    if take.operation is TakeOperation.IMPORT and 0 < step < take.settings.steps:
+        return take, None
     branched = take.source_checkpoint_step
     if take.operation is TakeOperation.VARY and branched is not None and step <= branched:
         return state_at_step(section, _parent(section, take), step)
@@ -82,6 +89,23 @@ def state_at_step(section: Section, take: Take, step: int) -> str:
         f"take {take.display_name} stored no state at step {step} (it has steps "
         f"{', '.join(map(str, stored)) or 'none'}); choose a strength that lands on one"
     )
+
+
+def state_latent(read_blob: ReadBlob, section: Section, take: Take, step: int,
+                 shift: float = 1.0) -> np.ndarray:
+    """x_step of `take`'s trajectory as an array. For an imported recording (or a variation
+    that branched off one) it is the recording's latent noised to step k's time with the
+    import's own noise, ``(1 - t) x0 + t noise`` (the engine's `noised`): what a render
+    started from that latent at that strength holds."""
+    origin, ref = state_at_step(section, take, step)
+    if ref is not None:
+        return decode_tensor(read_blob(ref))
+    if origin.final_latent is None or origin.noise is None:
+        raise OperationError(f"take {origin.display_name} lacks the latent or noise to vary")
+    t = np.float32(timestep_schedule(origin.settings.steps, shift)[step])
+    x0 = decode_tensor(read_blob(origin.final_latent)).astype(np.float32)
+    noise = decode_tensor(read_blob(origin.noise)).astype(np.float32)
+    return (np.float32(1.0) - t) * x0 + t * noise
 
 
 def vary_take(
@@ -130,7 +154,7 @@ def vary_take(
     if k >= steps:  # strength 0: the variation is its source, no worker job
         return RenderRequest(job=None, blobs=BlobBag(), section_id=section.id,  # type: ignore[arg-type]
                              style=section.style, length_bars=section.length_bars, **shared)
-    state = decode_tensor(read_blob(state_at_step(section, source, k)))
+    state = state_latent(read_blob, section, source, k, geometry.schedule_shift)
     state = fit_frames(state, span.n_frames, f"take {source.display_name}")
     bag = BlobBag()
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps)
@@ -232,4 +256,4 @@ def rerun_take(
             geometry=geometry,
             context_frames=context_frames,
         )
-    raise OperationError(f"a {operation} take cannot be re-run from its record")
+    raise OperationError(f"a take made by {operation} cannot be re-run from its record")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from melodex_studio.project.commands import DeleteTake, RenameTake, SetActiveTake
 from melodex_studio.project.section import Section
-from melodex_studio.project.take import Take
+from melodex_studio.project.take import Take, TakeOperation
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.panels.section_binding import CurrentSectionBinding
 from melodex_studio.ui.playback import PlaybackController
@@ -202,7 +202,7 @@ class TakesPanel(QWidget):
         self.activate_button.setEnabled(has and section is not None and
                                         section.active_take_id != take.id)
         self.delete_button.setEnabled(has)
-        steps = [checkpoint.step for checkpoint in take.checkpoints] if take else []
+        steps = vary_steps(take)
         self.vary_box.setVisible(bool(steps))
         if steps:
             self.checkpoint_slider.blockSignals(True)
@@ -215,11 +215,10 @@ class TakesPanel(QWidget):
         self._update_vary_labels()
 
     def checkpoint_step(self) -> int | None:
-        take = self.selected_take()
-        if take is None or not take.checkpoints:
+        steps = vary_steps(self.selected_take())
+        if not steps:
             return None
-        index = min(self.checkpoint_slider.value(), len(take.checkpoints) - 1)
-        return take.checkpoints[index].step
+        return steps[min(self.checkpoint_slider.value(), len(steps) - 1)]
 
     def strength(self) -> float:
         return self.strength_slider.value() / 100.0
@@ -274,3 +273,13 @@ class TakesPanel(QWidget):
         step = self.checkpoint_step()
         if take is not None and section is not None and step is not None:
             self.sig_vary_requested.emit(section.id, take.id, step, self.strength())
+
+
+def vary_steps(take: Take | None) -> list[int]:
+    """The steps a variation of `take` can start from: its stored checkpoints, or every step of
+    an imported recording (whose latent is noised to that step's time)."""
+    if take is None:
+        return []
+    if take.operation is TakeOperation.IMPORT:
+        return list(range(take.settings.steps))
+    return [checkpoint.step for checkpoint in take.checkpoints]

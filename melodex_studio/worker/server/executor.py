@@ -32,6 +32,8 @@ from melodex_studio.worker.jobs import (
     CheckpointRef,
     DecodeJob,
     DecodeOutput,
+    EncodeJob,
+    EncodeOutput,
     Job,
     JobOutput,
     PlanJob,
@@ -111,6 +113,8 @@ class EngineExecutor:
                 return self._render(job, bag, reporter)
             if isinstance(job, PlanJob):
                 return self._plan(job, reporter)
+            if isinstance(job, EncodeJob):
+                return self._encode(job, bag)
             return self._decode(job, bag)
         except (RenderCancelled, PlanCancelled, EncoderWaitCancelled) as exc:
             raise JobCancelled(reporter.job_id) from exc
@@ -186,6 +190,23 @@ class EngineExecutor:
                        control=None if control is None else pad(control), preview=preview)
         offset = span.start - first * spf
         return audio[offset : offset + span.end - span.start].float().cpu().numpy()
+
+    def _encode(self, job: EncodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
+        models = self.models
+        assert models is not None
+        audio = torch.from_numpy(bag.tensor(job.audio, "audio").reshape(-1).copy())
+        if audio.numel() == 0:
+            raise ValueError("there is no audio to encode")
+        latent = models.codec.encode(audio.to(models.device))[0].float().cpu()[:, : job.frames]
+        if latent.shape[1] < job.frames:  # the section ends a little after the audio
+            pad = latent[:, -1:].expand(-1, job.frames - latent.shape[1])
+            latent = torch.cat([latent, pad], dim=1)
+        # The noise a render of this length draws from the seed (`render`, step 2).
+        generator = torch.Generator(device="cpu").manual_seed(int(job.seed))
+        noise = torch.randn(tuple(latent.shape), generator=generator, dtype=torch.float32)
+        out = BlobBag()
+        return EncodeOutput(latent=out.add_latent(latent.numpy()),
+                            noise=out.add_noise(noise.numpy()), model=models.info), out
 
     def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         models = self.models

@@ -1,0 +1,80 @@
+"""Reading a recording a musician imports into a section: any file libsndfile reads (WAV,
+FLAC, AIFF, OGG, MP3), mixed down to mono and converted to the model's sample rate, so the
+codec can encode it into a take.
+
+It runs on a background thread (it reads and resamples a whole file); the size is checked from
+the header before any sample is read, so a huge or hostile file is refused without filling
+memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from melodex_studio.audio.errors import RecordingError
+from melodex_studio.audio.resample import resample
+
+#: Longer recordings are refused: a section is at most a few minutes, and the file is read whole.
+MAX_RECORDING_SECONDS = 20 * 60
+#: Imported audio keeps this much headroom: the codec was trained on mixes that peak below it.
+IMPORT_PEAK = 0.99
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Mono float32 `audio` at `sample_rate`, and what the file was."""
+
+    audio: np.ndarray
+    sample_rate: int
+    name: str
+    source_rate: int
+    source_channels: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+def read_recording(path: Path | str, sample_rate: int,
+                   max_seconds: float = MAX_RECORDING_SECONDS) -> Recording:
+    """`path` as mono float32 at `sample_rate`: channels averaged, resampled (soxr), and scaled
+    down only if it peaks over `IMPORT_PEAK`. Raises RecordingError with a one-line reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingError(f"cannot import {path.name}: the file does not exist")
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+        raise RecordingError(f"cannot import {path.name}: it is not an audio file this studio "
+                             f"reads ({_reason(error)})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise RecordingError(f"cannot import {path.name}: it holds no audio")
+    if info.frames / info.samplerate > max_seconds:
+        raise RecordingError(
+            f"cannot import {path.name}: it is {_duration(info.frames / info.samplerate)} long; "
+            f"recordings of up to {_duration(max_seconds)} can be imported")
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+        raise RecordingError(f"cannot import {path.name}: reading it failed "
+                             f"({_reason(error)})") from None
+    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if not np.isfinite(mono).all():
+        raise RecordingError(f"cannot import {path.name}: it holds samples that are not numbers")
+    audio = np.ascontiguousarray(resample(mono, int(rate), sample_rate), dtype=np.float32)
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
+    if peak > IMPORT_PEAK:
+        audio = audio * np.float32(IMPORT_PEAK / peak)
+    return Recording(audio, sample_rate, path.name, int(rate), int(data.shape[1]))
+
+
+def _reason(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} minutes"

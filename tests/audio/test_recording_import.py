@@ -1,0 +1,57 @@
+"""Reading a recording to import: mono, at the model's rate, refused with a reason when it
+cannot be used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from melodex_studio.audio.errors import RecordingError
+from melodex_studio.audio.recording_import import IMPORT_PEAK, read_recording
+
+
+def noise(frames: int, channels: int, level: float = 0.3) -> np.ndarray:
+    rng = np.random.default_rng(frames + channels)
+    return rng.uniform(-level, level, (frames, channels)).astype(np.float32)
+
+
+def test_a_stereo_flac_at_another_rate_arrives_mono_at_the_models_rate(tmp_path) -> None:
+    path = tmp_path / "loop.flac"
+    soundfile.write(path, noise(48000, 2), 48000, subtype="PCM_24")
+    recording = read_recording(path, 24000)
+    assert recording.audio.dtype == np.float32 and recording.audio.ndim == 1
+    assert len(recording.audio) == 24000 and recording.seconds == pytest.approx(1.0)
+    assert (recording.source_rate, recording.source_channels, recording.name) == (
+        48000, 2, "loop.flac")
+
+
+def test_the_same_rate_is_read_as_it_is_and_a_hot_file_gets_headroom(tmp_path) -> None:
+    quiet = noise(12000, 1)
+    soundfile.write(tmp_path / "quiet.wav", quiet, 24000, subtype="FLOAT")
+    np.testing.assert_array_equal(read_recording(tmp_path / "quiet.wav", 24000).audio,
+                                  quiet[:, 0])
+    soundfile.write(tmp_path / "hot.wav", noise(12000, 1, level=1.8), 24000, subtype="FLOAT")
+    hot = read_recording(tmp_path / "hot.wav", 24000).audio
+    assert np.abs(hot).max() == pytest.approx(IMPORT_PEAK, rel=1e-6)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda path: None, "does not exist"),
+    (lambda path: path.write_bytes(b"RIFF....WAVEfmt nonsense"), "not an audio file"),
+    (lambda path: path.write_text(""), "not an audio file"),
+    (lambda path: soundfile.write(path, np.zeros((0, 1), np.float32), 24000), "no audio"),
+])
+def test_unusable_files_are_refused_with_a_reason(tmp_path, make, message) -> None:
+    path = tmp_path / "take.wav"
+    make(path)
+    with pytest.raises(RecordingError, match=message):
+        read_recording(path, 24000)
+
+
+def test_a_recording_too_long_is_refused_before_it_is_read(tmp_path) -> None:
+    path = tmp_path / "long.wav"
+    soundfile.write(path, noise(24000 * 3, 1), 24000)
+    with pytest.raises(RecordingError, match=r"it is 3.0 s long; recordings of up to 2.0 s"):
+        read_recording(path, 24000, max_seconds=2.0)
+    assert read_recording(path, 24000, max_seconds=3.0).seconds == pytest.approx(3.0)
