@@ -216,3 +216,47 @@ def test_a_file_that_is_not_audio_fails_with_a_message(qtbot, generating, tmp_pa
     wait_jobs_done(qtbot, window)
     assert window.context.project.section_by_name("Verse").takes == verse.takes
     assert any("cannot import notes.wav: it is not an audio file" in m for m in messages)
+
+
+def test_dropping_a_recording_on_a_section_imports_it(qtbot, generating, tmp_path) -> None:
+    import numpy as np
+    import soundfile
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = generating
+    rate = window.generation.geometry.sample_rate
+    path = tmp_path / "drums.wav"
+    soundfile.write(path, np.random.default_rng(4).uniform(-0.2, 0.2, rate // 4), rate)
+    chorus = window.context.project.section_by_name("Chorus")
+    view = window.timeline
+    geometry = view.geometry_
+    x = geometry.bar_to_x(chorus.start_bar + 1)
+    y = geometry.lane_top + geometry.lane_height / 2
+    point = QPointF(view.mapFromScene(x, y))
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    action, buttons, mods = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, \
+        Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(point.toPoint(), action, data, buttons, mods)
+    QApplication.sendEvent(view.viewport(), enter)
+    assert enter.isAccepted()
+    move = QDragMoveEvent(point.toPoint(), action, data, buttons, mods)
+    QApplication.sendEvent(view.viewport(), move)
+    assert move.isAccepted()
+    empty = QDragMoveEvent(view.mapFromScene(geometry.bar_to_x(200), y), action, data, buttons,
+                           mods)
+    QApplication.sendEvent(view.viewport(), empty)
+    assert not empty.isAccepted()  # no section under it: nowhere to import
+    QApplication.sendEvent(view.viewport(), QDropEvent(point, action, data, buttons, mods))
+    wait_jobs_done(qtbot, window)
+    take = window.context.project.section_by_name("Chorus").active_take
+    assert take is not None and take.operation is TakeOperation.IMPORT
+    assert take.label == "drums.wav"
+    project_file = QMimeData()
+    project_file.setUrls([QUrl.fromLocalFile(str(tmp_path / "song.mlx"))])
+    passed_on = QDragEnterEvent(point.toPoint(), action, project_file, buttons, mods)
+    assert view._recording_file(passed_on) is None
+    QApplication.sendEvent(view.viewport(), passed_on)
+    assert passed_on.isAccepted()  # the view lets it go on to the window, which opens projects

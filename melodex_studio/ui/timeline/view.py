@@ -7,7 +7,17 @@ window so waveforms get the room there is.
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QFrame, QGraphicsView, QWidget
 
 from melodex_studio.ui.playback import PlaybackController
@@ -23,6 +33,9 @@ from melodex_studio.ui.timeline.interactions import (
 )
 from melodex_studio.ui.timeline.scene import TimelineScene
 
+#: Files a musician may drop on a section to import them (what libsndfile reads).
+RECORDING_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
+
 MIN_LANE_HEIGHT = 90.0
 FOLLOW_MARGIN_FRACTION = 0.1
 
@@ -33,6 +46,7 @@ class TimelineView(QGraphicsView):
     sig_rename_requested = Signal(str)
     sig_add_section_requested = Signal(int)  # at bar
     sig_zoom_changed = Signal(float)  # pixels per bar
+    sig_audio_dropped = Signal(str, str)  # section id, path of a recording dropped on it
 
     def __init__(
         self, scene: TimelineScene, playback: PlaybackController, parent: QWidget | None = None
@@ -52,6 +66,7 @@ class TimelineView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Arrangement timeline")
         self.setToolTip("")
+        self.setAcceptDrops(True)  # a recording dropped on a section is imported into it
         playback.sig_position_changed.connect(self._on_position)
         scene.context.signals.sig_project_replaced.connect(self._show_new_project)
         playback.sig_loop_changed.connect(self._on_loop)
@@ -233,6 +248,46 @@ class TimelineView(QGraphicsView):
         if event.key() == Qt.Key.Key_Escape:
             self.timeline.context.selection.set_bar_range(None)
         super().keyPressEvent(event)
+
+    # -- a recording dropped on a section ------------------------------------------------------
+
+    @staticmethod
+    def _recording_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+        urls = [url for url in event.mimeData().urls() if url.isLocalFile()]
+        if len(urls) == 1 and urls[0].toLocalFile().lower().endswith(RECORDING_SUFFIXES):
+            return urls[0].toLocalFile()
+        return None
+
+    def _dropped_recording(self, event: QDragMoveEvent | QDropEvent) -> tuple[str, str] | None:
+        """(section id, file) when `event` carries one audio file over a section block."""
+        path = self._recording_file(event)
+        if path is None:
+            return None
+        item = self.timeline.section_item_at(self.mapToScene(event.position().toPoint()))
+        return None if item is None else (item.section_id, path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._recording_file(event) is not None:
+            event.acceptProposedAction()  # where it may land is decided while it moves
+        else:
+            event.ignore()  # a project file goes on to the window, which opens it
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        target = self._dropped_recording(event)
+        if target is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        name = self.timeline.context.project.section(target[0]).name
+        self.sig_status.emit(f"Drop to import the recording into {name}")
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        target = self._dropped_recording(event)
+        if target is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.sig_audio_dropped.emit(*target)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         pos = self.mapToScene(event.pos())
