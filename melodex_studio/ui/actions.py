@@ -85,7 +85,7 @@ class StudioActions(QObject):
         self.extend = make("E&xtend…", None, "extend", "Continue the section past its end")
         self.retake = make("Re&take ×4", None, "retake",
                            "Four new takes with new seeds, same everything else")
-        self.import_audio = make("&Import Audio…", None, "open",
+        self.import_audio = make("&Import Audio…", "Ctrl+I", "open",
                                  "Bring a recording into the section as a take, to repaint, "
                                  "extend or vary like a render")
         self.cancel_jobs = make("&Cancel All Jobs", None, "cancel", "Stop every queued render")
