@@ -9,6 +9,7 @@ memory.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import soundfile
 from melodex_studio.audio.errors import RecordingError
 from melodex_studio.audio.resample import resample
 
-#: Longer recordings are refused: a section is at most a few minutes, and the file is read whole.
+#: Longer recordings are refused when read whole; a section reads only what it can hold.
 MAX_RECORDING_SECONDS = 20 * 60
 #: Imported audio keeps this much headroom: the codec was trained on mixes that peak below it.
 IMPORT_PEAK = 0.99
@@ -39,10 +40,12 @@ class Recording:
         return len(self.audio) / self.sample_rate
 
 
-def read_recording(path: Path | str, sample_rate: int,
+def read_recording(path: Path | str, sample_rate: int, seconds: float | None = None,
                    max_seconds: float = MAX_RECORDING_SECONDS) -> Recording:
     """`path` as mono float32 at `sample_rate`: channels averaged, resampled (soxr), and scaled
-    down only if it peaks over `IMPORT_PEAK`. Raises RecordingError with a one-line reason."""
+    down only if it peaks over `IMPORT_PEAK`. With `seconds`, only the file's first `seconds`
+    are read (what a section can hold), however long the file is; without, a file longer than
+    `max_seconds` is refused. Raises RecordingError with a one-line reason."""
     path = Path(path)
     if not path.is_file():
         raise RecordingError(f"cannot import {path.name}: the file does not exist")
@@ -53,12 +56,13 @@ def read_recording(path: Path | str, sample_rate: int,
                              f"reads ({_reason(error)})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise RecordingError(f"cannot import {path.name}: it holds no audio")
-    if info.frames / info.samplerate > max_seconds:
+    if seconds is None and info.frames / info.samplerate > max_seconds:
         raise RecordingError(
             f"cannot import {path.name}: it is {_duration(info.frames / info.samplerate)} long; "
             f"recordings of up to {_duration(max_seconds)} can be imported")
+    frames = -1 if seconds is None else min(info.frames, math.ceil(seconds * info.samplerate))
     try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        data, rate = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
         raise RecordingError(f"cannot import {path.name}: reading it failed "
                              f"({_reason(error)})") from None

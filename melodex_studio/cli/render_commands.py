@@ -146,10 +146,17 @@ class _Session:
     def import_recording(self, section_id: str, path: Path, seed: int | None) -> Any:
         from melodex_studio.audio.errors import RecordingError
         from melodex_studio.audio.recording_import import read_recording
-        from melodex_studio.project.operations import finish_import, import_recording
+        from melodex_studio.project.operations import (
+            finish_import,
+            import_recording,
+            section_span,
+        )
 
+        project, geometry = self.doc.project, self.geometry
+        span = section_span(project, project.section(section_id), geometry)
+        seconds = (span.n_samples + geometry.samples_per_frame) / geometry.sample_rate
         try:
-            recording = read_recording(path, self.geometry.sample_rate)
+            recording = read_recording(path, geometry.sample_rate, seconds)
         except RecordingError as exc:
             raise CliError(str(exc)) from exc
         request = import_recording(self.doc.project, section_id, recording.audio,

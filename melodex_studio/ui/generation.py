@@ -44,6 +44,7 @@ from melodex_studio.project.operations import (
     regenerate_section,
     repaint_bars,
     retake_section,
+    section_span,
     vary_take,
 )
 from melodex_studio.ui.actions import StudioActions
@@ -285,8 +286,12 @@ class GenerationController(QObject):
         job = self._start(section_id, f"Import {path.name} into {section.name}")
         project, client, geometry = self.context.project, self.client, self.geometry
 
+        # Only what the section holds is read (plus a frame), however long the file is.
+        seconds = (section_span(project, section, geometry).n_samples
+                   + geometry.samples_per_frame) / geometry.sample_rate
+
         def read_and_submit() -> ImportRequest:
-            recording = read_recording(path, geometry.sample_rate)
+            recording = read_recording(path, geometry.sample_rate, seconds)
             request = import_recording(project, section_id, recording.audio,
                                        name=recording.name, geometry=geometry)
             job.request = request  # before submit: the result may arrive before on_done

@@ -55,3 +55,16 @@ def test_a_recording_too_long_is_refused_before_it_is_read(tmp_path) -> None:
     with pytest.raises(RecordingError, match=r"it is 3.0 s long; recordings of up to 2.0 s"):
         read_recording(path, 24000, max_seconds=2.0)
     assert read_recording(path, 24000, max_seconds=3.0).seconds == pytest.approx(3.0)
+
+
+def test_only_what_the_section_holds_is_read_from_a_long_file(tmp_path) -> None:
+    path = tmp_path / "long.flac"
+    long = noise(48000 * 5, 2)
+    soundfile.write(path, long, 48000, subtype="PCM_24")
+    start = read_recording(path, 48000, seconds=1.5)
+    assert len(start.audio) == 72000
+    whole = read_recording(path, 48000)
+    np.testing.assert_allclose(start.audio, whole.audio[:72000], atol=1e-6)
+    with pytest.raises(RecordingError, match=r"up to 2\.0 s"):
+        read_recording(path, 48000, max_seconds=2.0)
+    assert len(read_recording(path, 48000, seconds=1.0, max_seconds=2.0).audio) == 48000
