@@ -128,3 +128,19 @@ def test_newer_minor_version_with_unknown_fields_is_refused_as_newer(tmp_path):
                      format_version="1.3", kinds=blob_kinds(project))
     with pytest.raises(UnsupportedVersion, match=r"newer Melodex Studio \(format 1.3\)"):
         open_project(path)
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("H# major", "'H# major' is not a key"),
+    ("x" * 5000, "at most 32 characters"),
+    (7, "valid string"),
+])
+def test_a_bad_section_key_is_refused_with_its_reason(tmp_path, key, message):
+    project, blobs = make_project(takes=1)
+    doc = json.loads(canonical_json(project))
+    doc["sections"][0]["key"] = key
+    path = write_mlx(tmp_path / "key.mlx", json.dumps(doc), blobs, kinds=blob_kinds(project))
+    before = path.read_bytes()
+    with pytest.raises(InvalidDocument, match=f"sections.0.key: .*{message}"):
+        open_project(path)
+    assert path.read_bytes() == before
