@@ -166,6 +166,8 @@ class _Session:
         for sha in outcome.blobs:
             self.new_blobs.add(sha, outcome.blobs[sha])
         self.doc.history.push(outcome.command)
+        if outcome.note:  # heard in another key than the section's
+            print(f"{request.description}: {outcome.note}")
         return request, outcome
 
     def render(self, request: Any) -> Any:

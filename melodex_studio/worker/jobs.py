@@ -291,6 +291,8 @@ class EncodeOutput(BaseModel):
     latent: BlobId
     noise: BlobId
     model: ModelInfo
+    # The key the recording is heard in (`engine.audio_key`); "" when it has no clear pitch.
+    heard_key: str = ""
 
 
 JobOutput = Annotated[PlanOutput | RenderOutput | DecodeOutput | EncodeOutput,

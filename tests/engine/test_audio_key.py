@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cadences import RATE, progression
 
 from melodex_studio.engine.audio_key import (
     heard_key,
@@ -13,41 +14,15 @@ from melodex_studio.engine.audio_key import (
 )
 from melodex_studio.music.key import Key
 
-RATE = 24_000
-
-
-def _tone(midi: int, seconds: float, partials: int = 6) -> np.ndarray:
-    """A note with falling harmonics (a plucked-string-like spectrum)."""
-    t = np.arange(int(seconds * RATE)) / RATE
-    f0 = 440.0 * 2.0 ** ((midi - 69) / 12.0)
-    return sum(np.sin(2 * np.pi * f0 * k * t) / k**1.5 for k in range(1, partials + 1)
-               if f0 * k < RATE / 2) * np.exp(-1.5 * t)
-
-
-def _progression(tonic: int, minor: bool, seconds_per_chord: float = 1.5) -> np.ndarray:
-    """i-iv-V-i (minor) or I-IV-V-I (major) with the root in the bass, and a scale melody."""
-    third = 3 if minor else 4
-    chords = [(0, third, 7), (5, 5 + third, 12), (7, 11, 14), (0, third, 7)]
-    scale = [0, 2, 3, 5, 7, 8, 10] if minor else [0, 2, 4, 5, 7, 9, 11]
-    parts = []
-    for index, chord in enumerate(chords):
-        bass = _tone(36 + tonic + chord[0], seconds_per_chord) * 1.5
-        harmony = sum(_tone(60 + tonic + interval, seconds_per_chord) for interval in chord)
-        melody = np.concatenate([_tone(72 + tonic + scale[(index * 2 + n) % 7],
-                                       seconds_per_chord / 2) for n in range(2)])
-        parts.append(bass + harmony + 0.7 * melody)
-    audio = np.concatenate(parts)
-    return (audio / np.abs(audio).max() * 0.5).astype(np.float32)
-
 
 @pytest.mark.parametrize(("tonic", "minor"), [(9, True), (3, False), (0, False), (6, True)])
 def test_a_cadence_is_heard_in_its_key(tonic: int, minor: bool) -> None:
     expected = Key(tonic, "minor" if minor else "major")
-    assert heard_key(_progression(tonic, minor), RATE) == expected
+    assert heard_key(progression(tonic, minor), RATE) == expected
 
 
 def test_the_parallel_major_is_not_the_minor() -> None:
-    minor, major = _progression(9, True), _progression(9, False)
+    minor, major = progression(9, True), progression(9, False)
     assert heard_key(minor, RATE) != heard_key(major, RATE)
 
 

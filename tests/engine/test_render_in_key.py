@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_audio_key import RATE, _progression
+from cadences import RATE, progression
 
 from melodex_studio.engine.audio_key import key_correlations, key_margin
 from melodex_studio.engine.pipelines.render_in_key import render_in_key, retry_seed
@@ -16,7 +16,7 @@ A_MINOR, A_MAJOR = Key(9, "minor"), Key(9, "major")
 def _renders(heard_by_attempt: list[Key]) -> tuple[list[int], object, object]:
     """A render that returns its seed, and audio in the key of that seed's attempt."""
     seeds: list[int] = []
-    audio = {key: _progression(key.tonic, key.mode == "minor") for key in set(heard_by_attempt)}
+    audio = {key: progression(key.tonic, key.mode == "minor") for key in set(heard_by_attempt)}
 
     def render(seed: int) -> int:
         seeds.append(seed)
@@ -67,7 +67,7 @@ def test_when_no_render_is_heard_in_key_the_closest_is_kept() -> None:
 
 
 def test_margin_says_how_clearly_a_key_is_heard() -> None:
-    correlations = key_correlations(_progression(9, True), RATE)
+    correlations = key_correlations(progression(9, True), RATE)
     assert key_margin(correlations, A_MINOR) > 0 > key_margin(correlations, A_MAJOR)
 
 

@@ -525,3 +525,13 @@ def test_an_import_is_fitted_to_the_section_and_refused_when_the_section_changed
     with pytest.raises(ops.OperationError, match="not numbers"):
         ops.import_recording(studio.project, verse.id, bad, name="x.wav",
                              geometry=studio.geometry)
+
+
+def test_an_import_heard_in_another_key_than_its_section_says_so() -> None:
+    from melodex_studio.project.operations.importing import import_key_note
+
+    assert import_key_note("D minor", "A minor") == (
+        "heard in D minor, the section is in A minor: set the section's key to D minor to "
+        "repaint or vary it in the recording's key")
+    assert import_key_note("A minor", "A minor") == ""
+    assert import_key_note("", "A minor") == ""  # nothing pitched was heard

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from cadences import RATE, progression
 
 from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import EncodeJob, EncodeOutput
@@ -58,3 +59,11 @@ def test_an_encode_gives_the_codecs_latent_and_the_renders_noise(executor) -> No
 def test_empty_audio_is_refused_with_a_message(executor) -> None:
     with pytest.raises(ValueError, match="no audio to encode"):
         run(executor, np.zeros(0, dtype=np.float32), seed=1)
+
+
+def test_the_recording_is_listened_to_for_its_key(executor) -> None:
+    assert executor.models.codec.sample_rate == RATE
+    output, _ = run(executor, progression(2, minor=True), seed=3)
+    assert output.heard_key == "D minor"
+    silent, _ = run(executor, np.zeros(RATE, dtype=np.float32), seed=3)
+    assert silent.heard_key == ""  # no pitch: no key to name

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from melodex_studio.music.key import Key
 from melodex_studio.project.commands import AddTake
 from melodex_studio.project.fields import MAX_NAME_CHARS
 from melodex_studio.project.models import Project, Take, TakeOperation, new_id
@@ -139,7 +140,17 @@ def finish_import(
         key=str(project.section_key(section)),
     )
     command = AddTake(section.id, take, make_active=True)
-    return RenderOutcome(command, (take,), kept)
+    return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, take.key))
+
+
+def import_key_note(heard: str, section_key: str | None) -> str:
+    """What the recording was heard in, when that is not the section's key: repaints and
+    variations render in the section's key, so the musician may want to set the section's
+    key to the recording's first."""
+    if not heard or section_key is None or Key.parse(heard) == Key.parse(section_key):
+        return ""
+    return (f"heard in {heard}, the section is in {section_key}: set the section's key to "
+            f"{heard} to repaint or vary it in the recording's key")
 
 
 def _section(project: Project, section_id: str) -> Section:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from melodex_studio.audio.limiter import limit_overs
+from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
@@ -204,9 +205,11 @@ class EngineExecutor:
         # The noise a render of this length draws from the seed (`render`, step 2).
         generator = torch.Generator(device="cpu").manual_seed(int(job.seed))
         noise = torch.randn(tuple(latent.shape), generator=generator, dtype=torch.float32)
+        heard = heard_key(audio.numpy(), models.codec.sample_rate)
         out = BlobBag()
         return EncodeOutput(latent=out.add_latent(latent.numpy()),
-                            noise=out.add_noise(noise.numpy()), model=models.info), out
+                            noise=out.add_noise(noise.numpy()), model=models.info,
+                            heard_key="" if heard is None else str(heard)), out
 
     def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         models = self.models

@@ -56,6 +56,12 @@ class EncoderWaitCancelled(Exception):
     """The job was cancelled while it waited for the prompt encoder to load."""
 
 
+#: One encoder loads at a time in a process: transformers' lazily imported modules are not safe
+#: to import from two threads at once ("cannot import name 'AutoModel'"), which two workers in
+#: one process (the in-process client beside another) would otherwise do.
+_ENCODER_LOAD_LOCK = threading.Lock()
+
+
 class _LazyTextEncoder:
     """MiniLM loaded on a background thread; `encode` waits for it the first time."""
 
@@ -70,10 +76,11 @@ class _LazyTextEncoder:
         try:
             # No progress bar in a worker: nobody sees it, and tqdm's lock would be a
             # semaphore that a killed worker leaves behind.
-            from transformers.utils import logging as transformers_logging
+            with _ENCODER_LOAD_LOCK:
+                from transformers.utils import logging as transformers_logging
 
-            transformers_logging.disable_progress_bar()
-            self._encoder = MiniLMTextEncoder(device=self._device)
+                transformers_logging.disable_progress_bar()
+                self._encoder = MiniLMTextEncoder(device=self._device)
         except BaseException as exc:  # reported to the job that needs the encoder
             self._error = exc
         finally:
