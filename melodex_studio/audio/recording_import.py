@@ -2,9 +2,10 @@
 FLAC, AIFF, OGG, MP3), mixed down to mono and converted to the model's sample rate, so the
 codec can encode it into a take.
 
-It runs on a background thread (it reads and resamples a whole file); the size is checked from
-the header before any sample is read, so a huge or hostile file is refused without filling
-memory.
+It runs on a background thread (it reads and resamples the file). Only the part a section can
+hold is read, and a file read whole is measured from its header first, so a huge or hostile
+file is refused without filling memory. The take keeps the model's rate (24 kHz for the built-in
+model: nothing above 12 kHz), because repaints splice rendered audio into it sample for sample.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from melodex_studio.audio.resample import resample
 
 #: Longer recordings are refused when read whole; a section reads only what it can hold.
 MAX_RECORDING_SECONDS = 20 * 60
-#: Imported audio keeps this much headroom: the codec was trained on mixes that peak below it.
+#: A louder recording is scaled down to peak here, so resampling overshoot cannot clip it.
 IMPORT_PEAK = 0.99
 
 
