@@ -129,7 +129,7 @@ def project_summary(project: Any, blob_sizes: dict[str, int]) -> dict[str, Any]:
                 "own_key": section.key is not None,
                 "gain_db": section.gain_db,
                 "muted": section.muted,
-                "chords": section.plan.chords() if section.plan is not None else None,
+                "chords": _spelled_chords(section.plan, project.section_key(section)),
                 "active_take": section.active_take_id,
                 "takes": takes,
             }
@@ -183,3 +183,12 @@ def _size(n: int) -> str:
 def _one_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _spelled_chords(plan: Any, key: Any) -> list[str | None] | None:
+    """The plan's chords named as the section's key spells them ("Db", not "C#", in Ab)."""
+    from melodex_studio.music.chord import Chord
+
+    if plan is None:
+        return None
+    return [None if chord is None else Chord.parse(chord).spelled(key) for chord in plan.chords()]

@@ -179,6 +179,14 @@ class Chord:
     def __str__(self) -> str:
         return self.symbol
 
+    def spelled(self, key: Key) -> str:
+        """The symbol with its notes named as `key` writes them: "Db" in Ab major where the
+        stored, canonical symbol says "C#"; "C#" in A major. Display only: both parse alike."""
+        text = key.spell(self.root) + QUALITY_SUFFIX[self.quality]
+        if self.bass is not None:
+            text += "/" + key.spell(self.bass)
+        return text
+
     # --- notes --------------------------------------------------------------------------
 
     @property

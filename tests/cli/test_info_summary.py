@@ -22,3 +22,15 @@ def test_info_names_a_sections_own_key_gain_and_mute() -> None:
     assert section_lines[0].endswith("-3.0 dB") and "in " not in section_lines[0]
     assert section_lines[1].endswith("in B minor")
     assert section_lines[2].endswith("muted")
+
+
+def test_info_spells_chords_in_each_sections_key() -> None:
+    from melodex_studio.music.plan import Plan, PlanBar
+
+    project = new_project("Info", 100, "A minor", "4/4", "Verse:1,Chorus:1", seed=1)
+    bar = PlanBar(chord="F#", drums=(0,) * 16)
+    verse, chorus = (s.model_copy(update={"plan": Plan(steps_per_bar=16, bars=(bar,))})
+                     for s in project.sections)
+    project = project.with_sections((verse, chorus.model_copy(update={"key": "Eb minor"})))
+    chords = [s["chords"] for s in project_summary(project, {})["sections"]]
+    assert chords == [["F#"], ["Gb"]]

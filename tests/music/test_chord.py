@@ -232,3 +232,18 @@ def test_roman_numeral_of_a_diatonic_chord_has_no_accidental(
     roman = Chord.from_degree(key, degree, seventh).roman(key)
     assert roman[0] not in "b#"
     assert roman.upper().startswith(("I", "V"))
+
+
+def test_a_chord_is_spelled_as_its_key_writes_its_notes() -> None:
+    db = Chord.parse("Dbmaj7/F")
+    assert db.symbol == "C#maj7/F"  # what a plan stores
+    assert db.spelled(Key.parse("Ab major")) == "Dbmaj7/F"
+    assert db.spelled(Key.parse("A major")) == "C#maj7/F"
+    assert Chord.parse("Bbm").spelled(Key.parse("F# minor")) == "A#m"
+
+
+@given(st.integers(0, 11), st.sampled_from(QUALITIES), st.none() | st.integers(0, 11),
+       st.integers(0, 23))
+def test_a_spelled_symbol_reads_back_as_the_same_chord(root, quality, bass, key_index) -> None:
+    chord = Chord(root, quality, bass)
+    assert Chord.parse(chord.spelled(Key.from_index(key_index))) == chord

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from melodex_studio.music.key import Key
 from tests.ui.conftest import add_rendered_take, settle
 
 pytestmark = pytest.mark.qt
@@ -206,6 +207,23 @@ def test_plan_editor_chord_edit_valid_invalid_and_undo(qtbot, studio):
                     timeout=2000)
     studio.context.undo.undo()
     assert studio.context.project.section(verse.id).plan.bars[0].chord is None
+
+
+def test_plan_editor_and_timeline_spell_chords_in_the_sections_key(qtbot, studio):
+    from melodex_studio.project.commands import SetSectionKey
+
+    verse = select(studio, "Verse")
+    editor = studio.plan_editor
+    qtbot.mouseClick(editor.create_button, Qt.MouseButton.LeftButton)
+    assert editor.model.setData(editor.model.index(0, 0), "Dbm7")
+    assert studio.context.project.section(verse.id).plan.bars[0].chord == "C#m7"  # stored
+    assert editor.model.data(editor.model.index(0, 0)) == "C#m7"  # A minor writes sharps
+    assert editor.model.setData(editor.model.index(0, 1), "C")  # III of A minor
+    studio.context.undo.push(SetSectionKey(verse.id, "Eb minor"))
+    plan = studio.context.project.section(verse.id).plan
+    assert plan.bars[1].chord == "F#"  # III of Eb minor, stored by its canonical name
+    assert editor.model.data(editor.model.index(0, 1)) == "Gb"  # as Eb minor writes it
+    assert studio.scene.items_by_id[verse.id].key == Key.parse("Eb minor")
 
 
 def test_plan_editor_drum_steps_and_locks(qtbot, studio):

@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 
 from melodex_studio.music.chord import Chord
 from melodex_studio.music.errors import MusicParseError
+from melodex_studio.music.key import Key
 from melodex_studio.music.plan import DrumVoice, PlanBar
 from melodex_studio.project.commands import EditPlanBar
 from melodex_studio.project.section import Section
@@ -61,9 +62,12 @@ class PlanTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.context = context
         self.section: Section | None = None
+        self.key: Key | None = None
 
     def set_section(self, section: Section | None) -> None:
         old = self.section
+        # Chords are shown spelled in the section's key ("Db" in Ab major, not "C#").
+        self.key = None if section is None else self.context.project.section_key(section)
         same_shape = (
             old is not None and section is not None and old.id == section.id
             and old.plan is not None and section.plan is not None
@@ -109,7 +113,10 @@ class PlanTableModel(QAbstractTableModel):
         bar = plan.bars[index.column()]
         if row.kind == "chord":
             if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-                return bar.chord or ("" if role == Qt.ItemDataRole.EditRole else "–")
+                if bar.chord is None:
+                    return "" if role == Qt.ItemDataRole.EditRole else "–"
+                return bar.chord if self.key is None else (
+                    Chord.parse(bar.chord).spelled(self.key))
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(Qt.AlignmentFlag.AlignCenter)
             if role == Qt.ItemDataRole.ToolTipRole:

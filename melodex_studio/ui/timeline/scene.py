@@ -72,6 +72,7 @@ class TimelineScene(QGraphicsScene):
                 self.addItem(item)
             else:
                 item.set_section(section, seconds_per_bar)
+            item.set_key(project.section_key(section))
             item.set_peaks(self.waveforms.peaks_for(section.active_take))
             item.set_invalid(False)
         for section_id in list(self.items_by_id):

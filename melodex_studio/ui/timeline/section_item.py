@@ -12,6 +12,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
+from melodex_studio.music.chord import Chord
+from melodex_studio.music.key import Key
 from melodex_studio.project.section import Section
 from melodex_studio.ui.theme import current_palette, section_colour
 from melodex_studio.ui.timeline.geometry import TimelineGeometry
@@ -36,6 +38,7 @@ class SectionItem(QGraphicsObject):
         self.section = section
         self.geometry = geometry
         self.seconds_per_bar = 2.0
+        self.key: Key | None = None  # the section's key: chord labels are spelled in it
         self.peaks: np.ndarray | None = None
         self.render_progress: float | None = None
         self.preview_peaks: np.ndarray | None = None  # rough decode while rendering
@@ -68,6 +71,11 @@ class SectionItem(QGraphicsObject):
         self._wave_cache = None
         self.set_span(section.start_bar, section.length_bars)
         self.update()
+
+    def set_key(self, key: Key) -> None:
+        if key != self.key:
+            self.key = key
+            self.update()
 
     def set_span(self, start_bar: int, length_bars: int) -> None:
         """Where the block sits (the section's own bars, or a gesture's preview)."""
@@ -340,7 +348,8 @@ class SectionItem(QGraphicsObject):
             x = index * ppb + 3
             if x > exposed.right() or x + ppb < exposed.left():
                 continue
-            label = metrics.elidedText(bar.chord, Qt.TextElideMode.ElideRight, ppb - 4)
+            name = bar.chord if self.key is None else Chord.parse(bar.chord).spelled(self.key)
+            label = metrics.elidedText(name, Qt.TextElideMode.ElideRight, ppb - 4)
             painter.drawText(QRectF(x, body.top() + 2, ppb - 4, 14),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, label)
 
