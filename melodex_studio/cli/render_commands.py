@@ -52,6 +52,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         )
         parser.add_argument("--file", type=Path, default=None,
                             help="import: the recording (WAV, FLAC, AIFF, OGG, MP3)")
+        parser.add_argument("--at-bar", type=int, default=1,
+                            help="import: the section's bar the recording starts at (from 1)")
         parser.add_argument("--add-bars", type=int, default=4, help="extend: bars to add")
         parser.add_argument("--count", type=int, default=4, help="retake: number of candidates")
         parser.add_argument("--prompt", default=None, help="a new prompt for this render")
@@ -143,24 +145,32 @@ class _Session:
         result = self._wait(request.job, {}, request.description)
         self.doc.history.push(plan_command(self.doc.project, request, result.message.output))
 
-    def import_recording(self, section_id: str, path: Path, seed: int | None) -> Any:
+    def import_recording(self, section_id: str, path: Path, seed: int | None,
+                         start_bar: int = 0) -> Any:
         from melodex_studio.audio.errors import RecordingError
         from melodex_studio.audio.recording_import import read_recording
         from melodex_studio.project.operations import (
+            bars_span,
             finish_import,
             import_recording,
             section_span,
         )
 
         project, geometry = self.doc.project, self.geometry
-        span = section_span(project, project.section(section_id), geometry)
-        seconds = (span.n_samples + geometry.samples_per_frame) / geometry.sample_rate
+        section = project.section(section_id)
+        if not 0 <= start_bar < section.length_bars:
+            raise CliError(f"--at-bar {start_bar + 1}: the section has bars "
+                           f"1-{section.length_bars}")
+        held = (section_span(project, section, geometry).n_samples
+                - bars_span(project, section, 0, start_bar, geometry).n_samples)
+        seconds = (held + geometry.samples_per_frame) / geometry.sample_rate
         try:
             recording = read_recording(path, geometry.sample_rate, seconds)
         except RecordingError as exc:
             raise CliError(str(exc)) from exc
         request = import_recording(self.doc.project, section_id, recording.audio,
-                                   name=recording.name, geometry=self.geometry, seed=seed)
+                                   name=recording.name, geometry=self.geometry, seed=seed,
+                                   start_bar=start_bar)
         result = self._wait(request.job, request.blobs, request.description)
         outcome = finish_import(self.doc.project, request, result)
         for sha in outcome.blobs:
@@ -351,7 +361,8 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
     elif args.op == "import":
         if args.file is None:
             raise CliError("--op import needs --file, e.g. --file riff.wav")
-        request, outcome = session.import_recording(section.id, args.file, args.seed)
+        request, outcome = session.import_recording(section.id, args.file, args.seed,
+                                                    args.at_bar - 1)
         return _saved(args, session, request, outcome)
     else:
         plan = None

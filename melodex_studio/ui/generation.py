@@ -34,6 +34,7 @@ from melodex_studio.project.operations import (
     OperationError,
     PlanRequest,
     RenderRequest,
+    bars_span,
     extend_section,
     finish_import,
     finish_render,
@@ -277,23 +278,26 @@ class GenerationController(QObject):
         if path:
             self.import_audio(section_id, Path(path))
 
-    def import_audio(self, section_id: str, path: Path) -> str | None:
-        """Import the recording at `path` into a section as its new active take. The file is
-        read, mixed to mono and resampled on the file thread; the worker encodes it."""
+    def import_audio(self, section_id: str, path: Path, start_bar: int = 0) -> str | None:
+        """Import the recording at `path` into a section as its new active take, starting at
+        the section's bar `start_bar`. The file is read, mixed to mono and resampled on the
+        file thread; the worker encodes it."""
         if not self._check_ready():
             return None
         section = self.context.project.section(section_id)
-        job = self._start(section_id, f"Import {path.name} into {section.name}")
+        at = f" at bar {start_bar + 1}" if start_bar else ""
+        job = self._start(section_id, f"Import {path.name} into {section.name}{at}")
         project, client, geometry = self.context.project, self.client, self.geometry
-
-        # Only what the section holds is read (plus a frame), however long the file is.
-        seconds = (section_span(project, section, geometry).n_samples
-                   + geometry.samples_per_frame) / geometry.sample_rate
+        # Only what the section holds from that bar on is read (plus a frame).
+        held = (section_span(project, section, geometry).n_samples
+                - bars_span(project, section, 0, start_bar, geometry).n_samples)
+        seconds = (held + geometry.samples_per_frame) / geometry.sample_rate
 
         def read_and_submit() -> ImportRequest:
             recording = read_recording(path, geometry.sample_rate, seconds)
             request = import_recording(project, section_id, recording.audio,
-                                       name=recording.name, geometry=geometry)
+                                       name=recording.name, geometry=geometry,
+                                       start_bar=start_bar)
             job.request = request  # before submit: the result may arrive before on_done
             client.submit(request.job, blobs=dict(request.blobs), job_id=job.job_id,
                           priority=Priority.INTERACTIVE)

@@ -182,7 +182,8 @@ class MainWindow(QMainWindow):
         self.timeline.sig_status.connect(self._show_gesture_status)
         self.timeline.sig_rename_requested.connect(self.editing.rename)
         self.timeline.sig_audio_dropped.connect(
-            lambda section_id, path: self.generation.import_audio(section_id, Path(path)))
+            lambda section_id, path, bar: self.generation.import_audio(section_id, Path(path),
+                                                                       bar))
         self.timeline.sig_add_section_requested.connect(
             lambda bar: self.editing._add_at(None, bar))
         generation = self.generation

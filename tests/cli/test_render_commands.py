@@ -117,5 +117,11 @@ def test_import_a_recording_then_repaint_it(tmp_path, capsys) -> None:
     assert cli.main(["render", str(song), "--section", "A", "--op", "import", *TINY]) == 2
     assert "needs --file" in capsys.readouterr().err
     assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
+                     str(riff), "--at-bar", "3", *TINY]) == 2
+    assert "--at-bar 3: the section has bars 1-2" in capsys.readouterr().err
+    assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
+                     str(riff), "--at-bar", "2", *TINY]) == 0
+    assert "Import riff.flac into A at bar 2: take" in capsys.readouterr().out
+    assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
                      str(tmp_path / "none.wav"), *TINY]) == 2
     assert "cannot import none.wav: the file does not exist" in capsys.readouterr().err

@@ -520,6 +520,19 @@ def test_an_import_is_fitted_to_the_section_and_refused_when_the_section_changed
     studio.doc.history.push(ResizeSection(verse.id, verse.length_bars + 1))
     with pytest.raises(ops.OperationError, match="changed length"):
         ops.finish_import(studio.project, request, result)
+    # Dropped on bar 3 of the now 4-bar verse: two bars of silence, then the recording.
+    grown = studio.section("Verse")
+    n_samples = ops.section_span(studio.project, grown, studio.geometry).n_samples
+    at_three = ops.import_recording(studio.project, verse.id, long, name="x.wav",
+                                    geometry=studio.geometry, start_bar=2)
+    lead = ops.bars_span(studio.project, grown, 0, 2, studio.geometry).n_samples
+    fitted = ops.read_audio(at_three.blobs.get, at_three.audio)
+    assert len(fitted) == n_samples and not fitted[:lead].any()
+    np.testing.assert_array_equal(fitted[lead:], long[: n_samples - lead])
+    assert at_three.description == "Import x.wav into Verse at bar 3"
+    with pytest.raises(ops.OperationError, match="cannot start at bar 5"):
+        ops.import_recording(studio.project, verse.id, long, name="x.wav",
+                             geometry=studio.geometry, start_bar=4)
     bad = long.copy()
     bad[3] = np.nan
     with pytest.raises(ops.OperationError, match="not numbers"):

@@ -239,6 +239,8 @@ def test_dropping_a_recording_on_a_section_imports_it(qtbot, generating, tmp_pat
     data.setUrls([QUrl.fromLocalFile(str(path))])
     action, buttons, mods = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, \
         Qt.KeyboardModifier.NoModifier
+    statuses: list[str] = []
+    view.sig_status.connect(statuses.append)
     enter = QDragEnterEvent(point.toPoint(), action, data, buttons, mods)
     QApplication.sendEvent(view.viewport(), enter)
     assert enter.isAccepted()
@@ -254,6 +256,13 @@ def test_dropping_a_recording_on_a_section_imports_it(qtbot, generating, tmp_pat
     take = window.context.project.section_by_name("Chorus").active_take
     assert take is not None and take.operation is TakeOperation.IMPORT
     assert take.label == "drums.wav"
+    # Dropped on the Chorus's second bar: the recording starts there.
+    from melodex_studio.project.operations import bars_span, read_audio
+
+    lead = bars_span(window.context.project, chorus, 0, 1, window.generation.geometry).n_samples
+    heard = read_audio(window.files.read_blob, take.audio)
+    assert not heard[:lead].any() and heard[lead : lead + 100].any()
+    assert statuses and statuses[-1] == "Drop to import the recording into Chorus, from its bar 2"
     project_file = QMimeData()
     project_file.setUrls([QUrl.fromLocalFile(str(tmp_path / "song.mlx"))])
     passed_on = QDragEnterEvent(point.toPoint(), action, project_file, buttons, mods)

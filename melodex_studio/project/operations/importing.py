@@ -1,7 +1,8 @@
 """Import a recording into a section as a take (operation `import`).
 
-The recording, at the codec's rate and fitted to the section's length (its start kept, the
-rest cut off, or silence added after it), becomes the take's audio exactly as it was. The worker
+The recording, at the codec's rate and fitted to the section's length (starting at its first
+bar, or at the bar it was dropped on with silence before it; cut off at the section's end, or
+silence added after it), becomes the take's audio exactly as it was. The worker
 encodes it into the take's final latent and draws the noise a render from the take's seed
 starts from. With both, the imported take works like a rendered one: Repaint rewrites some of
 its bars and leaves every other sample of the recording as it was, Extend continues it, and Vary
@@ -30,6 +31,7 @@ from melodex_studio.project.operations.timeline import (
     MELODEX_TINY_GEOMETRY,
     LatentGeometry,
     OperationError,
+    bars_span,
     section_span,
 )
 from melodex_studio.project.section import Section
@@ -70,13 +72,22 @@ def import_recording(
     name: str,
     geometry: LatentGeometry = MELODEX_TINY_GEOMETRY,
     seed: int | None = None,
+    start_bar: int = 0,
 ) -> ImportRequest:
-    """The request that imports mono `audio` (at `geometry.sample_rate`) into a section."""
+    """The request that imports mono `audio` (at `geometry.sample_rate`) into a section, the
+    recording starting at the section's bar `start_bar` (0-based; the bars before it silent,
+    for a repaint to fill)."""
     section = _section(project, section_id)
+    if not 0 <= start_bar < section.length_bars:
+        raise OperationError(f"{section.name!r} has bars 1-{section.length_bars}; a recording "
+                             f"cannot start at bar {start_bar + 1}")
     if not np.isfinite(np.asarray(audio, dtype=np.float32)).all():
         raise OperationError(f"the recording {name!r} holds samples that are not numbers")
     span = section_span(project, section, geometry)
-    fitted = fit_recording(audio, span.n_samples)
+    lead = bars_span(project, section, 0, start_bar, geometry).n_samples
+    fitted = fit_recording(np.concatenate([np.zeros(lead, dtype=np.float32),
+                                           np.asarray(audio, dtype=np.float32).reshape(-1)]),
+                           span.n_samples)
     chosen = fresh_seeds(section, 1)[0] if seed is None else seed
     bag = BlobBag()
     audio_ref = bag.add_audio(fitted)
@@ -89,7 +100,8 @@ def import_recording(
         n_frames=span.n_frames,
         seed=chosen,
         name=name,
-        description=f"Import {name} into {section.name}",
+        description=f"Import {name} into {section.name}"
+        + (f" at bar {start_bar + 1}" if start_bar else ""),
         geometry=geometry,
     )
 

@@ -46,7 +46,7 @@ class TimelineView(QGraphicsView):
     sig_rename_requested = Signal(str)
     sig_add_section_requested = Signal(int)  # at bar
     sig_zoom_changed = Signal(float)  # pixels per bar
-    sig_audio_dropped = Signal(str, str)  # section id, path of a recording dropped on it
+    sig_audio_dropped = Signal(str, str, int)  # section id, recording, bar of the section
 
     def __init__(
         self, scene: TimelineScene, playback: PlaybackController, parent: QWidget | None = None
@@ -258,13 +258,22 @@ class TimelineView(QGraphicsView):
             return urls[0].toLocalFile()
         return None
 
-    def _dropped_recording(self, event: QDragMoveEvent | QDropEvent) -> tuple[str, str] | None:
-        """(section id, file) when `event` carries one audio file over a section block."""
+    def _dropped_recording(
+        self, event: QDragMoveEvent | QDropEvent
+    ) -> tuple[str, str, int] | None:
+        """(section id, file, bar of the section under the pointer) when `event` carries one
+        audio file over a section block: the recording will start at that bar."""
         path = self._recording_file(event)
         if path is None:
             return None
-        item = self.timeline.section_item_at(self.mapToScene(event.position().toPoint()))
-        return None if item is None else (item.section_id, path)
+        pos = self.mapToScene(event.position().toPoint())
+        item = self.timeline.section_item_at(pos)
+        if item is None:
+            return None
+        section = item.section
+        bar = min(max(0, self.geometry_.bar_at(pos.x()) - section.start_bar),
+                  section.length_bars - 1)
+        return item.section_id, path, bar
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._recording_file(event) is not None:
@@ -279,7 +288,8 @@ class TimelineView(QGraphicsView):
             return
         event.acceptProposedAction()
         name = self.timeline.context.project.section(target[0]).name
-        self.sig_status.emit(f"Drop to import the recording into {name}")
+        self.sig_status.emit(f"Drop to import the recording into {name}, from its bar "
+                             f"{target[2] + 1}")
 
     def dropEvent(self, event: QDropEvent) -> None:
         target = self._dropped_recording(event)
