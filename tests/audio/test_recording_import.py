@@ -68,3 +68,29 @@ def test_only_what_the_section_holds_is_read_from_a_long_file(tmp_path) -> None:
     with pytest.raises(RecordingError, match=r"up to 2\.0 s"):
         read_recording(path, 48000, max_seconds=2.0)
     assert len(read_recording(path, 48000, seconds=1.0, max_seconds=2.0).audio) == 48000
+
+
+def test_damaged_headers_are_refused_or_read_never_crash(tmp_path) -> None:
+    import random
+
+    good = tmp_path / "good.wav"
+    soundfile.write(good, noise(4800, 1), 48000)
+    raw = good.read_bytes()
+    rng = random.Random(0)
+    refused = 0
+    for index in range(120):
+        damaged = bytearray(raw)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(44)] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(10, len(damaged))]
+        path = tmp_path / f"damaged{index}.wav"
+        path.write_bytes(bytes(damaged))
+        try:
+            recording = read_recording(path, 24000, seconds=2.0)
+        except RecordingError as error:
+            refused += 1
+            assert str(error).startswith(f"cannot import damaged{index}.wav: ")
+        else:
+            assert recording.audio.dtype == np.float32 and np.isfinite(recording.audio).all()
+    assert refused > 60  # most damage is caught; the rest still reads as audio
