@@ -194,7 +194,9 @@ def test_importing_a_recording_adds_a_take_that_plays_it_and_can_be_varied(
     assert any("Import guitar take.wav into Verse" in m for m in messages)
     # The takes panel offers every step of an imported take to vary from.
     panel = window.takes_panel
-    panel.tree.setCurrentItem(panel.tree.topLevelItem(len(verse.takes) - 1))
+    item = panel.tree.topLevelItem(len(verse.takes) - 1)
+    assert item.text(3) == "your recording"  # the Origin column
+    panel.tree.setCurrentItem(item)
     assert panel.selected_take() == take and panel.vary_box.isVisibleTo(window)
     panel.checkpoint_slider.setValue(3)
     assert panel.checkpoint_step() == 3 and panel.vary_button.isEnabled()

@@ -34,7 +34,7 @@ TAKE_ID_ROLE = Qt.ItemDataRole.UserRole
 def take_origin(take: Take, section: Section) -> str:
     """Where a take came from, as a musician reads it: "vary of retake 3f2a… at step 12"."""
     if take.parent_id is None:
-        return "new"
+        return "your recording" if take.operation is TakeOperation.IMPORT else "new"
     try:
         parent = section.take(take.parent_id).display_name
     except KeyError:
