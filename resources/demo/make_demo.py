@@ -3,6 +3,9 @@
 A hand-written arrangement (no renders: the musician's first Generate fills it in) that shows
 what a project holds: seven sections with prompts, energy and instrumentation, and a bar-level
 plan for each (chords, energy, drum grooves, bass and melody as scale degrees of A minor).
+The progressions lean on the tonic and the major V (E, E7): with the earlier ones (F G Am C/E,
+Am7 Dm7 G7 Cmaj7) the studio's listener heard four of seven rendered sections in C or G major;
+with these, six of seven in A minor.
 
     .venv/bin/python resources/demo/make_demo.py
 """
@@ -29,17 +32,17 @@ KICK, SNARE, HAT, OPEN_HAT, CLAP, CRASH = (
 #: name -> (bars, prompt, energy, instruments, chords (cycled), groove)
 SECTIONS = {
     "Intro": (8, "dusty lo-fi keys, vinyl crackle, soft pads, no drums", 0.25,
-              ("rhodes", "pad"), ("Am7", "Fmaj7", "C", "G"), "none"),
+              ("rhodes", "pad"), ("Am", "Fmaj7", "Dm7", "E7"), "none"),
     "Verse": (16, "lazy swing drums, warm rhodes, round upright bass", 0.5,
-              ("rhodes", "upright bass", "brushed kit"), ("Am7", "Dm7", "G7", "Cmaj7"), "swing"),
+              ("rhodes", "upright bass", "brushed kit"), ("Am7", "Dm7", "E7", "Am7"), "swing"),
     "Pre-Chorus": (8, "rising strings, filtered drums, tension", 0.65,
-                   ("strings", "rhodes", "kit"), ("F", "G", "Em7", "Am"), "build"),
+                   ("strings", "rhodes", "kit"), ("F", "G", "E", "Am"), "build"),
     "Chorus": (16, "full band, bright synth lead, punchy kick, wide pads", 0.9,
-               ("synth lead", "pad", "electric bass", "kit"), ("F", "G", "Am", "C/E"), "four"),
+               ("synth lead", "pad", "electric bass", "kit"), ("Am", "F", "G", "E"), "four"),
     "Bridge": (8, "half-time breakdown, reverb piano, sub bass", 0.4,
                ("piano", "sub bass"), ("Dm7", "Em7", "Fmaj7", "E7"), "half"),
     "Final Chorus": (16, "full band, bright synth lead, bigger and wider", 0.95,
-                     ("synth lead", "pad", "electric bass", "kit"), ("F", "G", "Am", "C/E"),
+                     ("synth lead", "pad", "electric bass", "kit"), ("Am", "F", "G", "E"),
                      "four"),
     "Outro": (8, "keys alone, tape slowing down, fade out", 0.2,
               ("rhodes",), ("Am7", "Fmaj7", "Am7", "Am7"), "none"),
@@ -82,9 +85,14 @@ def bar_plan(name: str, index: int) -> PlanBar:
         PlanNote(step=8, length=4, degree=root - 7),
         PlanNote(step=12, length=4, degree=root - 3),
     )
+    # Over the major V (E, E7) the scale's third (G) would clash with its G#: sing its root
+    # and fifth instead, which is also what makes the cadence sound in A minor.
+    major_fifth = chord[0] == "E" and not chord[1:].startswith("m")
+    thirds = (4, 7, 4) if major_fifth else (2, 4, 3 if index % 2 else 2)
     melody = () if kind == "none" and name == "Outro" else (
-        PlanNote(step=0, length=4, degree=root + 2), PlanNote(step=6, length=2, degree=root + 4),
-        PlanNote(step=8, length=8, degree=root + (3 if index % 2 else 2)))
+        PlanNote(step=0, length=4, degree=root + thirds[0]),
+        PlanNote(step=6, length=2, degree=root + thirds[1]),
+        PlanNote(step=8, length=8, degree=root + thirds[2]))
     rise = index / max(1, bars - 1) * (0.15 if name == "Pre-Chorus" else 0.05)
     return PlanBar(chord=chord, energy=min(1.0, energy + rise), density=0.3 + 0.5 * energy,
                    drums=groove(kind, index), bass=bass, melody=melody,
