@@ -226,6 +226,35 @@ def test_plan_editor_and_timeline_spell_chords_in_the_sections_key(qtbot, studio
     assert studio.scene.items_by_id[verse.id].key == Key.parse("Eb minor")
 
 
+def test_plan_editor_imports_a_midi_sketch_as_one_undo_step(qtbot, studio, tmp_path):
+    from melodex_studio.music.meter import Meter
+    from melodex_studio.music.plan import Plan, PlanBar
+    from melodex_studio.music.plan_midi import plan_to_midi_bytes
+
+    verse = select(studio, "Verse")
+    editor = studio.plan_editor
+    assert editor.midi_button.isVisible()
+    sketch = Plan(steps_per_bar=16, bars=(PlanBar(chord="Dm7", drums=(1,) + (0,) * 15),) * 8)
+    path = tmp_path / "sketch.mid"
+    path.write_bytes(plan_to_midi_bytes(sketch, Key.parse("A minor"), Meter(4, 4), 120.0))
+    editor.import_midi(path)
+    settle(qtbot, studio)
+    assert studio.context.project.section(verse.id).plan == sketch
+    assert studio.undo_action.text() == "Undo Import sketch.mid into the plan of Verse"
+    assert editor.model.data(editor.model.index(0, 0)) == "Dm7"
+    studio.undo_action.trigger()
+    assert studio.context.project.section(verse.id).plan is None
+    junk = tmp_path / "junk.mid"
+    junk.write_bytes(b"no midi here")
+    editor.import_midi(junk)
+    settle(qtbot, studio)
+    assert "cannot read junk.mid as a MIDI plan" in editor.error_label.text()
+    assert studio.context.project.section(verse.id).plan is None
+    editor.import_midi(tmp_path / "missing.mid")
+    settle(qtbot, studio)
+    assert "cannot read missing.mid" in editor.error_label.text()
+
+
 def test_plan_editor_drum_steps_and_locks(qtbot, studio):
     from melodex_studio.music.plan import DrumVoice
     from melodex_studio.ui.panels.plan_model import ROW_INDEX

@@ -20,6 +20,7 @@ from melodex_studio.project.operations.importing import (
 from melodex_studio.project.operations.planning import (
     PlanRequest,
     finish_plan,
+    midi_plan_command,
     plan_command,
     plan_extension,
     plan_request,
@@ -81,6 +82,7 @@ __all__ = [
     "fresh_seeds",
     "generate_section",
     "import_recording",
+    "midi_plan_command",
     "plan_command",
     "plan_extension",
     "plan_request",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_change import plan_in_key
 from melodex_studio.music.plan import Plan, PlanBar
+from melodex_studio.music.plan_midi import midi_bytes_to_plan
 from melodex_studio.project.commands import SetPlan
 from melodex_studio.project.models import Project, Section
 from melodex_studio.project.operations.timeline import OperationError
@@ -128,3 +129,25 @@ def plan_command(project: Project, request: PlanRequest, output: PlanOutput) -> 
             f"{section.name!r} is now {section.length_bars} bars long; the plan has {plan.n_bars}"
         )
     return SetPlan(section.id, plan)
+
+
+#: A plan sketch is a few kilobytes; a bigger "MIDI file" is refused before it is parsed.
+MAX_MIDI_BYTES = 1 << 20
+
+
+def midi_plan_command(project: Project, section_id: str, data: bytes, name: str) -> SetPlan:
+    """The undoable edit that replaces a section's plan with the one a MIDI file holds
+    (`music.plan_midi`: notes on the plan's channels, or any chord track recognised bar by
+    bar), read in the section's key and the song's meter and fitted to the section's bars."""
+    section = _section(project, section_id)
+    if len(data) > MAX_MIDI_BYTES:
+        raise OperationError(f"{name} is {len(data) // 1024} KB; a plan's MIDI file is at most "
+                             f"{MAX_MIDI_BYTES // 1024} KB")
+    try:
+        read = midi_bytes_to_plan(data, key=project.section_key(section),
+                                  meter=project.meter_value(), n_bars=section.length_bars)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as error:
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else (
+            type(error).__name__)
+        raise OperationError(f"cannot read {name} as a MIDI plan: {reason}") from None
+    return SetPlan(section.id, read.plan)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from melodex_studio.music.key import Key
 
-# The same registers as the plan's MIDI export (`engine.plan_midi`, `audio.midi_export`), so a
+# The same registers as the plan's MIDI export (`music.plan_midi`, `audio.midi_export`), so a
 # plan exported as MIDI sounds in the octaves the corpus taught the model.
 #: The bass tonic lies in C2..B2 (MIDI 36..47); bass degrees -3..4 span about G1..F#3.
 BASS_TONIC_LOW = 36

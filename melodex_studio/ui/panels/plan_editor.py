@@ -4,10 +4,13 @@ read is shown in red and not applied), click drum steps, lock bars, re-plan the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QEvent, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -23,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.commands import SetPlan
+from melodex_studio.project.operations import OperationError, midi_plan_command
 from melodex_studio.project.section import Section
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.panels.plan_model import ROWS, STEPS_ROLE, PlanTableModel
@@ -134,9 +138,14 @@ class PlanEditor(QWidget):
         self.replan_button.setToolTip(
             "Let the structure model rewrite every bar that is not locked")
         self.clear_button = QPushButton("Clear Plan")
+        self.midi_button = QPushButton(icon("open"), "Import MIDI…")
+        self.midi_button.setToolTip(
+            "Replace the plan with a MIDI sketch: chords, bass, melody and drums, read in the "
+            "section's key (undo brings the plan back)")
         top.addWidget(self.title)
         top.addSpacing(12)
         top.addWidget(self.error_label, 1)
+        top.addWidget(self.midi_button)
         top.addWidget(self.create_button)
         top.addWidget(self.replan_button)
         top.addWidget(self.clear_button)
@@ -173,6 +182,7 @@ class PlanEditor(QWidget):
         context.undo.sig_edit_refused.connect(self._edit_refused)
         self.create_button.clicked.connect(self.create_empty_plan)
         self.clear_button.clicked.connect(self.clear_plan)
+        self.midi_button.clicked.connect(self._ask_midi)
         self.replan_button.clicked.connect(self._replan)
         context.selection.sig_bar_range_changed.connect(self._show_bar_range)
         self.binding = CurrentSectionBinding(context, self.show_section, self)
@@ -190,6 +200,7 @@ class PlanEditor(QWidget):
         self.create_button.setVisible(section is not None and not has_plan)
         self.clear_button.setVisible(has_plan)
         self.replan_button.setVisible(section is not None)
+        self.midi_button.setVisible(section is not None)
         self.replan_button.setEnabled(self._generation_available)
         self.replan_button.setText("Re-plan Unlocked Bars" if has_plan else "Plan with Model")
         if section is None:
@@ -234,6 +245,34 @@ class PlanEditor(QWidget):
             return
         plan = Plan.empty(section.length_bars, self.context.project.steps_per_bar)
         self.context.undo.push(SetPlan(section.id, plan))
+
+    def _ask_midi(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import MIDI into the Plan", "",
+                                              "MIDI (*.mid *.midi);;All files (*)")
+        if path:
+            self.import_midi(Path(path))
+
+    def import_midi(self, path: Path) -> None:
+        """Replace the current section's plan with the one the MIDI file at `path` holds: read
+        and converted on the file thread, pushed as one undo step here."""
+        section = self.binding.section
+        if section is None:
+            return
+        project = self.context.project
+
+        def read() -> SetPlan:
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise OperationError(f"cannot read {path.name}: {reason}") from None
+            return midi_plan_command(project, section.id, data, path.name)
+
+        self.context.executor.submit(
+            f"Import {path.name}", read,
+            on_done=lambda command: self.context.undo.push_all(
+                f"Import {path.name} into the plan of {section.name}", [command]),
+            on_error=lambda error: self.show_error(str(error)), context=self)
 
     def clear_plan(self) -> None:
         section = self.binding.section

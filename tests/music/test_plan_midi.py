@@ -8,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from melodex_studio.engine import plan_tokens as pt
-from melodex_studio.engine.plan_midi import (
+from melodex_studio.music.key import Key
+from melodex_studio.music.meter import Meter
+from melodex_studio.music.plan import DrumVoice, Plan, PlanBar, PlanNote
+from melodex_studio.music.plan_midi import (
     BASS_CHANNEL,
     CHORD_CHANNEL,
     DRUM_CHANNEL,
@@ -18,9 +21,6 @@ from melodex_studio.engine.plan_midi import (
     plan_to_midi,
     plan_to_midi_bytes,
 )
-from melodex_studio.music.key import Key
-from melodex_studio.music.meter import Meter
-from melodex_studio.music.plan import DrumVoice, Plan, PlanBar, PlanNote
 
 METERS = [Meter.parse(text) for text in ("4/4", "3/4", "6/8", "7/8", "5/4")]
 KEYS = [Key.from_index(index) for index in range(24)]
