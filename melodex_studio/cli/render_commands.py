@@ -150,10 +150,9 @@ class _Session:
         from melodex_studio.audio.errors import RecordingError
         from melodex_studio.audio.recording_import import read_recording
         from melodex_studio.project.operations import (
-            bars_span,
             finish_import,
             import_recording,
-            section_span,
+            recording_seconds,
         )
 
         project, geometry = self.doc.project, self.geometry
@@ -161,9 +160,7 @@ class _Session:
         if not 0 <= start_bar < section.length_bars:
             raise CliError(f"--at-bar {start_bar + 1}: the section has bars "
                            f"1-{section.length_bars}")
-        held = (section_span(project, section, geometry).n_samples
-                - bars_span(project, section, 0, start_bar, geometry).n_samples)
-        seconds = (held + geometry.samples_per_frame) / geometry.sample_rate
+        seconds = recording_seconds(project, section_id, start_bar, geometry)
         try:
             recording = read_recording(path, geometry.sample_rate, seconds)
         except RecordingError as exc:

@@ -34,7 +34,6 @@ from melodex_studio.project.operations import (
     OperationError,
     PlanRequest,
     RenderRequest,
-    bars_span,
     extend_section,
     finish_import,
     finish_render,
@@ -42,10 +41,10 @@ from melodex_studio.project.operations import (
     import_recording,
     plan_command,
     plan_request,
+    recording_seconds,
     regenerate_section,
     repaint_bars,
     retake_section,
-    section_span,
     vary_take,
 )
 from melodex_studio.ui.actions import StudioActions
@@ -288,10 +287,7 @@ class GenerationController(QObject):
         at = f" at bar {start_bar + 1}" if start_bar else ""
         job = self._start(section_id, f"Import {path.name} into {section.name}{at}")
         project, client, geometry = self.context.project, self.client, self.geometry
-        # Only what the section holds from that bar on is read (plus a frame).
-        held = (section_span(project, section, geometry).n_samples
-                - bars_span(project, section, 0, start_bar, geometry).n_samples)
-        seconds = (held + geometry.samples_per_frame) / geometry.sample_rate
+        seconds = recording_seconds(project, section_id, start_bar, geometry)
 
         def read_and_submit() -> ImportRequest:
             recording = read_recording(path, geometry.sample_rate, seconds)

@@ -16,6 +16,7 @@ from melodex_studio.project.operations.importing import (
     finish_import,
     fit_recording,
     import_recording,
+    recording_seconds,
 )
 from melodex_studio.project.operations.planning import (
     PlanRequest,
@@ -88,6 +89,7 @@ __all__ = [
     "plan_request",
     "read_audio",
     "read_latent",
+    "recording_seconds",
     "regenerate_section",
     "render_section",
     "repaint_bars",

@@ -32,9 +32,9 @@ from melodex_studio.project.operations.timeline import (
     LatentGeometry,
     OperationError,
     bars_span,
+    section_of,
     section_span,
 )
-from melodex_studio.project.section import Section
 from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import EncodeJob, EncodeOutput
 from melodex_studio.worker.protocol import Envelope, JobResult
@@ -64,6 +64,16 @@ def fit_recording(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return np.ascontiguousarray(audio)
 
 
+def recording_seconds(project: Project, section_id: str, start_bar: int,
+                      geometry: LatentGeometry = MELODEX_TINY_GEOMETRY) -> float:
+    """How much of a recording a section holds from its bar `start_bar` on (plus a frame):
+    all of the file that needs reading, however long it is."""
+    section = section_of(project, section_id)
+    held = (section_span(project, section, geometry).n_samples
+            - bars_span(project, section, 0, start_bar, geometry).n_samples)
+    return (held + geometry.samples_per_frame) / geometry.sample_rate
+
+
 def import_recording(
     project: Project,
     section_id: str,
@@ -77,7 +87,7 @@ def import_recording(
     """The request that imports mono `audio` (at `geometry.sample_rate`) into a section, the
     recording starting at the section's bar `start_bar` (0-based; the bars before it silent,
     for a repaint to fill)."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     if not 0 <= start_bar < section.length_bars:
         raise OperationError(f"{section.name!r} has bars 1-{section.length_bars}; a recording "
                              f"cannot start at bar {start_bar + 1}")
@@ -114,7 +124,7 @@ def finish_import(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RenderOutcome:
     """The take the import adds (active), the command that adds it, and its blobs."""
-    section = _section(project, request.section_id)
+    section = section_of(project, request.section_id)
     if not isinstance(result.message, JobResult):
         raise OperationError("the import has no result to finish")
     output = result.message.output
@@ -124,6 +134,7 @@ def finish_import(
     if (span.n_samples, span.n_frames) != (request.n_samples, request.n_frames):
         raise OperationError(f"{section.name!r} changed length while the recording was "
                              "imported; import it again")
+    key = str(project.section_key(section))
     blobs = BlobBag(result.blobs)
     kept = BlobBag()
     for ref in (output.latent, output.noise):
@@ -149,24 +160,17 @@ def finish_import(
         audio_sample_rate=output.model.sample_rate,
         created=now(),
         label=" ".join(request.name.split())[:MAX_NAME_CHARS].strip() or None,
-        key=str(project.section_key(section)),
+        key=key,
     )
     command = AddTake(section.id, take, make_active=True)
-    return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, take.key))
+    return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, key))
 
 
-def import_key_note(heard: str, section_key: str | None) -> str:
+def import_key_note(heard: str, section_key: str) -> str:
     """What the recording was heard in, when that is not the section's key: repaints and
     variations render in the section's key, so the musician may want to set the section's
     key to the recording's first."""
-    if not heard or section_key is None or Key.parse(heard) == Key.parse(section_key):
+    if not heard or Key.parse(heard) == Key.parse(section_key):
         return ""
     return (f"heard in {heard}, the section is in {section_key}: set the section's key to "
             f"{heard} to repaint or vary it in the recording's key")
-
-
-def _section(project: Project, section_id: str) -> Section:
-    try:
-        return project.section(section_id)
-    except KeyError:
-        raise OperationError(f"the project has no section {section_id}") from None

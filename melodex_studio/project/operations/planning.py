@@ -15,7 +15,7 @@ from melodex_studio.music.plan import Plan, PlanBar
 from melodex_studio.music.plan_midi import midi_bytes_to_plan
 from melodex_studio.project.commands import SetPlan
 from melodex_studio.project.models import Project, Section
-from melodex_studio.project.operations.timeline import OperationError
+from melodex_studio.project.operations.timeline import OperationError, section_of
 from melodex_studio.worker.jobs import Conditioning, PlanJob, PlanOutput
 
 
@@ -53,13 +53,6 @@ def _conditioning(project: Project, section: Section) -> Conditioning:
     )
 
 
-def _section(project: Project, section_id: str) -> Section:
-    try:
-        return project.section(section_id)
-    except KeyError:
-        raise OperationError(f"the project has no section {section_id}") from None
-
-
 def plan_request(
     project: Project,
     section_id: str,
@@ -69,7 +62,7 @@ def plan_request(
     top_k: int = 0,
 ) -> PlanRequest:
     """Plan a section; if its plan has locked bars, only the unlocked bars are re-planned."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     template = section.plan if section.plan is not None and section.plan.locked_bars() else None
     job = PlanJob(
         conditioning=_conditioning(project, section),
@@ -88,7 +81,7 @@ def plan_extension(
     project: Project, section_id: str, add_bars: int, *, seed: int | None = None
 ) -> PlanRequest:
     """Plan `add_bars` bars after a section's current plan (which is kept as it is)."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     if add_bars < 1:
         raise OperationError(f"extend by at least one bar, not {add_bars}")
     steps = project.steps_per_bar
@@ -121,7 +114,7 @@ def finish_plan(request: PlanRequest, output: PlanOutput) -> Plan:
 def plan_command(project: Project, request: PlanRequest, output: PlanOutput) -> SetPlan:
     """The undoable edit that installs a finished plan (undo restores the previous plan). A
     plan written in a key the section has left while it was planned moves into the new one."""
-    section = _section(project, request.section_id)
+    section = section_of(project, request.section_id)
     plan = plan_in_key(finish_plan(request, output), Key.parse(request.job.conditioning.key),
                        project.section_key(section))
     if plan.n_bars != section.length_bars:
@@ -139,7 +132,7 @@ def midi_plan_command(project: Project, section_id: str, data: bytes, name: str)
     """The undoable edit that replaces a section's plan with the one a MIDI file holds
     (`music.plan_midi`: notes on the plan's channels, or any chord track recognised bar by
     bar), read in the section's key and the song's meter and fitted to the section's bars."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     if len(data) > MAX_MIDI_BYTES:
         raise OperationError(f"{name} is {len(data) // 1024} KB; a plan's MIDI file is at most "
                              f"{MAX_MIDI_BYTES // 1024} KB")

@@ -39,6 +39,7 @@ from melodex_studio.project.operations.timeline import (
     SectionSpan,
     bars_span,
     build_window,
+    section_of,
     section_span,
     take_latent_for_span,
 )
@@ -194,13 +195,6 @@ def build_request(
     )
 
 
-def _section(project: Project, section_id: str) -> Section:
-    try:
-        return project.section(section_id)
-    except KeyError:
-        raise OperationError(f"the project has no section {section_id}") from None
-
-
 def _noise_ref(take: Take | None, read_blob: ReadBlob, bag: BlobBag) -> str | None:
     if take is None or take.noise is None:
         return None
@@ -229,7 +223,7 @@ def render_section(
     retake). `noise_of` re-uses a take's recorded noise (a re-run). The worker listens to each
     new take and renders it again from a new seed when it is heard off the project's key
     (`render_in_key`; see `_listens_for_key` for when it does not)."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     if not 1 <= len(seeds) <= MAX_CANDIDATES:
         raise OperationError(f"a render makes 1 to {MAX_CANDIDATES} takes, not {len(seeds)}")
     settings = (settings or section.settings).model_copy(update={"seed": seeds[0]})
@@ -277,7 +271,7 @@ def generate_section(
     **options: object,
 ) -> RenderRequest:
     """First render of a section, from its own seed (or `seed`)."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     chosen = section.settings.seed if seed is None else seed
     return render_section(
         project, read_blob, section_id, TakeOperation.GENERATE, seeds=(chosen,), **options
@@ -293,7 +287,7 @@ def regenerate_section(
     **options: object,
 ) -> RenderRequest:
     """A new take of the whole section with a new seed; neighbours stay as they are."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     seeds = fresh_seeds(section, 1) if seed is None else (seed,)
     return render_section(
         project, read_blob, section_id, TakeOperation.REGENERATE, seeds=seeds, **options
@@ -310,7 +304,7 @@ def retake_section(
     **options: object,
 ) -> RenderRequest:
     """`count` candidates in one job (one batch); all become takes, the first one plays."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     if not 1 <= count <= MAX_CANDIDATES:
         raise OperationError(f"a retake makes 1 to {MAX_CANDIDATES} candidates, not {count}")
     chosen = fresh_seeds(section, count) if seeds is None else tuple(seeds)
@@ -346,7 +340,7 @@ def repaint_bars(
     preview_every: int = 0,
 ) -> RenderRequest:
     """Re-generate bars [a, b) (0-based, inside the section) for each range, in one pass."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     parent = parent or _active_take(section, "repaint")
     ordered = tuple(sorted((int(a), int(b)) for a, b in ranges))
     previous_end = 0
@@ -413,7 +407,7 @@ def extend_section(
     """Grow the section by `add_bars` (later sections move right) and render the new bars with
     what is there as context. `plan` is the plan of the grown section (e.g. from
     `planning.plan_extension`); by default the new bars get an empty plan."""
-    section = _section(project, section_id)
+    section = section_of(project, section_id)
     parent = parent or _active_take(section, "extend")
     if add_bars < 1:
         raise OperationError(f"extend by at least one bar, not {add_bars}")

@@ -34,6 +34,14 @@ class OperationError(ValueError):
     """An operation that cannot be built from the project as it is; one line for the musician."""
 
 
+def section_of(project: Project, section_id: str) -> Section:
+    """The project's section `section_id`, or an OperationError naming the missing id."""
+    try:
+        return project.section(section_id)
+    except KeyError:
+        raise OperationError(f"the project has no section {section_id}") from None
+
+
 @dataclass(frozen=True)
 class LatentGeometry:
     """The codec's time grid: latent channels, audio rate, samples per latent frame."""
