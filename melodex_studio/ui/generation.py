@@ -26,7 +26,6 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from melodex_studio.audio.arrangement import PreviewAudio
 from melodex_studio.audio.recording_import import read_recording
-from melodex_studio.project.models import TakeOperation
 from melodex_studio.project.operations import (
     MELODEX_TINY_GEOMETRY,
     ImportRequest,
@@ -45,6 +44,7 @@ from melodex_studio.project.operations import (
     regenerate_section,
     repaint_bars,
     retake_section,
+    vary_steps,
     vary_take,
 )
 from melodex_studio.ui.actions import StudioActions
@@ -506,8 +506,7 @@ class GenerationController(QObject):
         bar_range = self.context.selection.bar_range
         actions.repaint.setEnabled(ready and active is not None and bar_range is not None
                                    and bar_range.section_id == section.id)
-        actions.vary.setEnabled(ready and active is not None and (
-            bool(active.checkpoints) or active.operation is TakeOperation.IMPORT))
+        actions.vary.setEnabled(ready and active is not None and bool(vary_steps(active)))
         actions.import_audio.setEnabled(ready and section is not None)
 
     def close(self) -> None:

@@ -57,6 +57,7 @@ from melodex_studio.project.operations.timeline import (
 from melodex_studio.project.operations.variation import (
     rerun_take,
     start_step_for_strength,
+    vary_steps,
     vary_take,
 )
 
@@ -98,5 +99,6 @@ __all__ = [
     "section_span",
     "splice_audio",
     "start_step_for_strength",
+    "vary_steps",
     "vary_take",
 ]

@@ -91,6 +91,14 @@ def state_at_step(section: Section, take: Take, step: int) -> tuple[Take, str | 
     )
 
 
+def vary_steps(take: Take) -> list[int]:
+    """The steps a variation of `take` can start from: its stored checkpoints, or every step of
+    an imported recording (`state_at_step`: its latent noised to that step's time)."""
+    if take.operation is TakeOperation.IMPORT:
+        return list(range(take.settings.steps))
+    return [checkpoint.step for checkpoint in take.checkpoints]
+
+
 def state_latent(read_blob: ReadBlob, section: Section, take: Take, step: int,
                  shift: float = 1.0) -> np.ndarray:
     """x_step of `take`'s trajectory as an array. For an imported recording (or a variation

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from melodex_studio.project.commands import DeleteTake, RenameTake, SetActiveTake
+from melodex_studio.project.operations import vary_steps
 from melodex_studio.project.section import Section
 from melodex_studio.project.take import Take, TakeOperation
 from melodex_studio.ui.context import StudioContext
@@ -202,7 +203,7 @@ class TakesPanel(QWidget):
         self.activate_button.setEnabled(has and section is not None and
                                         section.active_take_id != take.id)
         self.delete_button.setEnabled(has)
-        steps = vary_steps(take)
+        steps = vary_steps(take) if take is not None else []
         self.vary_box.setVisible(bool(steps))
         if steps:
             self.checkpoint_slider.blockSignals(True)
@@ -215,7 +216,8 @@ class TakesPanel(QWidget):
         self._update_vary_labels()
 
     def checkpoint_step(self) -> int | None:
-        steps = vary_steps(self.selected_take())
+        take = self.selected_take()
+        steps = vary_steps(take) if take is not None else []
         if not steps:
             return None
         return steps[min(self.checkpoint_slider.value(), len(steps) - 1)]
@@ -273,13 +275,3 @@ class TakesPanel(QWidget):
         step = self.checkpoint_step()
         if take is not None and section is not None and step is not None:
             self.sig_vary_requested.emit(section.id, take.id, step, self.strength())
-
-
-def vary_steps(take: Take | None) -> list[int]:
-    """The steps a variation of `take` can start from: its stored checkpoints, or every step of
-    an imported recording (whose latent is noised to that step's time)."""
-    if take is None:
-        return []
-    if take.operation is TakeOperation.IMPORT:
-        return list(range(take.settings.steps))
-    return [checkpoint.step for checkpoint in take.checkpoints]
