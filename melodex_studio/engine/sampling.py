@@ -56,6 +56,14 @@ def interval_from_progress(progress: tuple[float, float]) -> tuple[float, float]
     return 1.0 - high, 1.0 - low
 
 
+def seeded_noise(seed: int, shape: tuple[int, ...]) -> Tensor:
+    """The initial noise of a render seeded `seed`: one float32 randn draw on the CPU (the same
+    noise on CPU and CUDA). The worker draws it the same way to re-run a take's recorded noise
+    and to give an imported recording the noise a render of its length would have."""
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    return torch.randn(shape, generator=generator, dtype=torch.float32)
+
+
 def noised(source: Tensor, noise: Tensor, t: float) -> Tensor:
     """``(1 - t) * source + t * noise``, and at t = 0 exactly the source (bit for bit)."""
     if t == 0.0:

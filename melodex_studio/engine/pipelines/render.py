@@ -35,6 +35,7 @@ from melodex_studio.engine.sampling import (
     guided_velocity,
     noised,
     sampler_step,
+    seeded_noise,
     start_step_for_strength,
     timestep_schedule,
 )
@@ -129,8 +130,7 @@ def render(
     source = torch.zeros(shape) if source_latents is None else source_latents.float().cpu()
 
     # 2. All randomness, drawn once from the seed on the CPU.
-    generator = torch.Generator(device="cpu").manual_seed(int(seed))
-    noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+    noise = seeded_noise(seed, shape)
 
     # 3. Conditioning: the control raster from plan + grid, and the global inputs.
     if control is None:

@@ -22,7 +22,7 @@ from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, render
 from melodex_studio.engine.pipelines.render_in_key import render_in_key
-from melodex_studio.engine.sampling import interval_from_progress
+from melodex_studio.engine.sampling import interval_from_progress, seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
@@ -202,9 +202,7 @@ class EngineExecutor:
         if latent.shape[1] < job.frames:  # the section ends a little after the audio
             pad = latent[:, -1:].expand(-1, job.frames - latent.shape[1])
             latent = torch.cat([latent, pad], dim=1)
-        # The noise a render of this length draws from the seed (`render`, step 2).
-        generator = torch.Generator(device="cpu").manual_seed(int(job.seed))
-        noise = torch.randn(tuple(latent.shape), generator=generator, dtype=torch.float32)
+        noise = seeded_noise(job.seed, tuple(latent.shape))  # a render of this length's
         heard = heard_key(audio.numpy(), models.codec.sample_rate)
         out = BlobBag()
         return EncodeOutput(latent=out.add_latent(latent.numpy()),
@@ -318,10 +316,8 @@ class EngineExecutor:
             init[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
             return init, job.resume.step
         if job.noise is not None and index == 0:
-            # The render draws its noise as randn(shape) from the seed; drawing it the same way
-            # here and overwriting the kept frames gives identical context noise.
-            generator = torch.Generator(device="cpu").manual_seed(int(seed))
-            init = torch.randn(shape, generator=generator, dtype=torch.float32)
+            # The render's own draw, with the kept frames overwritten: identical context noise.
+            init = seeded_noise(seed, shape)
             init[:, keep] = torch.from_numpy(bag.tensor(job.noise, "noise").copy())
             return init, 0
         return None, None
