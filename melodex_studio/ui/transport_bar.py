@@ -14,17 +14,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from melodex_studio.music.key import Key
 from melodex_studio.project.commands import EditProjectFields
-from melodex_studio.project.fields import (
-    MAX_BPM,
-    MAX_GAIN_DB,
-    MIN_BPM,
-    MIN_GAIN_DB,
-    SUPPORTED_METERS,
-)
+from melodex_studio.project.fields import MAX_BPM, MIN_BPM, SUPPORTED_METERS
 from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
+from melodex_studio.ui.music_fields import add_key_items, gain_spin_box
 from melodex_studio.ui.playback import PlaybackController
 from melodex_studio.ui.resources import icon, icon_size
 
@@ -85,8 +79,7 @@ class TransportBar(QToolBar):
         self.key = QComboBox()
         self.key.setAccessibleName("Key")
         self.key.setToolTip("The song's key: plans write notes as degrees of it")
-        for key in sorted(Key.all(), key=lambda k: (k.mode.value, k.tonic)):
-            self.key.addItem(key.name, key.name)
+        add_key_items(self.key)
         self.meter = QComboBox()
         self.meter.setAccessibleName("Meter")
         self.meter.setToolTip("Time signature")
@@ -98,15 +91,10 @@ class TransportBar(QToolBar):
         self.addWidget(self.key)
         self.addWidget(_caption("Meter"))
         self.addWidget(self.meter)
-        self.master_gain = QDoubleSpinBox()
-        self.master_gain.setRange(MIN_GAIN_DB, MAX_GAIN_DB)
-        self.master_gain.setDecimals(1)
-        self.master_gain.setSingleStep(0.5)
-        self.master_gain.setSuffix(" dB")
-        self.master_gain.setKeyboardTracking(False)
-        self.master_gain.setAccessibleName("Master gain")
-        self.master_gain.setToolTip("The level of the whole mix, in playback and before the "
-                                    "export's loudness normalisation")
+        self.master_gain = gain_spin_box(
+            "Master gain",
+            "The level of the whole mix, in playback and before the export's loudness "
+            "normalisation")
         self.addWidget(_caption("Master"))
         self.addWidget(self.master_gain)
 

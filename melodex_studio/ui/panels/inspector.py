@@ -10,7 +10,6 @@ from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from melodex_studio.music.key import Key
 from melodex_studio.project.commands import (
     EditPrompt,
     EditSectionSettings,
@@ -40,6 +38,7 @@ from melodex_studio.project.fields import (
 )
 from melodex_studio.project.section import Section, SectionKind
 from melodex_studio.ui.context import StudioContext
+from melodex_studio.ui.music_fields import add_key_items, gain_spin_box
 from melodex_studio.ui.panels.generation_settings import GenerationSettingsBox
 from melodex_studio.ui.panels.section_binding import CurrentSectionBinding
 from melodex_studio.ui.resources import icon
@@ -129,8 +128,7 @@ class InspectorPanel(QScrollArea):
         self.key_combo.setToolTip("The section's key: the song's, or one of its own (a key "
                                   "change). Its plan's chords move with it.")
         self.key_combo.addItem("Song key", None)
-        for key in sorted(Key.all(), key=lambda k: (k.mode.value, k.tonic)):
-            self.key_combo.addItem(key.name, key.name)
+        add_key_items(self.key_combo)
         form.addRow("Name", self.name_edit)
         form.addRow("Type", self.kind_combo)
         form.addRow("Key", self.key_combo)
@@ -172,15 +170,9 @@ class InspectorPanel(QScrollArea):
         form.addRow("Instruments", self.instruments_edit)
 
         # The section's level in the mix: playback and export, never what the model renders.
-        self.gain_spin = QDoubleSpinBox()
-        self.gain_spin.setRange(MIN_GAIN_DB, MAX_GAIN_DB)
-        self.gain_spin.setDecimals(1)
-        self.gain_spin.setSingleStep(0.5)
-        self.gain_spin.setSuffix(" dB")
-        self.gain_spin.setKeyboardTracking(False)  # commit when the musician is done typing
-        self.gain_spin.setAccessibleName("Section gain")
-        self.gain_spin.setToolTip("The section's level in the playback and the export "
-                                  f"({MIN_GAIN_DB:g} to +{MAX_GAIN_DB:g} dB)")
+        self.gain_spin = gain_spin_box(
+            "Section gain", "The section's level in the playback and the export "
+            f"({MIN_GAIN_DB:g} to +{MAX_GAIN_DB:g} dB)")
         self.mute_check = QCheckBox("Mute")
         self.mute_check.setAccessibleName("Mute section")
         self.mute_check.setToolTip("Silence the section; it keeps its place and its takes (M)")
