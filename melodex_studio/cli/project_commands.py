@@ -102,6 +102,7 @@ def project_summary(project: Any, blob_sizes: dict[str, int]) -> dict[str, Any]:
     sections = []
     for section in project.sections:
         start, end = grid.bar_span_samples(section.start_bar, section.length_bars)
+        key = project.section_key(section)
         takes = [
             {
                 "id": take.id,
@@ -125,11 +126,12 @@ def project_summary(project: Any, blob_sizes: dict[str, int]) -> dict[str, Any]:
                 "length_bars": section.length_bars,
                 "seconds": round((end - start) / project.sample_rate, 3),
                 "prompt": section.prompt,
-                "key": str(project.section_key(section)),
+                "key": str(key),
                 "own_key": section.key is not None,
                 "gain_db": section.gain_db,
                 "muted": section.muted,
-                "chords": _spelled_chords(section.plan, project.section_key(section)),
+                "chords": None if section.plan is None else [
+                    bar.chord_in(key) for bar in section.plan.bars],
                 "active_take": section.active_take_id,
                 "takes": takes,
             }
@@ -183,12 +185,3 @@ def _size(n: int) -> str:
 def _one_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def _spelled_chords(plan: Any, key: Any) -> list[str | None] | None:
-    """The plan's chords named as the section's key spells them ("Db", not "C#", in Ab)."""
-    from melodex_studio.music.chord import Chord
-
-    if plan is None:
-        return None
-    return [None if chord is None else Chord.parse(chord).spelled(key) for chord in plan.chords()]

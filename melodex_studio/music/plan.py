@@ -14,6 +14,7 @@ from enum import IntFlag
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from melodex_studio.music.chord import Chord
+from melodex_studio.music.key import Key
 
 MAX_PLAN_BARS = 512
 MAX_NOTES_PER_BAR = 64
@@ -96,6 +97,10 @@ class PlanBar(BaseModel):
     def chord_value(self) -> Chord | None:
         """The bar's chord parsed, or None for no chord."""
         return None if self.chord is None else Chord.parse(self.chord)
+
+    def chord_in(self, key: Key) -> str | None:
+        """The bar's chord spelled as `key` writes its notes (`Chord.spelled`), for display."""
+        return None if self.chord is None else Chord.parse(self.chord).spelled(key)
 
 
 class Plan(BaseModel):

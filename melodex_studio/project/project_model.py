@@ -23,6 +23,7 @@ from melodex_studio.project.fields import (
     MIN_BPM,
     SUPPORTED_METERS,
     EntityId,
+    KeyName,
     ModelId,
     Title,
     UtcDatetime,
@@ -45,18 +46,13 @@ class Project(BaseModel):
     title: Title
     sample_rate: SampleRate = 44100
     bpm: float = Field(default=120.0, ge=MIN_BPM, le=MAX_BPM)
-    key: str = "C major"
+    key: KeyName = "C major"
     meter: str = "4/4"
     sections: tuple[Section, ...] = Field(default=(), max_length=MAX_SECTIONS)
     master: MasterSettings = MasterSettings()
     model_id: ModelId = DEFAULT_MODEL_ID
     created: UtcDatetime | None = None
     modified: UtcDatetime | None = None
-
-    @field_validator("key")
-    @classmethod
-    def _canonical_key(cls, value: str) -> str:
-        return str(Key.parse(value))
 
     @field_validator("meter")
     @classmethod

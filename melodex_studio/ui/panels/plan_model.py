@@ -115,8 +115,7 @@ class PlanTableModel(QAbstractTableModel):
             if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
                 if bar.chord is None:
                     return "" if role == Qt.ItemDataRole.EditRole else "–"
-                return bar.chord if self.key is None else (
-                    Chord.parse(bar.chord).spelled(self.key))
+                return bar.chord if self.key is None else bar.chord_in(self.key)
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(Qt.AlignmentFlag.AlignCenter)
             if role == Qt.ItemDataRole.ToolTipRole:

@@ -12,7 +12,6 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
-from melodex_studio.music.chord import Chord
 from melodex_studio.music.key import Key
 from melodex_studio.project.section import Section
 from melodex_studio.ui.theme import current_palette, section_colour
@@ -348,7 +347,7 @@ class SectionItem(QGraphicsObject):
             x = index * ppb + 3
             if x > exposed.right() or x + ppb < exposed.left():
                 continue
-            name = bar.chord if self.key is None else Chord.parse(bar.chord).spelled(self.key)
+            name = bar.chord if self.key is None else bar.chord_in(self.key)
             label = metrics.elidedText(name, Qt.TextElideMode.ElideRight, ppb - 4)
             painter.drawText(QRectF(x, body.top() + 2, ppb - 4, 14),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, label)
