@@ -259,6 +259,11 @@ def test_mute_presses_stay_separate_steps_and_gain_drags_merge(document):
     document.history.push(EditSectionSettings(chorus.id, muted=False))
     assert document.history.count == 2  # merged, mute + unmute would leave no step at all
     assert document.history.undo_text == "Unmute Chorus"
+    document.history.push(EditSectionSettings(chorus.id, seed_locked=True))
+    document.history.push(EditSectionSettings(chorus.id, seed_locked=False))
+    assert document.history.count == 4  # a lock switched on and off again: two steps too
+    document.history.undo()
+    document.history.undo()
     document.history.undo()
     assert document.project.sections[2].muted
     for value in (-1.5, -3.0, -6.0):

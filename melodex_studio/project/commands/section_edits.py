@@ -62,6 +62,8 @@ GENERATION_FIELDS = frozenset(GenerationSettings.model_fields)
 SECTION_SETTING_FIELDS = frozenset(
     {"energy", "instrumentation", "style", "kind", "gain_db", "muted"}
 )
+#: Settings set by a switch or a choice (a check box, a menu), not by dragging or stepping.
+SWITCH_FIELDS = frozenset({"muted", "seed_locked", "sampler", "preset", "kind", "style"})
 _FIELD_LABELS = {
     "guidance": "guidance",
     "guidance_interval": "guidance interval",
@@ -83,7 +85,7 @@ class EditSectionSettings(_SectionEdit):
     section's energy, instrumentation, style, kind, gain and mute. Choosing a preset other
     than "custom" without a guidance value moves guidance to the preset's default, as the
     preset menu promises. Repeated edits of the same fields (a slider drag) merge, except
-    mutes."""
+    switches and choices (`SWITCH_FIELDS`)."""
 
     def __init__(self, section_id: str, **changes: Any) -> None:
         super().__init__(section_id)
@@ -93,9 +95,10 @@ class EditSectionSettings(_SectionEdit):
         if not changes:
             raise EditError("no settings to change")
         self.changes = dict(changes)
-        # A mute is a switch: each press is its own undo step (two would merge into nothing).
-        self.merge_key = None if "muted" in changes else ("settings", section_id,
-                                                          frozenset(changes))
+        # A drag or a spin box's arrows merge into one step; a switch or a choice never does:
+        # two presses of one would merge into a step that changes nothing and disappears.
+        self.merge_key = None if SWITCH_FIELDS & changes.keys() else (
+            "settings", section_id, frozenset(changes))
 
     def edit(self, section: Section) -> Section:
         generation = {k: v for k, v in self.changes.items() if k in GENERATION_FIELDS}
