@@ -498,3 +498,8 @@ def test_a_song_key_change_moves_the_plans_that_follow_it(document):
     assert document.project.section_by_name("Chorus").plan is None
     document.history.undo()
     assert (document.project.key, _chords(document.project, "Intro")[0]) == ("A minor", "Dm")
+    document.history.push(EditProjectFields(key="B minor"))
+    steps = document.history.count
+    document.history.push(EditProjectFields(key="A minor"))
+    assert document.history.count == steps + 1  # a key chosen and chosen back: two steps
+    assert document.history.undo_text == "Change key"

@@ -43,8 +43,10 @@ class EditProjectFields(ProjectEdit):
         self.changes = dict(changes)
         master = changes.get("master")
         master_fields = frozenset(master) if isinstance(master, Mapping) else None
-        # Only edits of the same fields merge: a gain drag, not a gain after a loudness change.
-        self.merge_key = ("project", frozenset(changes), master_fields)
+        # Only edits of the same fields merge (a tempo's arrows, a gain drag, not a gain after a
+        # loudness change), and never a choice of key or meter: each is its own step.
+        self.merge_key = None if {"key", "meter"} & changes.keys() else (
+            "project", frozenset(changes), master_fields)
 
     def apply(self, project: Project) -> Project:
         changes = dict(self.changes)
