@@ -13,8 +13,10 @@ Conventions:
 - Index -> time is exact division (no rounding), so ``bar_to_sample(sample_to_bar(n)) == n``.
 - Frame rates may be fractional (24000 / 1024 = 23.4375 latent frames per second).
 
-The grid is built from tempo segments that each start on a bar line; today exactly one segment
-(the whole song at one BPM) is accepted, and every conversion already walks the segments.
+The grid is built from tempo segments that each start on a bar line: `bpm` from bar 0, then
+each of `changes` ((bar, bpm), bar lines in increasing order) from its bar on. A section with a
+tempo of its own is one such change (`Project.grid`). Every conversion walks the segments, so
+a position after a tempo change is exact, not accumulated step by step.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class TempoGrid:
     bpm: float
     meter: Meter
     sample_rate: int
+    changes: tuple[tuple[int, float], ...] = ()
     _segments: tuple[TempoSegment, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +83,15 @@ class TempoGrid:
             raise TypeError(f"meter must be a Meter, not {type(self.meter).__name__}")
         object.__setattr__(self, "bpm", _checked_bpm(self.bpm))
         object.__setattr__(self, "sample_rate", _checked_sample_rate(self.sample_rate))
-        object.__setattr__(self, "_segments", (TempoSegment(0, self.bpm, 0.0),))
+        changes = _checked_changes(self.changes)
+        object.__setattr__(self, "changes", changes)
+        segments = [TempoSegment(0, self.bpm, 0.0)]
+        for bar, bpm in changes:
+            before = segments[-1]
+            seconds = before.start_seconds + (bar - before.start_bar) * before.seconds_per_bar(
+                self.meter.quarter_notes_per_bar)
+            segments.append(TempoSegment(bar, bpm, seconds))
+        object.__setattr__(self, "_segments", tuple(segments))
 
     def with_bpm(self, bpm: float) -> TempoGrid:
         return replace(self, bpm=bpm)
@@ -91,7 +102,23 @@ class TempoGrid:
     def with_meter(self, meter: Meter) -> TempoGrid:
         return replace(self, meter=meter)
 
+    @property
+    def segments(self) -> tuple[TempoSegment, ...]:
+        """The stretches of constant tempo, the first from bar 0 (for a MIDI tempo map)."""
+        return self._segments
+
+    def bpm_at(self, bar: float) -> float:
+        """The tempo in force at `bar` (a change on a bar line applies from that bar on)."""
+        return self._segment_at_bar(bar).bpm
+
+    def seconds_per_bar_at(self, bar: float) -> float:
+        """The length of the bar that starts at `bar`, at the tempo in force there."""
+        return self._segment_at_bar(bar).seconds_per_bar(self.meter.quarter_notes_per_bar)
+
     # --- lengths ------------------------------------------------------------------------
+
+    # The lengths below are those at the first tempo (`bpm`); with tempo changes, ask
+    # `seconds_per_bar_at` or convert positions.
 
     @property
     def seconds_per_quarter(self) -> float:
@@ -107,7 +134,8 @@ class TempoGrid:
 
     @property
     def samples_per_bar(self) -> float:
-        """Exact (fractional) samples in one bar; use `bar_span_samples` for integer spans."""
+        """Exact (fractional) samples in one bar at the first tempo; use `bar_span_samples`
+        for integer spans."""
         return self.seconds_per_bar * self.sample_rate
 
     @property
@@ -221,6 +249,23 @@ def _checked_bpm(bpm: float) -> float:
     if not (math.isfinite(value) and MIN_BPM <= value <= MAX_BPM):
         raise ValueError(f"tempo {bpm} BPM is outside {MIN_BPM:g}..{MAX_BPM:g} BPM")
     return value
+
+
+def _checked_changes(changes: object) -> tuple[tuple[int, float], ...]:
+    checked: list[tuple[int, float]] = []
+    for change in tuple(changes):  # type: ignore[arg-type]
+        bar, bpm = change
+        if isinstance(bar, float) and bar.is_integer():
+            bar = int(bar)
+        if isinstance(bar, bool) or not isinstance(bar, numbers.Integral) or bar < 0:
+            raise ValueError(f"a tempo change must start on a bar line, not at bar {bar!r}")
+        if checked and bar <= checked[-1][0]:
+            raise ValueError(f"tempo changes must be in increasing bar order ({bar} after "
+                             f"{checked[-1][0]})")
+        if bar == 0:
+            raise ValueError("a tempo change at bar 0 is the grid's own tempo: pass it as bpm")
+        checked.append((int(bar), _checked_bpm(bpm)))
+    return tuple(checked)
 
 
 def _checked_sample_rate(sample_rate: int) -> int:

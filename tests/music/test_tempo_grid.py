@@ -188,3 +188,55 @@ def test_with_copies_are_new_validated_grids() -> None:
     assert hash(grid.with_bpm(120)) == hash(grid)
     with pytest.raises(ValueError, match="BPM"):
         grid.with_bpm(1000)
+
+
+# --- tempo changes ---------------------------------------------------------------------------
+
+tempo_maps = st.builds(
+    lambda bpm, gaps, tempos, rate: TempoGrid(
+        bpm, Meter(4, 4), rate,
+        tuple(zip([sum(gaps[: i + 1]) for i in range(len(gaps))], tempos, strict=False))),
+    st.floats(20.0, 400.0, allow_nan=False),
+    st.lists(st.integers(1, 64), min_size=1, max_size=5),
+    st.lists(st.floats(20.0, 400.0, allow_nan=False), min_size=5, max_size=5),
+    st.sampled_from(SAMPLE_RATES),
+)
+
+
+def test_a_tempo_change_starts_on_its_bar_line() -> None:
+    # 4 bars at 120 (2 s each), then 60 BPM from bar 4 (4 s a bar), 240 from bar 6 (1 s a bar).
+    grid = TempoGrid(120, Meter(4, 4), 48000, ((4, 60.0), (6, 240.0)))
+    assert [grid.bar_to_seconds(bar) for bar in (0, 4, 5, 6, 8)] == [0.0, 8.0, 12.0, 16.0, 18.0]
+    assert grid.seconds_to_bar(14.0) == 5.5
+    assert [grid.bpm_at(bar) for bar in (0, 3.99, 4, 5.5, 6, 100)] == [120, 120, 60, 60, 240, 240]
+    assert grid.seconds_per_bar_at(4) == 4.0 and grid.seconds_per_bar_at(7) == 1.0
+    assert grid.bar_span_samples(3, 2) == (6 * 48000, 12 * 48000)
+    assert grid.bar_to_frame(6, 23.4375) == 375  # 16 s
+    assert str(grid.position(13.0)) == "6.2.1"  # bar 5 (0-based) from 12 s, beats of 1 s
+    assert [segment.start_seconds for segment in grid.segments] == [0.0, 8.0, 16.0]
+    assert grid != TempoGrid(120, Meter(4, 4), 48000)  # the map is part of the grid's value
+
+
+@given(tempo_maps, st.integers(0, 400))
+def test_bar_lines_keep_their_order_and_round_trip_across_tempo_changes(
+        grid: TempoGrid, bar: int) -> None:
+    sample = grid.bar_to_sample(bar)
+    assert grid.bar_to_sample(bar + 1) > sample
+    assert grid.bar_to_sample(grid.sample_to_bar(sample)) == sample
+    assert abs(grid.seconds_to_bar(grid.bar_to_seconds(bar)) - bar) < 1e-9 * max(1, bar)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        (((0, 90.0),), "bar 0"),
+        (((4, 90.0), (4, 100.0)), "increasing"),
+        (((8, 90.0), (4, 100.0)), "increasing"),
+        (((2.5, 90.0),), "bar line"),
+        (((-1, 90.0),), "bar line"),
+        (((4, 1000.0),), "BPM"),
+    ],
+)
+def test_impossible_tempo_changes_are_refused(changes: tuple, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        TempoGrid(120, Meter(4, 4), 44100, changes)
