@@ -128,6 +128,9 @@ KeyName = Annotated[
     str, StringConstraints(max_length=32), AfterValidator(lambda value: str(Key.parse(value)))
 ]
 
+#: A tempo in quarter notes per minute.
+Bpm = Annotated[float, Field(ge=MIN_BPM, le=MAX_BPM)]
+
 
 def absent_if_none(value: object) -> bool:
     """For `Field(exclude_if=...)`: an optional field added in a minor format version is left

@@ -122,9 +122,38 @@ class Project(BaseModel):
     def meter_value(self) -> Meter:
         return Meter.parse(self.meter)
 
+    def section_bpm(self, section: Section) -> float:
+        """The tempo `section` is planned, rendered and played at: its own, else the song's."""
+        return section.bpm_in(self.bpm)
+
     def grid(self) -> TempoGrid:
-        """The tempo grid at the project's sample rate: the one place bars become samples."""
-        return TempoGrid(self.bpm, self.meter_value(), self.sample_rate)
+        """The tempo grid at the project's sample rate: the one place bars become samples.
+
+        A section with a tempo of its own changes the tempo on its first bar and back to the
+        song's on the bar after its last (unless the next section starts there with its own)."""
+        return TempoGrid(self.bpm_at_start(), self.meter_value(), self.sample_rate,
+                         self.tempo_changes())
+
+    def bpm_at_start(self) -> float:
+        first = self.sections[0] if self.sections else None
+        return self.section_bpm(first) if first is not None and first.start_bar == 0 else self.bpm
+
+    def tempo_changes(self) -> tuple[tuple[int, float], ...]:
+        """(bar, bpm) where the tempo changes, after bar 0 and before the song's end: at each
+        section whose tempo differs from the one before it, and where a section with its own
+        ends."""
+        marks: dict[int, float] = {}
+        for section in self.sections:
+            if section.bpm is not None:
+                marks.setdefault(section.end_bar, self.bpm)
+            marks[section.start_bar] = self.section_bpm(section)
+        changes: list[tuple[int, float]] = []
+        current = self.bpm_at_start()
+        for bar in sorted(marks):
+            if 0 < bar < self.length_bars and marks[bar] != current:
+                changes.append((bar, marks[bar]))
+                current = marks[bar]
+        return tuple(changes)
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:

@@ -13,6 +13,7 @@ from melodex_studio.project.fields import (
     MAX_PROJECT_BARS,
     MAX_SECTION_BARS,
     MAX_TAKES_PER_SECTION,
+    Bpm,
     EntityId,
     GainDb,
     Instrument,
@@ -64,6 +65,9 @@ class Section(BaseModel):
     muted: bool = False
     # A key of its own (a key change); None follows the song's key (format 1.1).
     key: KeyName | None = Field(default=None, exclude_if=absent_if_none)
+    # A tempo of its own (a tempo change from its first bar to its last); None follows the
+    # song's tempo (format 1.2).
+    bpm: Bpm | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("takes")
     @classmethod
@@ -98,6 +102,10 @@ class Section(BaseModel):
     def key_in(self, song_key: str) -> str:
         """The key the section is planned and rendered in: its own, else the song's."""
         return self.key or song_key
+
+    def bpm_in(self, song_bpm: float) -> float:
+        """The tempo the section is planned, rendered and played at: its own, else the song's."""
+        return song_bpm if self.bpm is None else self.bpm
 
     @property
     def end_bar(self) -> int:

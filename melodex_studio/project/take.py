@@ -20,6 +20,7 @@ from melodex_studio.project.fields import (
     MAX_REPAINT_RANGES,
     MAX_SECTION_BARS,
     BlobRef,
+    Bpm,
     EntityId,
     KeyName,
     Label,
@@ -97,6 +98,9 @@ class Take(BaseModel):
     # The key it was rendered in (format 1.1; absent in takes made before), so a re-run from
     # the record renders in it after the section changed key.
     key: KeyName | None = Field(default=None, exclude_if=absent_if_none)
+    # The tempo it was rendered at (format 1.2; absent in takes made before), so a re-run from
+    # the record renders at it after the section's tempo changed.
+    bpm: Bpm | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("checkpoints")
     @classmethod

@@ -13,8 +13,11 @@ Format 0.9 (the preview layout of pre-release builds, user_version 9):
   were `start`/`bars`; a take's `checkpoints` were an object {"<step>": "<sha256>"} and its
   final latent was `latent`.
 
-Format 1.0: the layout of 1.1; its documents lack only the optional `key` of a section and
-of a take.
+Format 1.0: the layout of 1.2; its documents lack only the optional `key` and `bpm` of a
+section and of a take.
+
+Format 1.1: the layout of 1.2; its documents lack only the optional `bpm` of a section and of
+a take.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ CURRENT_LAYOUT = Layout(
     has_revisions=True,
 )
 
-#: Format 1.0 stored the document as 1.1 does; 1.1 only added an optional section field.
+#: Formats 1.0 and 1.1 stored the document as 1.2 does; 1.1 and 1.2 only added optional
+#: section and take fields.
 LAYOUT_1_0 = replace(CURRENT_LAYOUT, version=(1, 0))
+LAYOUT_1_1 = replace(CURRENT_LAYOUT, version=(1, 1))
 
 LAYOUT_0_9 = Layout(
     version=(0, 9),
@@ -82,6 +87,7 @@ LAYOUT_0_9 = Layout(
 LAYOUTS: dict[tuple[int, int], Layout] = {
     (0, 9): LAYOUT_0_9,
     (1, 0): LAYOUT_1_0,
+    (1, 1): LAYOUT_1_1,
     (FORMAT_MAJOR, FORMAT_MINOR): CURRENT_LAYOUT,
 }
 
@@ -137,9 +143,15 @@ def migrate_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def migrate_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Nothing to change: 1.2 only added the optional `bpm` of a section and of a take."""
+    return doc
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration((0, 9), (1, 0), "renamed fields, checkpoints as a list", migrate_0_9_to_1_0),
     Migration((1, 0), (1, 1), "section and take keys", migrate_1_0_to_1_1),
+    Migration((1, 1), (1, 2), "section and take tempos", migrate_1_1_to_1_2),
 )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from project_builders import Recorder, make_take
 
+from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan, PlanBar
+from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.project.commands import (
     AddSection,
     AddTake,
@@ -503,3 +505,35 @@ def test_a_song_key_change_moves_the_plans_that_follow_it(document):
     document.history.push(EditProjectFields(key="A minor"))
     assert document.history.count == steps + 1  # a key chosen and chosen back: two steps
     assert document.history.undo_text == "Change key"
+
+
+def test_a_section_tempo_changes_the_song_grid_from_its_first_bar_to_its_last(document):
+    # 96 BPM: a 4/4 bar lasts 2.5 s. Intro 0-4, a gap, Verse 6-14, Chorus 14-18.
+    intro, verse, chorus = document.project.sections
+    document.history.push(EditSectionSettings(verse.id, bpm=144.0))
+    document.history.push(EditSectionSettings(verse.id, bpm=150.0))  # the arrows: one step
+    assert (document.history.count, document.history.undo_text) == (1, "Change tempo of Verse")
+    project = document.project
+    assert project.tempo_changes() == ((6, 150.0), (14, 96.0))
+    grid = project.grid()
+    assert grid.bar_to_seconds(14) == pytest.approx(15.0 + 8 * 1.6)  # 8 bars of 1.6 s
+    assert grid.bar_span_samples(14, 4)[1] - grid.bar_span_samples(14, 4)[0] == 10 * 44100
+    assert project.section_bpm(project.sections[1]) == 150.0
+    assert project.section_bpm(project.sections[2]) == 96.0
+    # The chorus at the verse's tempo: one change, none back at the song's end.
+    document.history.push(EditSectionSettings(chorus.id, bpm=150.0))
+    assert document.project.tempo_changes() == ((6, 150.0),)
+    # The intro at its own tempo from bar 0: the grid starts at it; the gap is at the song's.
+    document.history.push(EditSectionSettings(intro.id, bpm=80.0))
+    assert document.project.grid().bpm == 80.0
+    assert document.project.tempo_changes() == ((4, 96.0), (6, 150.0))
+    # Back to the song's tempo is a step of its own (merged, it would say nothing).
+    document.history.push(EditSectionSettings(verse.id, bpm=None))
+    assert document.history.undo_text == "Verse follows the song's tempo"
+    assert document.project.tempo_changes() == ((4, 96.0), (14, 150.0))
+    for _ in range(4):
+        document.history.undo()
+    assert document.project == project.model_copy(update={"sections": (intro, verse, chorus)})
+    assert document.project.grid() == TempoGrid(96.0, Meter(4, 4), 44100)
+    with pytest.raises(EditError, match="bpm"):
+        document.history.push(EditSectionSettings(verse.id, bpm=500.0))

@@ -24,7 +24,7 @@ from melodex_studio.store.migrations import MIGRATIONS, migrate_document
 
 def test_every_migration_step_leads_to_the_current_format():
     versions = [(m.source, m.target) for m in MIGRATIONS]
-    assert versions == [((0, 9), (1, 0)), ((1, 0), (1, 1))]
+    assert versions == [((0, 9), (1, 0)), ((1, 0), (1, 1)), ((1, 1), (1, 2))]
 
 
 def test_format_0_9_file_opens_migrated_in_memory_and_is_untouched(tmp_path):
@@ -51,13 +51,13 @@ def test_saving_a_migrated_file_writes_the_current_format_and_keeps_the_old_as_b
     assert report.blobs_copied_by_sql == len(blobs)  # rows copied from the 0.9 `tensors` table
     assert (tmp_path / "old.mlx.bak").read_bytes() == old_bytes
     with open_project(path) as upgraded:
-        assert upgraded.format_version == "1.1"
+        assert upgraded.format_version == "1.2"
         assert upgraded.migrated_from is None
         assert upgraded.project == project
     check_project(path)
 
 
-def test_format_1_0_file_opens_and_a_section_key_survives_saving_as_1_1(tmp_path):
+def test_format_1_0_file_opens_and_a_section_key_survives_saving_as_1_2(tmp_path):
     project, blobs = make_project(takes=1)
     path = write_mlx(tmp_path / "v10.mlx", canonical_json(project), blobs, user_version=1000,
                      format_version="1.0", kinds=blob_kinds(project))
@@ -68,15 +68,36 @@ def test_format_1_0_file_opens_and_a_section_key_survives_saving_as_1_1(tmp_path
             opened.project.sections[0].model_copy(update={"key": "B minor"}))
         save_project(path, modulated, opened.blobs())
     with open_project(path) as saved:
-        assert saved.format_version == "1.1"
+        assert saved.format_version == "1.2"
         assert saved.project.sections[0].key == "B minor"
     assert '"key":"B minor"' in canonical_json(modulated)
 
 
-def test_a_document_without_section_keys_writes_no_key_field_so_1_0_readers_open_it():
+def test_format_1_1_file_opens_and_a_section_tempo_survives_saving_as_1_2(tmp_path):
+    project, blobs = make_project(takes=1)
+    project = project.replace_section(project.sections[0].model_copy(update={"key": "D major"}))
+    path = write_mlx(tmp_path / "v11.mlx", canonical_json(project), blobs, user_version=1001,
+                     format_version="1.1", kinds=blob_kinds(project))
+    with open_project(path) as opened:
+        assert (opened.format_version, opened.migrated_from) == ("1.1", "1.1")
+        assert opened.project == project
+        faster = opened.project.replace_section(
+            opened.project.sections[0].model_copy(update={"bpm": 132.5}))
+        save_project(path, faster, opened.blobs())
+    with open_project(path) as saved:
+        assert saved.format_version == "1.2"
+        assert saved.project.sections[0].bpm == 132.5
+        assert saved.project.sections[0].key == "D major"
+        first = saved.project.sections[0]
+        grid = saved.project.grid()
+        assert first.start_bar == 0 and saved.project.bpm != 132.5
+        assert (grid.bpm_at(0), grid.bpm_at(first.end_bar)) == (132.5, saved.project.bpm)
+
+
+def test_a_document_without_section_keys_or_tempos_writes_neither_so_1_0_readers_open_it():
     project, _ = make_project(takes=1)
     sections = json.loads(canonical_json(project))["sections"]
-    assert sections and not any("key" in section for section in sections)
+    assert sections and not any("key" in section or "bpm" in section for section in sections)
 
 
 def test_migration_turns_checkpoint_objects_into_sorted_lists():

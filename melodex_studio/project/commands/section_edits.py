@@ -60,7 +60,7 @@ class EditPrompt(_SectionEdit):
 
 GENERATION_FIELDS = frozenset(GenerationSettings.model_fields)
 SECTION_SETTING_FIELDS = frozenset(
-    {"energy", "instrumentation", "style", "kind", "gain_db", "muted"}
+    {"energy", "instrumentation", "style", "kind", "gain_db", "muted", "bpm"}
 )
 #: Settings set by a switch or a choice (a check box, a menu), not by dragging or stepping.
 SWITCH_FIELDS = frozenset({"muted", "seed_locked", "sampler", "preset", "kind", "style"})
@@ -77,15 +77,16 @@ _FIELD_LABELS = {
     "style": "style",
     "kind": "section type",
     "gain_db": "gain",
+    "bpm": "tempo",
 }
 
 
 class EditSectionSettings(_SectionEdit):
     """Change generation settings (guidance, steps, seed, sampler, preset, ...) and/or the
-    section's energy, instrumentation, style, kind, gain and mute. Choosing a preset other
-    than "custom" without a guidance value moves guidance to the preset's default, as the
-    preset menu promises. Repeated edits of the same fields (a slider drag) merge, except
-    switches and choices (`SWITCH_FIELDS`)."""
+    section's energy, instrumentation, style, kind, gain, mute and tempo (None: the song's).
+    Choosing a preset other than "custom" without a guidance value moves guidance to the
+    preset's default, as the preset menu promises. Repeated edits of the same fields (a slider
+    drag) merge, except switches and choices (`SWITCH_FIELDS`)."""
 
     def __init__(self, section_id: str, **changes: Any) -> None:
         super().__init__(section_id)
@@ -97,8 +98,10 @@ class EditSectionSettings(_SectionEdit):
         self.changes = dict(changes)
         # A drag or a spin box's arrows merge into one step; a switch or a choice never does:
         # two presses of one would merge into a step that changes nothing and disappears.
-        self.merge_key = None if SWITCH_FIELDS & changes.keys() else (
-            "settings", section_id, frozenset(changes))
+        # Back to the song's tempo is a switch too: merged with the tempo edits before it, the
+        # step would no longer say that the section follows the song.
+        switch = SWITCH_FIELDS & changes.keys() or ("bpm" in changes and changes["bpm"] is None)
+        self.merge_key = None if switch else ("settings", section_id, frozenset(changes))
 
     def edit(self, section: Section) -> Section:
         generation = {k: v for k, v in self.changes.items() if k in GENERATION_FIELDS}
@@ -116,6 +119,8 @@ class EditSectionSettings(_SectionEdit):
         name = project.section(self.section_id).name
         if set(self.changes) == {"muted"}:
             return f"{'Mute' if self.changes['muted'] else 'Unmute'} {name}"
+        if self.changes == {"bpm": None}:
+            return f"{name} follows the song's tempo"
         if len(self.changes) == 1:
             (field,) = self.changes
             return f"Change {_FIELD_LABELS[field]} of {name}"
