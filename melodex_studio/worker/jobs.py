@@ -17,7 +17,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan
+from melodex_studio.music.tempo import TempoGrid
 
 MAX_WINDOW_FRAMES = 1 << 16
 MAX_CANDIDATES = 16
@@ -58,6 +60,15 @@ class Conditioning(BaseModel):
     meter: str = Field(max_length=8)
     section_kind: str = Field(default="custom", max_length=32)
     energy: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class TempoChange(BaseModel):
+    """The tempo from song bar `bar` on (a section with a tempo of its own)."""
+
+    model_config = _STRICT
+
+    bar: int = Field(ge=1, le=1 << 16)
+    bpm: float = Field(ge=20.0, le=400.0)
 
 
 class PlanJob(BaseModel):
@@ -154,13 +165,27 @@ class RenderJob(BaseModel):
     keep: FrameRange
     decode: AudioSpan | None = None
     preview_every: int = Field(default=0, ge=0, le=MAX_STEPS)
+    # The song's tempo map, where it is not `conditioning.bpm` throughout: the tempo at bar 0
+    # and the changes after it (`TempoGrid`), so the window's bars land where the studio
+    # places them. `conditioning.bpm` stays the section's tempo, what the renderer hears.
+    first_bpm: float | None = Field(default=None, ge=20.0, le=400.0)
+    tempo_changes: tuple[TempoChange, ...] = Field(default=(), max_length=1024)
     # Renders after the first when a candidate is heard in another key than `conditioning.key`
     # (`engine.pipelines.render_in_key`); needs the decoded audio, and no recorded noise or
     # checkpoint to reproduce.
     key_retries: int = Field(default=0, ge=0, le=MAX_KEY_RETRIES)
 
+    def grid(self, sample_rate: int) -> TempoGrid:
+        """The song's tempo grid at `sample_rate`, as the studio built the window on it."""
+        return TempoGrid(self.conditioning.bpm if self.first_bpm is None else self.first_bpm,
+                         Meter.parse(self.conditioning.meter), sample_rate,
+                         tuple((change.bar, change.bpm) for change in self.tempo_changes))
+
     @model_validator(mode="after")
     def _consistent(self) -> RenderJob:
+        bars = [change.bar for change in self.tempo_changes]
+        if bars != sorted(set(bars)):
+            raise ValueError("tempo changes must be on increasing bars")
         previous_end = 0
         for frames in self.generate:
             if frames.start < previous_end or frames.end > self.window_frames:

@@ -17,7 +17,13 @@ from melodex_studio.engine.pipelines.render_in_key import retry_seed
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_change import plan_in_key
 from melodex_studio.project import operations as ops
-from melodex_studio.project.commands import DeleteTake, ResizeSection, SetPlan, SetSectionKey
+from melodex_studio.project.commands import (
+    DeleteTake,
+    EditSectionSettings,
+    ResizeSection,
+    SetPlan,
+    SetSectionKey,
+)
 from melodex_studio.project.document import Document
 from melodex_studio.project.fields import validated_copy
 from melodex_studio.project.models import Project, TakeOperation, new_project
@@ -548,3 +554,42 @@ def test_an_import_heard_in_another_key_than_its_section_says_so() -> None:
         "repaint or vary it in the recording's key")
     assert import_key_note("A minor", "A minor") == ""
     assert import_key_note("", "A minor") == ""  # nothing pitched was heard
+
+
+def test_a_section_at_its_own_tempo_renders_on_the_song_tempo_map(studio: Studio) -> None:
+    # 100 BPM: Intro 0-2, Verse 2-5, Chorus 5-7. The verse at 150 BPM: 1.6 s bars, not 2.4 s.
+    verse = studio.section("Verse")
+    studio.doc.history.push(EditSectionSettings(verse.id, bpm=150.0))
+    project = studio.project
+    request = ops.regenerate_section(project, studio.blobs.get, verse.id,
+                                     geometry=studio.geometry)
+    job = request.job
+    assert job is not None and job.conditioning.bpm == 150.0  # what the renderer hears
+    rate = studio.geometry.sample_rate
+    assert job.grid(rate) == project.grid().with_sample_rate(rate)
+    assert [(change.bar, change.bpm) for change in job.tempo_changes] == [(2, 150.0), (5, 100.0)]
+    assert request.span.n_samples == round(3 * 1.6 * rate)
+    # The planner hears it too.
+    assert ops.plan_request(project, verse.id).job.conditioning.bpm == 150.0
+    # The intro and the chorus keep their own tempo, so their takes still fit and are the
+    # context on both sides, the chorus's now starting 2.4 s earlier (at 9.6 s, not 12 s).
+    chorus = studio.section("Chorus")
+    assert request.context_take_ids == (studio.section("Intro").active_take.id,
+                                        chorus.active_take.id)
+    chorus_span = ops.section_span(project, chorus, studio.geometry)
+    assert chorus_span.start_sample == round(9.6 * rate)
+    window = ops.timeline.build_window(project, studio.blobs.get, studio.geometry, verse,
+                                       request.span)
+    inside = chorus_span.start_frame - window.start
+    assert np.array_equal(window.source[:, inside : inside + 8],
+                          studio.latent("Chorus")[:, :8])
+    chorus_audio = studio.audio("Chorus")
+    take = studio.run(request).takes[0]
+    assert take.bpm == 150.0
+    assert len(studio.audio("Verse")) == round(3 * 1.6 * rate)
+    assert np.array_equal(studio.audio("Chorus"), chorus_audio)
+    # Faster again: a re-run from the record renders at the tempo the take was made at.
+    studio.doc.history.push(EditSectionSettings(verse.id, bpm=90.0))
+    rerun = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
+    assert rerun.job is not None and rerun.job.conditioning.bpm == 150.0
+    _rerun_matches(studio, take.id)

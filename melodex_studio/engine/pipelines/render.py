@@ -144,7 +144,7 @@ def render(
         region_mask=mask[None],
         source=source[None],
         text=text_embedding.reshape(1, -1).float().cpu(),
-        bpm=torch.tensor([grid.bpm], dtype=torch.float32),
+        bpm=torch.tensor([grid.bpm_at(plan_start_bar)], dtype=torch.float32),  # the section's
         key=torch.tensor([key.index]),
         meter=torch.tensor([meter_id(grid.meter)]),
         text_dropped=torch.zeros(1, dtype=torch.bool),

@@ -172,6 +172,7 @@ def _take(
         created=created,
         label=label,
         key=request.job.conditioning.key if request.job is not None else None,
+        bpm=request.job.conditioning.bpm if request.job is not None else None,
     )
 
 

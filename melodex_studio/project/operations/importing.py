@@ -161,6 +161,7 @@ def finish_import(
         created=now(),
         label=" ".join(request.name.split())[:MAX_NAME_CHARS].strip() or None,
         key=key,
+        bpm=project.section_bpm(section),
     )
     command = AddTake(section.id, take, make_active=True)
     return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, key))

@@ -41,11 +41,15 @@ def _previous_plan(project: Project, section: Section) -> Plan | None:
     return None
 
 
-def _conditioning(project: Project, section: Section) -> Conditioning:
+def section_conditioning(
+    project: Project, section: Section, prompt: str | None = None
+) -> Conditioning:
+    """What a job for `section` is conditioned on: its prompt (or `prompt`), style, kind and
+    energy, in its own tempo and key (else the song's)."""
     return Conditioning(
-        prompt=section.prompt,
+        prompt=section.prompt if prompt is None else prompt,
         style=section.style,
-        bpm=project.bpm,
+        bpm=project.section_bpm(section),
         key=str(project.section_key(section)),
         meter=project.meter,
         section_kind=str(section.kind),
@@ -65,7 +69,7 @@ def plan_request(
     section = section_of(project, section_id)
     template = section.plan if section.plan is not None and section.plan.locked_bars() else None
     job = PlanJob(
-        conditioning=_conditioning(project, section),
+        conditioning=section_conditioning(project, section),
         n_bars=section.length_bars,
         seed=section.settings.seed if seed is None else seed,
         template=template,
@@ -89,7 +93,7 @@ def plan_extension(
     kept = tuple(bar.model_copy(update={"locked": True}) for bar in old.bars)
     new = (PlanBar(drums=(0,) * steps),) * add_bars
     job = PlanJob(
-        conditioning=_conditioning(project, section),
+        conditioning=section_conditioning(project, section),
         n_bars=section.length_bars + add_bars,
         seed=section.settings.seed if seed is None else seed,
         template=Plan(steps_per_bar=steps, bars=kept + new),

@@ -28,6 +28,7 @@ from melodex_studio.project.models import (
     Take,
     TakeOperation,
 )
+from melodex_studio.project.operations.planning import section_conditioning
 from melodex_studio.project.operations.splice import crossfade_samples
 from melodex_studio.project.operations.timeline import (
     DEFAULT_CONTEXT_FRAMES,
@@ -47,10 +48,10 @@ from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import (
     MAX_CANDIDATES,
     AudioSpan,
-    Conditioning,
     FrameRange,
     RenderJob,
     ResumeFrom,
+    TempoChange,
 )
 
 
@@ -110,20 +111,6 @@ def fresh_seeds(section: Section, count: int) -> tuple[int, ...]:
 # --- building blocks -----------------------------------------------------------------------------
 
 
-def _conditioning(
-    project: Project, section: Section, prompt: str, style: str | None
-) -> Conditioning:
-    return Conditioning(
-        prompt=prompt,
-        style=style,
-        bpm=project.bpm,
-        key=str(project.section_key(section)),
-        meter=project.meter,
-        section_kind=str(section.kind),
-        energy=section.energy,
-    )
-
-
 def build_request(
     project: Project,
     section: Section,
@@ -154,9 +141,12 @@ def build_request(
     covered = sum(end - start for start, end in generate)
     source_ref = bag.add_latent(window.source) if covered < window.frames else None
     keep_start, keep_end = window.keep
+    changes = project.tempo_changes()
     decode_start, decode_end = window.decode_span(geometry)
     job = RenderJob(
-        conditioning=_conditioning(project, section, prompt, section.style),
+        conditioning=section_conditioning(project, section, prompt),
+        first_bpm=None if not changes else project.bpm_at_start(),
+        tempo_changes=tuple(TempoChange(bar=bar, bpm=bpm) for bar, bpm in changes),
         plan=plan,
         plan_start_bar=section.start_bar,
         window_start=window.start,

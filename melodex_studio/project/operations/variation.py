@@ -207,6 +207,10 @@ def rerun_take(
     if take.key is not None and take.key != str(project.section_key(section)):
         # Rendered before the section changed key: the re-run renders in the take's key.
         project = project.replace_section(section.model_copy(update={"key": take.key}))
+        section = project.section(section.id)
+    if take.bpm is not None and take.bpm != project.section_bpm(section):
+        # Rendered before the section's tempo changed: the re-run renders at the take's.
+        project = project.replace_section(section.model_copy(update={"bpm": take.bpm}))
     section = project.section(section.id)
     options = dict(
         prompt=take.prompt,

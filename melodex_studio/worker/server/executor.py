@@ -26,7 +26,6 @@ from melodex_studio.engine.sampling import interval_from_progress, seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
-from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import (
     AudioSpan,
@@ -227,7 +226,7 @@ class EngineExecutor:
         info = models.info
         reporter.check_cancelled()
         cond = job.conditioning
-        grid = TempoGrid(cond.bpm, Meter.parse(cond.meter), info.sample_rate)
+        grid = job.grid(info.sample_rate)
         key = Key.parse(cond.key)
         text = models.embed(cond.prompt, cond.style, lambda: reporter.cancelled)
         frames = job.window_frames
