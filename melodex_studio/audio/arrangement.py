@@ -213,8 +213,8 @@ def _section_clip(
 class PreviewAudio:
     """What a section plays instead of its active take while it renders: the worker's rough
     decode (mono float32 `audio` at `sample_rate`) of a render of the section that started at
-    bar `start_bar`, `length_bars` long, at `bpm` in `meter`. If the section or the song's
-    timing has changed since, the preview no longer fits and the take plays instead."""
+    bar `start_bar`, `length_bars` long, at `bpm` in `meter`. If the section or its timing
+    has changed since, the preview no longer fits and the take plays instead."""
 
     audio: np.ndarray
     sample_rate: int
@@ -224,7 +224,8 @@ class PreviewAudio:
     meter: str
 
     def fits(self, project: Project, section: Section) -> bool:
-        return (section.start_bar, section.length_bars, project.bpm, project.meter) == (
+        return (section.start_bar, section.length_bars, project.section_bpm(section),
+                project.meter) == (
             self.start_bar, self.length_bars, self.bpm, self.meter)
 
 

@@ -119,25 +119,26 @@ def plan_to_midi(project: Project) -> mido.MidiFile:
     grid = project.grid()
     meter, song_key = project.meter_value(), project.key_value()
     ticks_per_bar = meter.sixteenths_per_bar * TICKS_PER_SIXTEENTH
-    conductor = mido.MidiTrack()
-    conductor.append(mido.MetaMessage("track_name", name=project.title, time=0))
-    tempo = round(grid.seconds_per_quarter * 1_000_000)
-    conductor.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
-    conductor.append(_time_signature(meter))
-    conductor.append(mido.MetaMessage("key_signature", key=song_key.short_name, time=0))
+    # Conductor events as (tick, message), in song order: the tempo map, section markers and
+    # key signature changes.
+    events: list[tuple[int, mido.MetaMessage]] = [
+        (0, mido.MetaMessage("track_name", name=project.title)),
+        (0, _set_tempo(grid.bpm)),
+        (0, _time_signature(meter)),
+        (0, mido.MetaMessage("key_signature", key=song_key.short_name)),
+    ]
+    events += [(bar * ticks_per_bar, _set_tempo(bpm)) for bar, bpm in grid.changes]
     sounding = song_key  # the key signature in force; a section with its own key changes it
-    now = 0
     chords: list[_Note] = []
     bass: list[_Note] = []
     melody: list[_Note] = []
     drums: list[_Note] = []
     for section in project.sections:
         section_tick = section.start_bar * ticks_per_bar
-        conductor.append(mido.MetaMessage("marker", text=section.name, time=section_tick - now))
-        now = section_tick
+        events.append((section_tick, mido.MetaMessage("marker", text=section.name)))
         key = project.section_key(section)
         if key != sounding:
-            conductor.append(mido.MetaMessage("key_signature", key=key.short_name, time=0))
+            events.append((section_tick, mido.MetaMessage("key_signature", key=key.short_name)))
             sounding = key
         if section.plan is None:
             continue
@@ -158,6 +159,11 @@ def plan_to_midi(project: Project) -> mido.MidiFile:
                     if mask & voice:
                         pitch = GM_DRUM_NOTES[voice]
                         drums.append(_Note(start, start + DRUM_NOTE_TICKS, pitch, drum_velocity))
+    conductor = mido.MidiTrack()
+    now = 0
+    for tick, message in sorted(events, key=lambda event: event[0]):  # stable: order kept
+        conductor.append(message.copy(time=tick - now))
+        now = tick
     conductor.append(mido.MetaMessage("end_of_track", time=0))
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     midi.tracks.append(conductor)
@@ -166,6 +172,10 @@ def plan_to_midi(project: Project) -> mido.MidiFile:
     midi.tracks.append(_track("Melody", MELODY_CHANNEL, MELODY_PROGRAM, melody))
     midi.tracks.append(_track("Drums", DRUM_CHANNEL, None, drums))
     return midi
+
+
+def _set_tempo(bpm: float) -> mido.MetaMessage:
+    return mido.MetaMessage("set_tempo", tempo=round(60_000_000 / bpm))
 
 
 def write_plan_midi(project: Project, path: Path) -> Path:

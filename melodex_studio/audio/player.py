@@ -15,6 +15,7 @@ from melodex_studio.audio.mixer import Mixer, MixUpdate
 from melodex_studio.audio.transport import Transport, TransportState
 
 if TYPE_CHECKING:
+    from melodex_studio.music.tempo import TempoGrid
     from melodex_studio.project.models import Project
 
 
@@ -31,7 +32,7 @@ class ProjectPlayer:
         self.read_audio = read_audio
         self.cache = cache if cache is not None else TakeAudioCache()
         self._mixer: Mixer | None = None
-        self._timing: tuple[float, str, int] | None = None
+        self._timing: tuple[TempoGrid, int] | None = None
 
     @property
     def mixer(self) -> Mixer | None:
@@ -42,7 +43,7 @@ class ProjectPlayer:
         Raises MissingTakeAudioError if an active take's audio cannot be read."""
         rate = self.transport.output_rate
         arrangement = arrangement_from_project(project, self.read_audio, rate, self.cache)
-        timing = (project.bpm, project.meter, rate)
+        timing = (project.grid(), rate)  # tempo map and meter: a change retimes the song
         retimed = timing != self._timing
         self._timing = timing
         if retimed:

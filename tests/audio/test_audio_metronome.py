@@ -155,6 +155,26 @@ def test_count_in_plays_a_bar_of_clicks_then_the_song_from_the_playhead() -> Non
     np.testing.assert_array_equal(rest, song[bar : bar + len(rest)])  # then the song, exactly
 
 
+def test_count_in_counts_at_the_tempo_where_playback_starts() -> None:
+    grid = TempoGrid(120.0, Meter(4, 4), RATE, ((1, 60.0),))  # bar 2 on at half the tempo
+    bar = grid.bar_to_sample(1)
+    slow_bar = grid.bar_to_sample(2) - bar
+    assert slow_bar == 2 * bar
+    song = np.full(grid.bar_to_sample(3), 0.1, dtype=np.float32)
+    block = 333
+    backend = NullBackend(sample_rate=RATE, block_frames=block, manual=True,
+                          capture_frames=slow_bar + bar)
+    transport = Transport(backend, grid)
+    transport.load(song)
+    transport.set_count_in(1)
+    transport.seek(bar)  # play from bar 2, at 60 BPM
+    assert transport.play()
+    backend.pump((slow_bar + bar) // block + 1)
+    count_in = backend.captured[:slow_bar, 0]
+    assert onsets(count_in) == [1 + beat * slow_bar // 4 for beat in range(4)]
+    np.testing.assert_array_equal(backend.captured[slow_bar : slow_bar + bar, 0], song[bar:2 * bar])
+
+
 def test_count_in_is_played_at_every_start_and_cut_by_a_stop() -> None:
     grid = TempoGrid(100.0, Meter(3, 4), RATE)
     song = np.full(grid.bar_to_sample(4), 0.25, dtype=np.float32)

@@ -113,6 +113,25 @@ def test_a_section_in_its_own_key_changes_the_signature_and_its_notes(tmp_path: 
     assert [n[2] for n in notes_of(midi.tracks[2])] == [key.degree_to_midi(5, 36 + key.tonic)]
 
 
+def test_a_section_at_its_own_tempo_writes_the_tempo_map(tmp_path: Path) -> None:
+    project = new_project("Tempo song", bpm=96.0, key="A minor", meter="4/4",
+                          sections_spec="Intro:2,Verse:4,Chorus:2,Outro:2", seed=1)
+    verse = project.section_by_name("Verse").model_copy(update={"bpm": 140.0})
+    project = project.replace_section(verse)
+    midi = mido.MidiFile(write_plan_midi(project, tmp_path / "song.mid"))
+    now, tempos, markers = 0, [], {}
+    for message in midi.tracks[0]:
+        now += message.time
+        if message.type == "set_tempo":
+            tempos.append((now // (4 * TICKS_PER_QUARTER), round(mido.tempo2bpm(message.tempo), 3)))
+        elif message.type == "marker":
+            markers[message.text] = now // (4 * TICKS_PER_QUARTER)
+    assert tempos == [(0, 96.0), (2, 140.0), (6, 96.0)]  # from the verse's first bar to its last
+    assert markers == {"Intro": 0, "Verse": 2, "Chorus": 6, "Outro": 8}
+    # mido reads the map: up to the last event, the outro marker (nothing here is planned)
+    assert midi.length == pytest.approx(2 * 2.5 + 4 * 240 / 140 + 2 * 2.5, abs=1e-4)
+
+
 @pytest.mark.parametrize("key", ["C major", "A minor", "F# major", "Bb minor", "Db major",
                                  "G# minor", "Eb minor"])
 def test_every_key_spelling_is_a_valid_midi_key_signature(key: str) -> None:

@@ -163,6 +163,16 @@ def test_project_arrangement_places_resampled_takes_on_the_grid(store: BlobStore
         np.testing.assert_array_equal(placed.audio, resample(raw, 24000, 44100))
 
 
+def test_a_section_at_its_own_tempo_moves_the_sections_after_it(store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:4", bpm=120.0, sample_rate=48000)
+    intro = project.section_by_name("Intro").model_copy(update={"bpm": 80.0})  # 3 s bars
+    project = project.replace_section(intro)
+    arrangement = arrangement_from_project(project, store.read_audio)
+    verse = project.section_by_name("Verse")
+    assert arrangement.clip(verse.id).start_sample == 6 * 48000  # not 4 s: two bars of 3 s
+    assert arrangement.length_samples == (6 + 4 * 2) * 48000
+
+
 def test_take_region_gain_and_mute_come_from_the_section(store: BlobStore) -> None:
     project = rendered_project(store, "Intro:2,Verse:4")
     verse = project.section_by_name("Verse")
