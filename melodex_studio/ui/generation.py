@@ -333,9 +333,9 @@ class GenerationController(QObject):
 
     def _start(self, section_id: str, title: str) -> RunningJob:
         project = self.context.project
-        job = RunningJob(new_job_id(), title, section_id,
-                         start_bar=project.section(section_id).start_bar, bpm=project.bpm,
-                         meter=project.meter)
+        section = project.section(section_id)
+        job = RunningJob(new_job_id(), title, section_id, start_bar=section.start_bar,
+                         bpm=project.section_bpm(section), meter=project.meter)
         self.running[job.job_id] = job
         # Busy from the click on, not from the worker's next status message: a render of a
         # few seconds often sends none, and "ready" beside a running job reads as stuck.

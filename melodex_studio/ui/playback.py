@@ -405,7 +405,7 @@ class PlaybackController(QObject):
         arrangement = arrangement_from_project(project, self._read_take_audio, rate, self.cache)
         if previews:
             arrangement = with_previews(arrangement, project, previews)
-        timing = (project.bpm, project.meter, rate)
+        timing = (project.grid(), rate)  # tempo map and meter: a change retimes the song
         retimed = self._mixer is None or timing != self._mix_timing
         if retimed:
             self._mixer = Mixer(arrangement, crossfade_seconds)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QLabel,
     QSizePolicy,
     QToolBar,
@@ -15,10 +14,10 @@ from PySide6.QtWidgets import (
 )
 
 from melodex_studio.project.commands import EditProjectFields
-from melodex_studio.project.fields import MAX_BPM, MIN_BPM, SUPPORTED_METERS
+from melodex_studio.project.fields import SUPPORTED_METERS
 from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
-from melodex_studio.ui.music_fields import add_key_items, gain_spin_box
+from melodex_studio.ui.music_fields import add_key_items, gain_spin_box, tempo_spin_box
 from melodex_studio.ui.playback import PlaybackController
 from melodex_studio.ui.resources import icon, icon_size
 
@@ -69,13 +68,8 @@ class TransportBar(QToolBar):
         self.addWidget(self.time_label)
         self.addSeparator()
 
-        self.bpm = QDoubleSpinBox()
-        self.bpm.setRange(MIN_BPM, MAX_BPM)
-        self.bpm.setDecimals(1)
-        self.bpm.setSuffix(" BPM")
-        self.bpm.setKeyboardTracking(False)  # commit when the musician is done typing
-        self.bpm.setAccessibleName("Tempo")
-        self.bpm.setToolTip("Tempo in quarter notes per minute")
+        self.bpm = tempo_spin_box("Tempo", "The song's tempo in quarter notes per minute "
+                                  "(a section may have its own)")
         self.key = QComboBox()
         self.key.setAccessibleName("Key")
         self.key.setToolTip("The song's key: plans write notes as degrees of it")

@@ -117,6 +117,43 @@ def test_a_section_key_from_the_inspector_moves_its_plan(qtbot, studio):
     assert studio.context.project.section_by_name("Chorus").plan == plan
 
 
+def test_a_section_tempo_from_the_inspector_retimes_the_song(qtbot, studio):
+    from melodex_studio.project.commands import EditProjectFields
+    from melodex_studio.ui.timeline.section_item import header_detail
+
+    chorus = select(studio, "Chorus")
+    inspector = studio.inspector
+    project = studio.context.project
+    song_bpm = project.bpm
+    assert not inspector.own_tempo_check.isChecked() and not inspector.tempo_spin.isEnabled()
+    assert inspector.tempo_spin.value() == song_bpm
+    inspector.own_tempo_check.setChecked(True)  # own, at the tempo it plays at now
+    assert studio.context.project.section_by_name("Chorus").bpm == song_bpm
+    assert inspector.tempo_spin.isEnabled()
+    inspector.tempo_spin.setValue(song_bpm + 20)
+    inspector.tempo_spin.setValue(song_bpm + 30)  # the arrows again: merged
+    chorus = studio.context.project.section_by_name("Chorus")
+    assert chorus.bpm == song_bpm + 30
+    assert f"{song_bpm + 30:g} BPM" in header_detail(chorus)
+    grid = studio.context.project.grid()
+    assert grid.bpm_at(chorus.start_bar) == song_bpm + 30
+    assert grid.bpm_at(max(0, chorus.start_bar - 1)) == song_bpm
+    # The song's tempo moves the sections that follow it, not the chorus.
+    studio.context.undo.push(EditProjectFields(bpm=song_bpm - 10))
+    assert inspector.tempo_spin.value() == song_bpm + 30
+    assert studio.context.project.grid().bpm_at(chorus.start_bar) == song_bpm + 30
+    inspector.own_tempo_check.setChecked(False)
+    assert not inspector.tempo_spin.isEnabled() and inspector.tempo_spin.value() == song_bpm - 10
+    assert studio.context.project.section_by_name("Chorus").bpm is None
+    assert studio.undo_action.text() == "Undo Chorus follows the song's tempo"
+    studio.undo_action.trigger()
+    studio.undo_action.trigger()
+    assert studio.undo_action.text() == "Undo Change tempo of Chorus"  # own + arrows: one step
+    studio.undo_action.trigger()
+    assert studio.context.project == project
+    assert not inspector.own_tempo_check.isChecked()
+
+
 def test_presets_follow_the_brief_and_expert_settings_edit(qtbot, studio):
     select(studio, "Chorus")
     box = studio.inspector.generation

@@ -38,7 +38,7 @@ from melodex_studio.project.fields import (
 )
 from melodex_studio.project.section import Section, SectionKind
 from melodex_studio.ui.context import StudioContext
-from melodex_studio.ui.music_fields import add_key_items, gain_spin_box
+from melodex_studio.ui.music_fields import add_key_items, gain_spin_box, tempo_spin_box
 from melodex_studio.ui.panels.generation_settings import GenerationSettingsBox
 from melodex_studio.ui.panels.section_binding import CurrentSectionBinding
 from melodex_studio.ui.resources import icon
@@ -129,8 +129,20 @@ class InspectorPanel(QScrollArea):
                                   "change). Its plan's chords move with it.")
         self.key_combo.addItem("Song key", None)
         add_key_items(self.key_combo)
+        # A tempo of its own (a tempo change): off, the section follows the song's tempo.
+        self.tempo_spin = tempo_spin_box(
+            "Section tempo", "The section's tempo: the song's, or its own from its first bar "
+            "to its last (the sections after it keep their bars)")
+        self.own_tempo_check = QCheckBox("Own")
+        self.own_tempo_check.setAccessibleName("Own tempo")
+        self.own_tempo_check.setToolTip("Give the section a tempo of its own; off, it follows "
+                                        "the song's tempo")
+        tempo_row = QHBoxLayout()
+        tempo_row.addWidget(self.tempo_spin, 1)
+        tempo_row.addWidget(self.own_tempo_check)
         form.addRow("Name", self.name_edit)
         form.addRow("Type", self.kind_combo)
+        form.addRow("Tempo", tempo_row)
         form.addRow("Key", self.key_combo)
 
         self.prompt_edit = PromptEdit()
@@ -189,14 +201,18 @@ class InspectorPanel(QScrollArea):
         self.name_edit.editingFinished.connect(self._rename)
         self.kind_combo.activated.connect(self._kind_chosen)
         self.key_combo.activated.connect(self._key_chosen)
-        context.signals.sig_project_changed.connect(self._show_song_key)
+        context.signals.sig_project_changed.connect(self._show_song_fields)
+        self.tempo_spin.valueChanged.connect(self._tempo_edited)
+        self.own_tempo_check.toggled.connect(self._own_tempo_toggled)
         self.prompt_edit.sig_commit.connect(self._prompt_committed)
         self.energy_slider.valueChanged.connect(self._energy_moved)
         self.instruments_edit.editingFinished.connect(self._instruments_edited)
         self.gain_spin.valueChanged.connect(self._gain_edited)
         self.mute_check.toggled.connect(self._mute_toggled)
         self.setTabOrder(self.name_edit, self.kind_combo)
-        self.setTabOrder(self.kind_combo, self.key_combo)
+        self.setTabOrder(self.kind_combo, self.tempo_spin)
+        self.setTabOrder(self.tempo_spin, self.own_tempo_check)
+        self.setTabOrder(self.own_tempo_check, self.key_combo)
         self.setTabOrder(self.key_combo, self.prompt_edit)
         self.setTabOrder(self.prompt_edit, self.energy_slider)
         self.setTabOrder(self.energy_slider, self.instruments_edit)
@@ -223,8 +239,11 @@ class InspectorPanel(QScrollArea):
         if not self.name_edit.hasFocus():
             self.name_edit.setText(section.name)
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(section.kind.value))
-        self._show_song_key()
+        self._show_song_fields()
         self.key_combo.setCurrentIndex(max(0, self.key_combo.findData(section.key)))
+        self.own_tempo_check.setChecked(section.bpm is not None)
+        self.tempo_spin.setEnabled(section.bpm is not None)
+        self.tempo_spin.setValue(self.context.project.section_bpm(section))
         if not self.prompt_edit.hasFocus() or self._prompt_owner != section.id:
             self.prompt_edit.set_text_silently(section.prompt)
         self._prompt_owner = section.id
@@ -271,9 +290,30 @@ class InspectorPanel(QScrollArea):
         if not self.context.undo.push(SetSectionKey(section.id, key)):
             self.show_section(section)
 
-    def _show_song_key(self, *_args: object) -> None:
-        """The first entry names the song's key, which a section without its own follows."""
-        self.key_combo.setItemText(0, f"Song key ({self.context.project.key})")
+    def _tempo_edited(self, value: float) -> None:
+        section = self.binding.section
+        if section is None or self.binding.updating or section.bpm in (None, value):
+            return
+        if not self.context.undo.push(EditSectionSettings(section.id, bpm=value)):
+            self.show_section(section)
+
+    def _own_tempo_toggled(self, own: bool) -> None:
+        """On: the section keeps the tempo it plays at now, as its own, ready to change."""
+        section = self.binding.section
+        if section is None or self.binding.updating or own == (section.bpm is not None):
+            return
+        bpm = self.context.project.bpm if own else None
+        if not self.context.undo.push(EditSectionSettings(section.id, bpm=bpm)):
+            self.show_section(section)
+
+    def _show_song_fields(self, *_args: object) -> None:
+        """The key's first entry names the song's key, which a section without its own
+        follows; a section without its own tempo shows the song's."""
+        project = self.context.project
+        self.key_combo.setItemText(0, f"Song key ({project.key})")
+        section = self.binding.section
+        if section is not None and section.bpm is None and self.tempo_spin.value() != project.bpm:
+            self.tempo_spin.setValue(project.bpm)  # `_tempo_edited` ignores a followed tempo
 
     def _prompt_committed(self, text: str) -> None:
         section_id = self._prompt_owner

@@ -48,6 +48,15 @@ def take_origin(take: Take, section: Section) -> str:
     return text
 
 
+def take_details(take: Take) -> str:
+    """The tooltip of a take: how it was rendered (tempo and key where it recorded them)."""
+    parts = [f"seed {take.seed}", f"{take.settings.steps} steps",
+             f"guidance {take.settings.guidance:g}"]
+    parts += [f"{take.bpm:g} BPM"] if take.bpm is not None else []
+    parts += [take.key] if take.key is not None else []
+    return " · ".join([*parts, f"{take.created:%Y-%m-%d %H:%M}"])
+
+
 class TakesPanel(QWidget):
     sig_vary_requested = Signal(str, str, int, float)  # section id, take id, step, strength
 
@@ -152,8 +161,7 @@ class TakesPanel(QWidget):
                 ])
                 item.setData(0, TAKE_ID_ROLE, take.id)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                item.setToolTip(1, f"seed {take.seed} · {take.settings.steps} steps · guidance "
-                                   f"{take.settings.guidance:g} · {take.created:%Y-%m-%d %H:%M}")
+                item.setToolTip(1, take_details(take))
                 if take.id == section.active_take_id:
                     item.setIcon(0, icon("active", "#ff9f1c"))
                     font = item.font(1)

@@ -60,10 +60,11 @@ class TimelineScene(QGraphicsScene):
     def sync(self) -> None:
         """Make the items match the project: add, remove and update by section id."""
         project = self.project
-        seconds_per_bar = project.grid().seconds_per_bar
+        grid = project.grid()
         alive = set()
         for section in project.sections:
             alive.add(section.id)
+            seconds_per_bar = grid.seconds_per_bar_at(section.start_bar)  # its own tempo
             item = self.items_by_id.get(section.id)
             if item is None:
                 item = SectionItem(section, self.geometry)
