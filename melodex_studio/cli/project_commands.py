@@ -126,6 +126,8 @@ def project_summary(project: Any, blob_sizes: dict[str, int]) -> dict[str, Any]:
                 "length_bars": section.length_bars,
                 "seconds": round((end - start) / project.sample_rate, 3),
                 "prompt": section.prompt,
+                "bpm": project.section_bpm(section),
+                "own_bpm": section.bpm is not None,
                 "key": str(key),
                 "own_key": section.key is not None,
                 "gain_db": section.gain_db,
@@ -160,6 +162,7 @@ def _format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"  {s['name']:<14} bars {s['start_bar'] + 1}-{s['start_bar'] + s['length_bars']}"
             f" ({s['seconds']:.1f} s)  takes {len(s['takes'])}  active {active}"
+            + (f"  at {s['bpm']:g} BPM" if s["own_bpm"] else "")
             + (f"  in {s['key']}" if s["own_key"] else "")
             + ("  muted" if s["muted"] else f"  {s['gain_db']:+.1f} dB" if s["gain_db"] else "")
         )
