@@ -57,41 +57,40 @@ def test_saving_a_migrated_file_writes_the_current_format_and_keeps_the_old_as_b
     check_project(path)
 
 
-def test_format_1_0_file_opens_and_a_section_key_survives_saving_as_1_2(tmp_path):
-    project, blobs = make_project(takes=1)
-    path = write_mlx(tmp_path / "v10.mlx", canonical_json(project), blobs, user_version=1000,
-                     format_version="1.0", kinds=blob_kinds(project))
+def _reopened_after_an_edit(tmp_path, project, blobs, version: str, edit: dict):
+    """`project` written as format `version`, opened (migrated), its first section edited with
+    `edit` and saved: the project as the saved file reads back."""
+    major, minor = (int(part) for part in version.split("."))
+    path = write_mlx(tmp_path / "old.mlx", canonical_json(project), blobs,
+                     user_version=major * 1000 + minor, format_version=version,
+                     kinds=blob_kinds(project))
     with open_project(path) as opened:
-        assert (opened.format_version, opened.migrated_from) == ("1.0", "1.0")
+        assert (opened.format_version, opened.migrated_from) == (version, version)
         assert opened.project == project
-        modulated = opened.project.replace_section(
-            opened.project.sections[0].model_copy(update={"key": "B minor"}))
-        save_project(path, modulated, opened.blobs())
+        edited = opened.project.replace_section(
+            opened.project.sections[0].model_copy(update=edit))
+        save_project(path, edited, opened.blobs())
     with open_project(path) as saved:
         assert saved.format_version == "1.2"
-        assert saved.project.sections[0].key == "B minor"
-    assert '"key":"B minor"' in canonical_json(modulated)
+        return saved.project
+
+
+def test_format_1_0_file_opens_and_a_section_key_survives_saving_as_1_2(tmp_path):
+    project, blobs = make_project(takes=1)
+    saved = _reopened_after_an_edit(tmp_path, project, blobs, "1.0", {"key": "B minor"})
+    assert saved.sections[0].key == "B minor"
+    assert '"key":"B minor"' in canonical_json(saved)
 
 
 def test_format_1_1_file_opens_and_a_section_tempo_survives_saving_as_1_2(tmp_path):
     project, blobs = make_project(takes=1)
     project = project.replace_section(project.sections[0].model_copy(update={"key": "D major"}))
-    path = write_mlx(tmp_path / "v11.mlx", canonical_json(project), blobs, user_version=1001,
-                     format_version="1.1", kinds=blob_kinds(project))
-    with open_project(path) as opened:
-        assert (opened.format_version, opened.migrated_from) == ("1.1", "1.1")
-        assert opened.project == project
-        faster = opened.project.replace_section(
-            opened.project.sections[0].model_copy(update={"bpm": 132.5}))
-        save_project(path, faster, opened.blobs())
-    with open_project(path) as saved:
-        assert saved.format_version == "1.2"
-        assert saved.project.sections[0].bpm == 132.5
-        assert saved.project.sections[0].key == "D major"
-        first = saved.project.sections[0]
-        grid = saved.project.grid()
-        assert first.start_bar == 0 and saved.project.bpm != 132.5
-        assert (grid.bpm_at(0), grid.bpm_at(first.end_bar)) == (132.5, saved.project.bpm)
+    saved = _reopened_after_an_edit(tmp_path, project, blobs, "1.1", {"bpm": 132.5})
+    first = saved.sections[0]
+    assert (first.bpm, first.key) == (132.5, "D major")
+    assert first.start_bar == 0 and saved.bpm != 132.5
+    grid = saved.grid()
+    assert (grid.bpm_at(0), grid.bpm_at(first.end_bar)) == (132.5, saved.bpm)
 
 
 def test_a_document_without_section_keys_or_tempos_writes_neither_so_1_0_readers_open_it():
