@@ -13,10 +13,13 @@ Conventions:
 - Index -> time is exact division (no rounding), so ``bar_to_sample(sample_to_bar(n)) == n``.
 - Frame rates may be fractional (24000 / 1024 = 23.4375 latent frames per second).
 
-The grid is built from tempo segments that each start on a bar line: `bpm` from bar 0, then
-each of `changes` ((bar, bpm), bar lines in increasing order) from its bar on. A section with a
-tempo of its own is one such change (`Project.grid`). Every conversion walks the segments, so
-a position after a tempo change is exact, not accumulated step by step.
+The grid is built from segments that each start on a bar line: `bpm` in `meter` from bar 0,
+then each of `changes` ((bar, bpm) or (bar, bpm, meter), bar lines in increasing order) from
+its bar on. A section with a tempo or meter of its own is such a change (`Project.grid`).
+Every conversion walks the segments, so a position after a change is exact, not accumulated
+step by step. A 16th is a quarter note / 4 in every meter, so a count of 16ths from the song
+start (`sixteenth_*`) is musical time across meter changes; bar b, step s of a one-meter song is
+16th b * steps_per_bar + s.
 """
 
 from __future__ import annotations
@@ -43,14 +46,23 @@ def round_half_up(value: float) -> int:
 
 @dataclass(frozen=True)
 class TempoSegment:
-    """A stretch of constant tempo from bar `start_bar` (an integer bar line) to the next one."""
+    """A stretch of constant tempo and meter from bar `start_bar` (an integer bar line), the
+    `start_sixteenth`-th 16th of the song, to the next one."""
 
     start_bar: int
     bpm: float
     start_seconds: float
+    meter: Meter
+    start_sixteenth: int = 0
 
-    def seconds_per_bar(self, quarter_notes_per_bar: float) -> float:
-        return quarter_notes_per_bar * 60.0 / self.bpm
+    def seconds_per_bar(self, quarter_notes_per_bar: float | None = None) -> float:
+        quarters = self.meter.quarter_notes_per_bar if quarter_notes_per_bar is None else (
+            quarter_notes_per_bar)
+        return quarters * 60.0 / self.bpm
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.meter.sixteenths_per_bar
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ class TempoGrid:
     bpm: float
     meter: Meter
     sample_rate: int
-    changes: tuple[tuple[int, float], ...] = ()
+    changes: tuple[tuple[int, float, Meter], ...] = ()
     _segments: tuple[TempoSegment, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,14 +95,14 @@ class TempoGrid:
             raise TypeError(f"meter must be a Meter, not {type(self.meter).__name__}")
         object.__setattr__(self, "bpm", _checked_bpm(self.bpm))
         object.__setattr__(self, "sample_rate", _checked_sample_rate(self.sample_rate))
-        changes = _checked_changes(self.changes)
+        changes = _checked_changes(self.changes, self.meter)
         object.__setattr__(self, "changes", changes)
-        segments = [TempoSegment(0, self.bpm, 0.0)]
-        for bar, bpm in changes:
+        segments = [TempoSegment(0, self.bpm, 0.0, self.meter)]
+        for bar, bpm, meter in changes:
             before = segments[-1]
-            seconds = before.start_seconds + (bar - before.start_bar) * before.seconds_per_bar(
-                self.meter.quarter_notes_per_bar)
-            segments.append(TempoSegment(bar, bpm, seconds))
+            seconds = before.start_seconds + (bar - before.start_bar) * before.seconds_per_bar()
+            sixteenth = before.start_sixteenth + (bar - before.start_bar) * before.steps_per_bar
+            segments.append(TempoSegment(bar, bpm, seconds, meter, sixteenth))
         object.__setattr__(self, "_segments", tuple(segments))
 
     def with_bpm(self, bpm: float) -> TempoGrid:
@@ -111,14 +123,18 @@ class TempoGrid:
         """The tempo in force at `bar` (a change on a bar line applies from that bar on)."""
         return self._segment_at_bar(bar).bpm
 
+    def meter_at(self, bar: float) -> Meter:
+        """The meter in force at `bar`."""
+        return self._segment_at_bar(bar).meter
+
     def seconds_per_bar_at(self, bar: float) -> float:
-        """The length of the bar that starts at `bar`, at the tempo in force there."""
-        return self._segment_at_bar(bar).seconds_per_bar(self.meter.quarter_notes_per_bar)
+        """The length of the bar that starts at `bar`, at the tempo and meter in force there."""
+        return self._segment_at_bar(bar).seconds_per_bar()
 
     # --- lengths ------------------------------------------------------------------------
 
-    # The lengths below are those at the first tempo (`bpm`); with tempo changes, ask
-    # `seconds_per_bar_at` or convert positions.
+    # The lengths below are those at the first tempo and meter (`bpm`, `meter`); with changes,
+    # ask `seconds_per_bar_at` and `meter_at`, or convert positions.
 
     @property
     def seconds_per_quarter(self) -> float:
@@ -130,7 +146,7 @@ class TempoGrid:
 
     @property
     def seconds_per_bar(self) -> float:
-        return self._segments[0].seconds_per_bar(self.meter.quarter_notes_per_bar)
+        return self._segments[0].seconds_per_bar()
 
     @property
     def samples_per_bar(self) -> float:
@@ -154,30 +170,44 @@ class TempoGrid:
         starts = [segment.start_seconds for segment in self._segments]
         return self._segments[max(0, bisect.bisect_right(starts, seconds) - 1)]
 
+    def _segment_at_sixteenth(self, sixteenth: float) -> TempoSegment:
+        starts = [segment.start_sixteenth for segment in self._segments]
+        return self._segments[max(0, bisect.bisect_right(starts, sixteenth) - 1)]
+
     def bar_to_seconds(self, bar: float) -> float:
         segment = self._segment_at_bar(bar)
-        seconds_per_bar = segment.seconds_per_bar(self.meter.quarter_notes_per_bar)
-        return segment.start_seconds + (bar - segment.start_bar) * seconds_per_bar
+        return segment.start_seconds + (bar - segment.start_bar) * segment.seconds_per_bar()
 
     def seconds_to_bar(self, seconds: float) -> float:
         segment = self._segment_at_seconds(seconds)
-        seconds_per_bar = segment.seconds_per_bar(self.meter.quarter_notes_per_bar)
-        return segment.start_bar + (seconds - segment.start_seconds) / seconds_per_bar
+        return segment.start_bar + (seconds - segment.start_seconds) / segment.seconds_per_bar()
+
+    def bar_to_sixteenth(self, bar: float) -> float:
+        """The 16th of the song at `bar` (an int for a whole bar given as an int)."""
+        segment = self._segment_at_bar(bar)
+        return segment.start_sixteenth + (bar - segment.start_bar) * segment.steps_per_bar
+
+    def sixteenth_to_bar(self, sixteenth: float) -> float:
+        # One division from the segment's start: bar lines and steps land exactly where a
+        # one-meter song's b * steps + s put them.
+        segment = self._segment_at_sixteenth(sixteenth)
+        return segment.start_bar + (sixteenth - segment.start_sixteenth) / segment.steps_per_bar
 
     def beat_to_seconds(self, quarter_beats: float) -> float:
         """Seconds at a position counted in quarter notes from the song start."""
-        return self.bar_to_seconds(quarter_beats / self.meter.quarter_notes_per_bar)
+        return self.sixteenth_to_seconds(quarter_beats * 4)
 
     def seconds_to_beat(self, seconds: float) -> float:
         """Position in quarter notes from the song start."""
-        return self.seconds_to_bar(seconds) * self.meter.quarter_notes_per_bar
+        return self.seconds_to_sixteenth(seconds) / 4
 
     def sixteenth_to_seconds(self, sixteenth: float) -> float:
-        """Seconds at a 16th step counted from the song start (bar b, step s is b*steps + s)."""
-        return self.bar_to_seconds(sixteenth / self.meter.sixteenths_per_bar)
+        """Seconds at a 16th counted from the song start (in a one-meter song bar b, step s is
+        b*steps + s)."""
+        return self.bar_to_seconds(self.sixteenth_to_bar(sixteenth))
 
     def seconds_to_sixteenth(self, seconds: float) -> float:
-        return self.seconds_to_bar(seconds) * self.meter.sixteenths_per_bar
+        return self.bar_to_sixteenth(self.seconds_to_bar(seconds))
 
     # --- samples ------------------------------------------------------------------------
 
@@ -185,7 +215,7 @@ class TempoGrid:
         # One multiplication and one division from the bar: a bar line whose exact position
         # is a whole (or half) index is computed exactly, so every module agrees on it.
         segment = self._segment_at_bar(bar)
-        units_per_quarter_minute = 60.0 * self.meter.quarter_notes_per_bar * rate
+        units_per_quarter_minute = 60.0 * segment.meter.quarter_notes_per_bar * rate
         offset = (bar - segment.start_bar) * units_per_quarter_minute / segment.bpm
         return segment.start_seconds * rate + offset
 
@@ -196,7 +226,7 @@ class TempoGrid:
         return round_half_up(seconds * self.sample_rate)
 
     def sixteenth_to_sample(self, sixteenth: float) -> int:
-        return self.bar_to_sample(sixteenth / self.meter.sixteenths_per_bar)
+        return self.bar_to_sample(self.sixteenth_to_bar(sixteenth))
 
     def sample_to_seconds(self, sample: float) -> float:
         return sample / self.sample_rate
@@ -235,11 +265,13 @@ class TempoGrid:
 
     def position(self, seconds: float) -> BarBeatPosition:
         """Bar, counted beat and 16th-in-beat at `seconds`, for a transport counter."""
-        steps_per_bar = self.meter.sixteenths_per_bar
         sixteenth = math.floor(self.seconds_to_sixteenth(seconds) + _DISPLAY_EPSILON)
-        bar, step = divmod(sixteenth, steps_per_bar)
-        beat = self.meter.beat_of_step(step)
-        return BarBeatPosition(bar, beat, step - self.meter.beat_starts_16ths()[beat])
+        segment = self._segment_at_sixteenth(sixteenth)
+        bars, step = divmod(sixteenth - segment.start_sixteenth, segment.steps_per_bar)
+        meter = segment.meter
+        beat = meter.beat_of_step(step)
+        return BarBeatPosition(segment.start_bar + bars, beat,
+                               step - meter.beat_starts_16ths()[beat])
 
 
 def _checked_bpm(bpm: float) -> float:
@@ -251,10 +283,17 @@ def _checked_bpm(bpm: float) -> float:
     return value
 
 
-def _checked_changes(changes: object) -> tuple[tuple[int, float], ...]:
-    checked: list[tuple[int, float]] = []
+def _checked_changes(changes: object, meter: Meter) -> tuple[tuple[int, float, Meter], ...]:
+    """(bar, bpm, meter) changes; a change given as (bar, bpm) keeps the meter before it."""
+    checked: list[tuple[int, float, Meter]] = []
     for change in tuple(changes):  # type: ignore[arg-type]
-        bar, bpm = change
+        bar, bpm, *rest = change
+        if len(rest) > 1:
+            raise ValueError(f"a tempo change is (bar, bpm) or (bar, bpm, meter), not {change!r}")
+        meter = Meter.parse(rest[0]) if rest and isinstance(rest[0], str) else (
+            rest[0] if rest else meter)
+        if not isinstance(meter, Meter):
+            raise TypeError(f"meter must be a Meter, not {type(meter).__name__}")
         if isinstance(bar, float) and bar.is_integer():
             bar = int(bar)
         if isinstance(bar, bool) or not isinstance(bar, numbers.Integral) or bar < 0:
@@ -264,7 +303,7 @@ def _checked_changes(changes: object) -> tuple[tuple[int, float], ...]:
                              f"{checked[-1][0]})")
         if bar == 0:
             raise ValueError("a tempo change at bar 0 is the grid's own tempo: pass it as bpm")
-        checked.append((int(bar), _checked_bpm(bpm)))
+        checked.append((int(bar), _checked_bpm(bpm), meter))
     return tuple(checked)
 
 

@@ -240,3 +240,19 @@ def test_bar_lines_keep_their_order_and_round_trip_across_tempo_changes(
 def test_impossible_tempo_changes_are_refused(changes: tuple, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         TempoGrid(120, Meter(4, 4), 44100, changes)
+
+
+def test_a_meter_change_counts_its_bars_in_its_own_meter() -> None:
+    # Two 4/4 bars at 120 (2 s each), then 3/4 at 120 (1.5 s bars, 12 16ths), then 6/8 at 90.
+    grid = TempoGrid(120, Meter(4, 4), 48000, ((2, 120.0, Meter(3, 4)), (4, 90.0, "6/8")))
+    assert [grid.bar_to_seconds(bar) for bar in (2, 3, 4, 5)] == [4.0, 5.5, 7.0, 9.0]
+    assert [grid.bar_to_sixteenth(bar) for bar in (2, 3, 4, 5)] == [32, 44, 56, 68]
+    assert grid.sixteenth_to_bar(50) == 3.5
+    assert grid.meter_at(3) == Meter(3, 4) and grid.meter_at(4.5) == Meter(6, 8)
+    assert grid.seconds_per_bar_at(4) == 2.0  # 6/8 is three quarters: 3 * 60 / 90
+    assert str(grid.position(6.0)) == "4.2.1"  # the second beat of the 3/4 bar from 5.5 s
+    assert str(grid.position(8.0)) == "5.2.1"  # 6/8 from 7 s counts dotted quarters of 1 s
+    assert grid.beat_to_seconds(9) == 4.5  # quarters run on across the change
+    assert grid.changes[1] == (4, 90.0, Meter(6, 8))  # a meter given as text is parsed
+    with pytest.raises(TypeError, match="Meter"):
+        TempoGrid(120, Meter(4, 4), 48000, ((2, 120.0, 3),))
