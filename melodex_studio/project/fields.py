@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from melodex_studio.music.key import Key
+from melodex_studio.music.meter import Meter
 
 MAX_PROJECT_BARS = 4096
 MAX_SECTION_BARS = 512
@@ -128,6 +129,17 @@ KeyName = Annotated[
     str, StringConstraints(max_length=32), AfterValidator(lambda value: str(Key.parse(value)))
 ]
 
+def _supported_meter(value: str) -> str:
+    canonical = str(Meter.parse(value))
+    if canonical not in SUPPORTED_METERS:
+        raise ValueError(
+            f"meter {canonical} is not supported; use one of {', '.join(SUPPORTED_METERS)}"
+        )
+    return canonical
+
+
+#: A meter the studio supports, stored canonically ("3/4").
+MeterName = Annotated[str, StringConstraints(max_length=8), AfterValidator(_supported_meter)]
 #: A tempo in quarter notes per minute.
 Bpm = Annotated[float, Field(ge=MIN_BPM, le=MAX_BPM)]
 

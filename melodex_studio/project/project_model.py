@@ -21,9 +21,9 @@ from melodex_studio.project.fields import (
     MAX_BPM,
     MAX_SECTIONS,
     MIN_BPM,
-    SUPPORTED_METERS,
     EntityId,
     KeyName,
+    MeterName,
     ModelId,
     Title,
     UtcDatetime,
@@ -47,22 +47,12 @@ class Project(BaseModel):
     sample_rate: SampleRate = 44100
     bpm: float = Field(default=120.0, ge=MIN_BPM, le=MAX_BPM)
     key: KeyName = "C major"
-    meter: str = "4/4"
+    meter: MeterName = "4/4"
     sections: tuple[Section, ...] = Field(default=(), max_length=MAX_SECTIONS)
     master: MasterSettings = MasterSettings()
     model_id: ModelId = DEFAULT_MODEL_ID
     created: UtcDatetime | None = None
     modified: UtcDatetime | None = None
-
-    @field_validator("meter")
-    @classmethod
-    def _supported_meter(cls, value: str) -> str:
-        canonical = str(Meter.parse(value))
-        if canonical not in SUPPORTED_METERS:
-            raise ValueError(
-                f"meter {canonical} is not supported; use one of {', '.join(SUPPORTED_METERS)}"
-            )
-        return canonical
 
     @field_validator("sections")
     @classmethod
@@ -93,10 +83,12 @@ class Project(BaseModel):
                 if take.id in take_ids:
                     raise ValueError(f"take id {take.id} appears in more than one place")
                 take_ids.add(take.id)
-            if section.plan is not None and section.plan.steps_per_bar != steps_per_bar:
+            meter = section.meter_in(self.meter)
+            steps = steps_per_bar if section.meter is None else self.section_steps(section)
+            if section.plan is not None and section.plan.steps_per_bar != steps:
                 raise ValueError(
                     f"section {section.name!r} has a plan with {section.plan.steps_per_bar} steps "
-                    f"per bar but {self.meter} has {steps_per_bar}"
+                    f"per bar but {meter} has {steps}"
                 )
         return self
 
@@ -126,32 +118,46 @@ class Project(BaseModel):
         """The tempo `section` is planned, rendered and played at: its own, else the song's."""
         return section.bpm_in(self.bpm)
 
+    def section_meter(self, section: Section) -> Meter:
+        """The meter `section` is planned, rendered and played in: its own, else the song's."""
+        return Meter.parse(section.meter_in(self.meter))
+
+    def section_steps(self, section: Section) -> int:
+        """16th steps per bar of `section`'s plan (its meter's)."""
+        return self.section_meter(section).sixteenths_per_bar
+
     def grid(self) -> TempoGrid:
         """The tempo grid at the project's sample rate: the one place bars become samples.
 
-        A section with a tempo of its own changes the tempo on its first bar and back to the
-        song's on the bar after its last (unless the next section starts there with its own)."""
-        return TempoGrid(self.bpm_at_start(), self.meter_value(), self.sample_rate,
-                         self.tempo_changes())
+        A section with a tempo or meter of its own changes them on its first bar and back to
+        the song's on the bar after its last (unless the next section starts there with its
+        own)."""
+        bpm, meter = self.timing_at_start()
+        changes = tuple((bar, bpm, Meter.parse(meter)) for bar, bpm, meter in self.tempo_changes())
+        return TempoGrid(bpm, Meter.parse(meter), self.sample_rate, changes)
 
-    def bpm_at_start(self) -> float:
+    def timing_at_start(self) -> tuple[float, str]:
+        """(bpm, meter) at bar 0: those of a section that starts there, else the song's."""
         first = self.sections[0] if self.sections else None
-        return self.section_bpm(first) if first is not None and first.start_bar == 0 else self.bpm
+        if first is None or first.start_bar != 0:
+            return self.bpm, self.meter
+        return self.section_bpm(first), first.meter_in(self.meter)
 
-    def tempo_changes(self) -> tuple[tuple[int, float], ...]:
-        """(bar, bpm) where the tempo changes, after bar 0 and before the song's end: at each
-        section whose tempo differs from the one before it, and where a section with its own
-        ends."""
-        marks: dict[int, float] = {}
+    def tempo_changes(self) -> tuple[tuple[int, float, str], ...]:
+        """(bar, bpm, meter) where the tempo or the meter changes, after bar 0 and before the
+        song's end: at each section whose timing differs from the one before it, and where a
+        section with its own ends."""
+        marks: dict[int, tuple[float, str]] = {}
+        song = (self.bpm, self.meter)
         for section in self.sections:
-            if section.bpm is not None:
-                marks.setdefault(section.end_bar, self.bpm)
-            marks[section.start_bar] = self.section_bpm(section)
-        changes: list[tuple[int, float]] = []
-        current = self.bpm_at_start()
+            if section.bpm is not None or section.meter is not None:
+                marks.setdefault(section.end_bar, song)
+            marks[section.start_bar] = (self.section_bpm(section), section.meter_in(self.meter))
+        changes: list[tuple[int, float, str]] = []
+        current = self.timing_at_start()
         for bar in sorted(marks):
             if 0 < bar < self.length_bars and marks[bar] != current:
-                changes.append((bar, marks[bar]))
+                changes.append((bar, *marks[bar]))
                 current = marks[bar]
         return tuple(changes)
 

@@ -18,6 +18,7 @@ from melodex_studio.project.fields import (
     GainDb,
     Instrument,
     KeyName,
+    MeterName,
     Name,
     Prompt,
     Style,
@@ -68,6 +69,9 @@ class Section(BaseModel):
     # A tempo of its own (a tempo change from its first bar to its last); None follows the
     # song's tempo (format 1.2).
     bpm: Bpm | None = Field(default=None, exclude_if=absent_if_none)
+    # A meter of its own (format 1.2); None follows the song's meter. Its plan has this
+    # meter's 16th steps per bar.
+    meter: MeterName | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("takes")
     @classmethod
@@ -102,6 +106,10 @@ class Section(BaseModel):
     def key_in(self, song_key: str) -> str:
         """The key the section is planned and rendered in: its own, else the song's."""
         return self.key or song_key
+
+    def meter_in(self, song_meter: str) -> str:
+        """The meter the section is planned, rendered and played in: its own, else the song's."""
+        return self.meter or song_meter
 
     def bpm_in(self, song_bpm: float) -> float:
         """The tempo the section is planned, rendered and played at: its own, else the song's."""

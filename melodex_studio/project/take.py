@@ -24,6 +24,7 @@ from melodex_studio.project.fields import (
     EntityId,
     KeyName,
     Label,
+    MeterName,
     ModelId,
     Prompt,
     Seed,
@@ -101,6 +102,9 @@ class Take(BaseModel):
     # The tempo it was rendered at (format 1.2; absent in takes made before), so a re-run from
     # the record renders at it after the section's tempo changed.
     bpm: Bpm | None = Field(default=None, exclude_if=absent_if_none)
+    # The meter it was rendered in (format 1.2; absent in takes made before), for a re-run
+    # after the section's meter changed.
+    meter: MeterName | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("checkpoints")
     @classmethod

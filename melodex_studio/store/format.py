@@ -14,7 +14,7 @@ APPLICATION_ID = 0x4D4C5821
 JOURNAL_APPLICATION_ID = 0x4D4C584A
 
 #: The format this code writes. `PRAGMA user_version` = major * 1000 + minor. 1.1 added the
-#: optional key of a section and of a take, 1.2 their optional tempo (`bpm`), each written
+#: optional key of a section and of a take, 1.2 their optional tempo and meter, each written
 #: only when set.
 FORMAT_MAJOR = 1
 FORMAT_MINOR = 2

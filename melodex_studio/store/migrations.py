@@ -13,11 +13,11 @@ Format 0.9 (the preview layout of pre-release builds, user_version 9):
   were `start`/`bars`; a take's `checkpoints` were an object {"<step>": "<sha256>"} and its
   final latent was `latent`.
 
-Format 1.0: the layout of 1.2; its documents lack only the optional `key` and `bpm` of a
-section and of a take.
+Format 1.0: the layout of 1.2; its documents lack only the optional `key`, `bpm` and `meter`
+of a section and of a take.
 
-Format 1.1: the layout of 1.2; its documents lack only the optional `bpm` of a section and of
-a take.
+Format 1.1: the layout of 1.2; its documents lack only the optional `bpm` and `meter` of a
+section and of a take.
 """
 
 from __future__ import annotations
@@ -144,14 +144,15 @@ def migrate_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def migrate_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
-    """Nothing to change: 1.2 only added the optional `bpm` of a section and of a take."""
+    """Nothing to change: 1.2 only added the optional `bpm` and `meter` of a section and of a
+    take."""
     return doc
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration((0, 9), (1, 0), "renamed fields, checkpoints as a list", migrate_0_9_to_1_0),
     Migration((1, 0), (1, 1), "section and take keys", migrate_1_0_to_1_1),
-    Migration((1, 1), (1, 2), "section and take tempos", migrate_1_1_to_1_2),
+    Migration((1, 1), (1, 2), "section and take tempos and meters", migrate_1_1_to_1_2),
 )
 
 

@@ -27,6 +27,7 @@ from melodex_studio.project.commands import (
     SetActiveTake,
     SetPlan,
     SetSectionKey,
+    SetSectionMeter,
 )
 from melodex_studio.project.document import Document
 from melodex_studio.project.events import (
@@ -514,7 +515,7 @@ def test_a_section_tempo_changes_the_song_grid_from_its_first_bar_to_its_last(do
     document.history.push(EditSectionSettings(verse.id, bpm=150.0))  # the arrows: one step
     assert (document.history.count, document.history.undo_text) == (1, "Change tempo of Verse")
     project = document.project
-    assert project.tempo_changes() == ((6, 150.0), (14, 96.0))
+    assert project.tempo_changes() == ((6, 150.0, "4/4"), (14, 96.0, "4/4"))
     grid = project.grid()
     assert grid.bar_to_seconds(14) == pytest.approx(15.0 + 8 * 1.6)  # 8 bars of 1.6 s
     assert grid.bar_span_samples(14, 4)[1] - grid.bar_span_samples(14, 4)[0] == 10 * 44100
@@ -522,18 +523,56 @@ def test_a_section_tempo_changes_the_song_grid_from_its_first_bar_to_its_last(do
     assert project.section_bpm(project.sections[2]) == 96.0
     # The chorus at the verse's tempo: one change, none back at the song's end.
     document.history.push(EditSectionSettings(chorus.id, bpm=150.0))
-    assert document.project.tempo_changes() == ((6, 150.0),)
+    assert document.project.tempo_changes() == ((6, 150.0, "4/4"),)
     # The intro at its own tempo from bar 0: the grid starts at it; the gap is at the song's.
     document.history.push(EditSectionSettings(intro.id, bpm=80.0))
     assert document.project.grid().bpm == 80.0
-    assert document.project.tempo_changes() == ((4, 96.0), (6, 150.0))
+    assert document.project.tempo_changes() == ((4, 96.0, "4/4"), (6, 150.0, "4/4"))
     # Back to the song's tempo is a step of its own (merged, it would say nothing).
     document.history.push(EditSectionSettings(verse.id, bpm=None))
     assert document.history.undo_text == "Verse follows the song's tempo"
-    assert document.project.tempo_changes() == ((4, 96.0), (14, 150.0))
+    assert document.project.tempo_changes() == ((4, 96.0, "4/4"), (14, 150.0, "4/4"))
     for _ in range(4):
         document.history.undo()
     assert document.project == project.model_copy(update={"sections": (intro, verse, chorus)})
     assert document.project.grid() == TempoGrid(96.0, Meter(4, 4), 44100)
     with pytest.raises(EditError, match="bpm"):
         document.history.push(EditSectionSettings(verse.id, bpm=500.0))
+
+
+def test_a_section_meter_clears_a_plan_that_no_longer_fits_and_retimes_the_song(document):
+    # 96 BPM in 4/4: Intro 0-4 (planned), a gap, Verse 6-14, Chorus 14-18.
+    intro = document.project.sections[0]
+    plan = intro.plan
+    document.history.push(SetSectionMeter(intro.id, "7/8"))  # 14 16ths: the plan cannot stay
+    assert document.history.undo_text == "Change meter of Intro to 7/8"
+    intro = document.project.sections[0]
+    assert (intro.meter, intro.plan) == ("7/8", None)
+    grid = document.project.grid()
+    assert (grid.meter, grid.changes) == (Meter(7, 8), ((4, 96.0, Meter(4, 4)),))
+    assert grid.bar_to_seconds(6) == pytest.approx(4 * 3.5 * 0.625 + 2 * 2.5)  # 7/8 then gap
+    document.history.push(SetPlan(intro.id, Plan.empty(4, 14)))
+    # A song meter change clears what follows the song, not a section in its own meter.
+    verse = document.project.sections[1]
+    document.history.push(SetPlan(verse.id, Plan.empty(8, 16)))
+    document.history.push(EditProjectFields(meter="3/4"))
+    assert document.project.sections[0].plan == Plan.empty(4, 14)
+    assert document.project.sections[1].plan is None
+    document.history.undo()
+    document.history.push(SetSectionMeter(intro.id, None))
+    assert document.history.undo_text == "Intro follows the song's meter"
+    assert document.project.sections[0].plan is None  # 14 steps do not fit 4/4
+    for _ in range(4):
+        document.history.undo()
+    assert document.project.sections[0].meter is None
+    assert document.project.sections[0].plan == plan
+    # 6/8 has the 12 steps of 3/4: from one to the other a plan stays.
+    chorus = document.project.sections[2]
+    document.history.push(SetSectionMeter(chorus.id, "3/4"))
+    document.history.push(SetPlan(chorus.id, Plan.empty(4, 12)))
+    document.history.push(SetSectionMeter(chorus.id, "6/8"))
+    assert document.project.sections[2].plan == Plan.empty(4, 12)
+    with pytest.raises(EditError, match="meter"):
+        document.history.push(SetSectionMeter(intro.id, "11/8"))
+    with pytest.raises(EditError, match="5/8 is not supported"):
+        document.history.push(SetSectionMeter(intro.id, "5/8"))

@@ -27,6 +27,7 @@ from melodex_studio.project.commands.section_edits import (
     RenameSection,
     SetPlan,
     SetSectionKey,
+    SetSectionMeter,
 )
 from melodex_studio.project.commands.takes import (
     AddTake,
@@ -60,6 +61,7 @@ __all__ = [
     "SetActiveTake",
     "SetPlan",
     "SetSectionKey",
+    "SetSectionMeter",
     "edit_error_from",
     "insert_with_ripple",
     "newest_take",

@@ -28,7 +28,8 @@ _SINGLE_FIELD_TEXT = {
 class EditProjectFields(ProjectEdit):
     """Change title, bpm, key, meter and/or master settings (`master` may be a
     MasterSettings or a mapping of the fields to change). A meter with a different number of
-    16th steps per bar clears the section plans that no longer fit; undo restores them. A new
+    16th steps per bar clears the plans of the sections that follow it and no longer fit
+    (sections with a meter of their own keep theirs); undo restores them. A new
     key moves the plans of the sections that follow the song's key into it
     (`music.key_change`); sections with a key of their own keep theirs.
     Repeated edits of the same fields (the tempo field's arrows) merge."""
@@ -63,7 +64,8 @@ class EditProjectFields(ProjectEdit):
                 raise EditError(str(error)) from None
             sections = tuple(
                 section
-                if section.plan is None or section.plan.steps_per_bar == steps
+                if section.plan is None or section.meter is not None
+                or section.plan.steps_per_bar == steps
                 else validated_copy(section, plan=None)
                 for section in sections
             )

@@ -8,6 +8,7 @@ from typing import Any
 from melodex_studio.music.errors import MusicParseError
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_change import plan_in_key
+from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan, PlanBar
 from melodex_studio.project.commands.base import EditError, ProjectEdit, find_section
 from melodex_studio.project.fields import validated_copy
@@ -152,6 +153,33 @@ class SetSectionKey(ProjectEdit):
         if self.key is None:
             return f"{name} follows the song's key"
         return f"Change key of {name} to {self.key}"
+
+
+class SetSectionMeter(ProjectEdit):
+    """Give a section a meter of its own, or None to follow the song's meter again. A plan
+    whose bars no longer fit (another number of 16th steps per bar) is cleared, as a song
+    meter change clears it; undo brings it back. Its takes keep the meter they were rendered
+    in."""
+
+    def __init__(self, section_id: str, meter: str | None) -> None:
+        super().__init__()
+        self.section_id = section_id
+        try:
+            self.meter = None if meter is None else str(Meter.parse(meter))
+        except MusicParseError as error:
+            raise EditError(str(error)) from None
+
+    def apply(self, project: Project) -> Project:
+        section = find_section(project, self.section_id)
+        steps = Meter.parse(self.meter or project.meter).sixteenths_per_bar
+        plan = section.plan if section.plan is None or section.plan.steps_per_bar == steps else None
+        return project.replace_section(validated_copy(section, meter=self.meter, plan=plan))
+
+    def describe(self, project: Project) -> str:
+        name = project.section(self.section_id).name
+        if self.meter is None:
+            return f"{name} follows the song's meter"
+        return f"Change meter of {name} to {self.meter}"
 
 
 class SetPlan(_SectionEdit):

@@ -173,6 +173,7 @@ def _take(
         label=label,
         key=request.job.conditioning.key if request.job is not None else None,
         bpm=request.job.conditioning.bpm if request.job is not None else None,
+        meter=request.job.conditioning.meter if request.job is not None else None,
     )
 
 

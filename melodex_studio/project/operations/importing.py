@@ -162,6 +162,7 @@ def finish_import(
         label=" ".join(request.name.split())[:MAX_NAME_CHARS].strip() or None,
         key=key,
         bpm=project.section_bpm(section),
+        meter=str(project.section_meter(section)),
     )
     command = AddTake(section.id, take, make_active=True)
     return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, key))

@@ -32,10 +32,13 @@ class PlanRequest:
 
 
 def _previous_plan(project: Project, section: Section) -> Plan | None:
-    """The plan of the section that ends where this one starts (no gap between them), moved
-    into this section's key when the two differ (the planner reads it in that key)."""
+    """The plan of the section that ends where this one starts (no gap between them, the same
+    meter), moved into this section's key when the two differ (the planner reads it in that
+    key)."""
+    steps = project.section_steps(section)
     for other in project.sections:
-        if other.end_bar == section.start_bar and other.plan is not None:
+        if (other.end_bar == section.start_bar and other.plan is not None
+                and other.plan.steps_per_bar == steps):
             return plan_in_key(other.plan, project.section_key(other),
                                project.section_key(section))
     return None
@@ -45,13 +48,13 @@ def section_conditioning(
     project: Project, section: Section, prompt: str | None = None
 ) -> Conditioning:
     """What a job for `section` is conditioned on: its prompt (or `prompt`), style, kind and
-    energy, in its own tempo and key (else the song's)."""
+    energy, in its own tempo, key and meter (else the song's)."""
     return Conditioning(
         prompt=section.prompt if prompt is None else prompt,
         style=section.style,
         bpm=project.section_bpm(section),
         key=str(project.section_key(section)),
-        meter=project.meter,
+        meter=str(project.section_meter(section)),
         section_kind=str(section.kind),
         energy=section.energy,
     )
@@ -88,7 +91,7 @@ def plan_extension(
     section = section_of(project, section_id)
     if add_bars < 1:
         raise OperationError(f"extend by at least one bar, not {add_bars}")
-    steps = project.steps_per_bar
+    steps = project.section_steps(section)
     old = section.plan or Plan.empty(section.length_bars, steps)
     kept = tuple(bar.model_copy(update={"locked": True}) for bar in old.bars)
     new = (PlanBar(drums=(0,) * steps),) * add_bars
@@ -135,14 +138,15 @@ MAX_MIDI_BYTES = 1 << 20
 def midi_plan_command(project: Project, section_id: str, data: bytes, name: str) -> SetPlan:
     """The undoable edit that replaces a section's plan with the one a MIDI file holds
     (`music.plan_midi`: notes on the plan's channels, or any chord track recognised bar by
-    bar), read in the section's key and the song's meter and fitted to the section's bars."""
+    bar), read in the section's key and meter and fitted to the section's bars."""
     section = section_of(project, section_id)
     if len(data) > MAX_MIDI_BYTES:
         raise OperationError(f"{name} is {len(data) // 1024} KB; a plan's MIDI file is at most "
                              f"{MAX_MIDI_BYTES // 1024} KB")
     try:
         read = midi_bytes_to_plan(data, key=project.section_key(section),
-                                  meter=project.meter_value(), n_bars=section.length_bars)
+                                  meter=project.section_meter(section),
+                                  n_bars=section.length_bars)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as error:
         reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else (
             type(error).__name__)

@@ -142,11 +142,13 @@ def build_request(
     source_ref = bag.add_latent(window.source) if covered < window.frames else None
     keep_start, keep_end = window.keep
     changes = project.tempo_changes()
+    first_bpm, first_meter = project.timing_at_start()
     decode_start, decode_end = window.decode_span(geometry)
     job = RenderJob(
         conditioning=section_conditioning(project, section, prompt),
-        first_bpm=None if not changes else project.bpm_at_start(),
-        tempo_changes=tuple(TempoChange(bar=bar, bpm=bpm) for bar, bpm in changes),
+        first_bpm=None if not changes else first_bpm,
+        first_meter=None if not changes else first_meter,
+        tempo_changes=tuple(TempoChange(bar=b, bpm=bpm, meter=m) for b, bpm, m in changes),
         plan=plan,
         plan_start_bar=section.start_bar,
         window_start=window.start,

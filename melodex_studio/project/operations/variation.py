@@ -211,6 +211,11 @@ def rerun_take(
     if take.bpm is not None and take.bpm != project.section_bpm(section):
         # Rendered before the section's tempo changed: the re-run renders at the take's.
         project = project.replace_section(section.model_copy(update={"bpm": take.bpm}))
+        section = project.section(section.id)
+    if take.meter is not None and take.meter != str(project.section_meter(section)):
+        # And in the meter it was rendered in, with its plan (in that meter's steps).
+        project = project.replace_section(
+            section.model_copy(update={"meter": take.meter, "plan": take.plan}))
     section = project.section(section.id)
     options = dict(
         prompt=take.prompt,
