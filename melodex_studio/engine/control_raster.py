@@ -86,10 +86,11 @@ def control_raster(
     raster = _Raster(grid, frame_rate, n_frames, first_frame)
     raster.draw_grid()
     if plan is not None:
-        if plan.steps_per_bar != grid.meter.sixteenths_per_bar:
+        meter = grid.meter_at(plan_start_bar)
+        if plan.steps_per_bar != meter.sixteenths_per_bar:
             raise ValueError(
-                f"the plan has {plan.steps_per_bar} steps per bar but {grid.meter} has "
-                f"{grid.meter.sixteenths_per_bar}"
+                f"the plan has {plan.steps_per_bar} steps per bar but {meter} has "
+                f"{meter.sixteenths_per_bar}"
             )
         raster.draw_plan(plan, key, plan_start_bar)
     return torch.from_numpy(raster.channels)
@@ -101,14 +102,13 @@ class _Raster:
         self.frame_rate = frame_rate
         self.n_frames = n_frames
         self.first_frame = first_frame
-        self.steps_per_bar = grid.meter.sixteenths_per_bar
         self.channels = np.zeros((N_CONTROL_CHANNELS, n_frames), dtype=np.float32)
 
     # --- time -------------------------------------------------------------------------------
 
     def frame_of_step(self, global_step: float) -> int:
-        """Window-relative frame of a 16th step counted from song bar 0."""
-        bar = global_step / self.steps_per_bar
+        """Window-relative frame of a 16th counted from the song start (`TempoGrid`)."""
+        bar = self.grid.sixteenth_to_bar(global_step)
         return self.grid.bar_to_frame(bar, self.frame_rate) - self.first_frame
 
     def span(self, start_step: float, end_step: float) -> tuple[int, int]:
@@ -139,24 +139,33 @@ class _Raster:
         frames = np.arange(self.first_frame, self.first_frame + self.n_frames, dtype=np.float64)
         bars = np.array([self.grid.frame_to_bar(f, self.frame_rate) for f in frames])
         bar_phase = bars - np.floor(bars)
-        steps = bar_phase * self.steps_per_bar
-        starts = np.asarray(self.grid.meter.beat_starts_16ths(), dtype=np.float64)
-        lengths = np.asarray(self.grid.meter.beat_lengths_16ths(), dtype=np.float64)
-        beat = np.clip(np.searchsorted(starts, steps, side="right") - 1, 0, len(starts) - 1)
-        beat_phase = (steps - starts[beat]) / lengths[beat]
+        beat_phase = np.zeros_like(bar_phase)
+        if len({segment.meter for segment in self.grid.segments}) == 1:
+            groups = [(self.grid.meter, np.ones(len(bars), dtype=bool))]
+        else:  # frames grouped by the meter of their bar
+            meters = [self.grid.meter_at(bar) for bar in np.floor(bars)]
+            groups = [(meter, np.array([m == meter for m in meters], dtype=bool))
+                      for meter in set(meters)]
+        for meter, rows in groups:
+            steps = bar_phase[rows] * meter.sixteenths_per_bar
+            starts = np.asarray(meter.beat_starts_16ths(), dtype=np.float64)
+            lengths = np.asarray(meter.beat_lengths_16ths(), dtype=np.float64)
+            beat = np.clip(np.searchsorted(starts, steps, side="right") - 1, 0, len(starts) - 1)
+            beat_phase[rows] = (steps - starts[beat]) / lengths[beat]
         # Each phase as a point on a circle (conditioning channels, not audio): the end of a
         # beat or bar then sits next to its start.
         for name, phase in (("beat", beat_phase), ("bar", bar_phase)):
             self.channels[CHANNEL_INDEX[f"{name}_sin"]] = np.sin(2 * np.pi * phase)
             self.channels[CHANNEL_INDEX[f"{name}_cos"]] = np.cos(2 * np.pi * phase)
         for bar in self.bar_range():
-            self.impulse("downbeat", self.frame_of_step(bar * self.steps_per_bar))
-            for start in starts:
-                self.impulse("beat", self.frame_of_step(bar * self.steps_per_bar + start))
+            downbeat = self.grid.bar_to_sixteenth(bar)
+            self.impulse("downbeat", self.frame_of_step(downbeat))
+            for start in self.grid.meter_at(bar).beat_starts_16ths():
+                self.impulse("beat", self.frame_of_step(downbeat + start))
 
     def draw_plan(self, plan: Plan, key: Key, start_bar: int) -> None:
-        steps = self.steps_per_bar
-        origin = start_bar * steps
+        steps = plan.steps_per_bar  # the meter at `start_bar` (checked by `control_raster`)
+        origin = self.grid.bar_to_sixteenth(start_bar)
         self.fill("in_plan", *self.span(origin, origin + plan.n_bars * steps), 1.0)
         for index, bar in enumerate(plan.bars):
             bar_step = origin + index * steps

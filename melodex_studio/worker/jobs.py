@@ -63,12 +63,14 @@ class Conditioning(BaseModel):
 
 
 class TempoChange(BaseModel):
-    """The tempo from song bar `bar` on (a section with a tempo of its own)."""
+    """The tempo and meter from song bar `bar` on (a section with a tempo or meter of its
+    own)."""
 
     model_config = _STRICT
 
     bar: int = Field(ge=1, le=1 << 16)
     bpm: float = Field(ge=20.0, le=400.0)
+    meter: str = Field(max_length=8)
 
 
 class PlanJob(BaseModel):
@@ -165,10 +167,12 @@ class RenderJob(BaseModel):
     keep: FrameRange
     decode: AudioSpan | None = None
     preview_every: int = Field(default=0, ge=0, le=MAX_STEPS)
-    # The song's tempo map, where it is not `conditioning.bpm` throughout: the tempo at bar 0
-    # and the changes after it (`TempoGrid`), so the window's bars land where the studio
-    # places them. `conditioning.bpm` stays the section's tempo, what the renderer hears.
+    # The song's tempo map, where it is not `conditioning.bpm` and `.meter` throughout: the
+    # tempo and meter at bar 0 and the changes after it (`TempoGrid`), so the window's bars
+    # land where the studio places them. `conditioning` keeps the section's own, what the
+    # renderer hears.
     first_bpm: float | None = Field(default=None, ge=20.0, le=400.0)
+    first_meter: str | None = Field(default=None, max_length=8)
     tempo_changes: tuple[TempoChange, ...] = Field(default=(), max_length=1024)
     # Renders after the first when a candidate is heard in another key than `conditioning.key`
     # (`engine.pipelines.render_in_key`); needs the decoded audio, and no recorded noise or
@@ -177,9 +181,12 @@ class RenderJob(BaseModel):
 
     def grid(self, sample_rate: int) -> TempoGrid:
         """The song's tempo grid at `sample_rate`, as the studio built the window on it."""
-        return TempoGrid(self.conditioning.bpm if self.first_bpm is None else self.first_bpm,
-                         Meter.parse(self.conditioning.meter), sample_rate,
-                         tuple((change.bar, change.bpm) for change in self.tempo_changes))
+        cond = self.conditioning
+        return TempoGrid(cond.bpm if self.first_bpm is None else self.first_bpm,
+                         Meter.parse(cond.meter if self.first_meter is None else self.first_meter),
+                         sample_rate,
+                         tuple((change.bar, change.bpm, Meter.parse(change.meter))
+                               for change in self.tempo_changes))
 
     @model_validator(mode="after")
     def _consistent(self) -> RenderJob:

@@ -23,6 +23,7 @@ from melodex_studio.project.commands import (
     ResizeSection,
     SetPlan,
     SetSectionKey,
+    SetSectionMeter,
 )
 from melodex_studio.project.document import Document
 from melodex_studio.project.fields import validated_copy
@@ -592,4 +593,30 @@ def test_a_section_at_its_own_tempo_renders_on_the_song_tempo_map(studio: Studio
     studio.doc.history.push(EditSectionSettings(verse.id, bpm=90.0))
     rerun = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
     assert rerun.job is not None and rerun.job.conditioning.bpm == 150.0
+    _rerun_matches(studio, take.id)
+
+
+def test_a_section_in_its_own_meter_is_planned_rendered_and_rerun_in_it(studio: Studio) -> None:
+    # 100 BPM 4/4: Intro 0-2, Verse 2-5, Chorus 5-7. The verse in 6/8: 12 16ths, 1.8 s bars.
+    verse = studio.section("Verse")
+    studio.doc.history.push(SetSectionMeter(verse.id, "6/8"))
+    assert studio.section("Verse").plan is None  # 16 steps do not fit 6/8
+    planning = ops.plan_request(studio.project, verse.id)
+    assert planning.job.conditioning.meter == "6/8" and planning.job.previous is None
+    studio.plan("Verse")
+    assert studio.section("Verse").plan.steps_per_bar == 12
+    request = ops.regenerate_section(studio.project, studio.blobs.get, verse.id,
+                                     geometry=studio.geometry)
+    job = request.job
+    assert job is not None and job.conditioning.meter == "6/8"
+    assert [(c.bar, c.meter) for c in job.tempo_changes] == [(2, "6/8"), (5, "4/4")]
+    rate = studio.geometry.sample_rate
+    assert request.span.n_samples == round(3 * 1.8 * rate)
+    take = studio.run(request).takes[0]
+    assert (take.meter, take.plan.steps_per_bar) == ("6/8", 12)
+    assert len(studio.audio("Verse")) == round(3 * 1.8 * rate)
+    # Back in 4/4 (its plan goes), a re-run from the record renders in 6/8 with its plan.
+    studio.doc.history.push(SetSectionMeter(verse.id, None))
+    rerun = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
+    assert rerun.job is not None and rerun.job.conditioning.meter == "6/8"
     _rerun_matches(studio, take.id)

@@ -146,7 +146,7 @@ def render(
         text=text_embedding.reshape(1, -1).float().cpu(),
         bpm=torch.tensor([grid.bpm_at(plan_start_bar)], dtype=torch.float32),  # the section's
         key=torch.tensor([key.index]),
-        meter=torch.tensor([meter_id(grid.meter)]),
+        meter=torch.tensor([meter_id(grid.meter_at(plan_start_bar))]),
         text_dropped=torch.zeros(1, dtype=torch.bool),
     ).to(device)
     doubled = cond.repeat(2)  # the conditional + unconditional batch of guided steps
