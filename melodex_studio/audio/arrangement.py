@@ -225,7 +225,7 @@ class PreviewAudio:
 
     def fits(self, project: Project, section: Section) -> bool:
         return (section.start_bar, section.length_bars, project.section_bpm(section),
-                project.meter) == (
+                str(project.section_meter(section))) == (
             self.start_bar, self.length_bars, self.bpm, self.meter)
 
 

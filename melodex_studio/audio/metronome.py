@@ -59,15 +59,13 @@ class ClickTrack:
     ) -> ClickTrack:
         """Clicks for every counted beat of `grid` from sample 0 to `length_samples` (plus one
         bar, so a loop or song that ends on a bar line still hears its last downbeat)."""
-        meter = grid.meter
-        steps_per_bar = meter.sixteenths_per_bar
-        starts = meter.beat_starts_16ths()
         n_bars = math.ceil(grid.sample_to_bar(max(0, length_samples))) + 1
         positions: list[int] = []
         accents: list[bool] = []
         for bar in range(n_bars):
-            for step in starts:
-                positions.append(grid.sixteenth_to_sample(bar * steps_per_bar + step))
+            downbeat = grid.bar_to_sixteenth(bar)
+            for step in grid.meter_at(bar).beat_starts_16ths():  # each bar counts its meter
+                positions.append(grid.sixteenth_to_sample(downbeat + step))
                 accents.append(step == 0)
         gain = db_to_gain(gain_db)
         rate = grid.sample_rate

@@ -117,24 +117,34 @@ def _part_notes(
 def plan_to_midi(project: Project) -> mido.MidiFile:
     """The project's plans (sections without a plan are rests) as a type-1 MIDI file."""
     grid = project.grid()
-    meter, song_key = project.meter_value(), project.key_value()
-    ticks_per_bar = meter.sixteenths_per_bar * TICKS_PER_SIXTEENTH
-    # Conductor events as (tick, message), in song order: the tempo map, section markers and
-    # key signature changes.
+    song_key = project.key_value()
+
+    def tick_of(bar: int) -> int:  # bars of different meters have different lengths
+        return round(grid.bar_to_sixteenth(bar)) * TICKS_PER_SIXTEENTH
+
+    # Conductor events as (tick, message), in song order: the tempo and meter map, section
+    # markers and key signature changes.
     events: list[tuple[int, mido.MetaMessage]] = [
         (0, mido.MetaMessage("track_name", name=project.title)),
         (0, _set_tempo(grid.bpm)),
-        (0, _time_signature(meter)),
+        (0, _time_signature(grid.meter)),
         (0, mido.MetaMessage("key_signature", key=song_key.short_name)),
     ]
-    events += [(bar * ticks_per_bar, _set_tempo(bpm)) for bar, bpm in grid.changes]
+    tempo, meter = grid.bpm, grid.meter
+    for bar, new_tempo, new_meter in grid.changes:
+        if new_tempo != tempo:
+            events.append((tick_of(bar), _set_tempo(new_tempo)))
+        if new_meter != meter:
+            events.append((tick_of(bar), _time_signature(new_meter)))
+        tempo, meter = new_tempo, new_meter
     sounding = song_key  # the key signature in force; a section with its own key changes it
     chords: list[_Note] = []
     bass: list[_Note] = []
     melody: list[_Note] = []
     drums: list[_Note] = []
     for section in project.sections:
-        section_tick = section.start_bar * ticks_per_bar
+        section_tick = tick_of(section.start_bar)
+        ticks_per_bar = project.section_steps(section) * TICKS_PER_SIXTEENTH
         events.append((section_tick, mido.MetaMessage("marker", text=section.name)))
         key = project.section_key(section)
         if key != sounding:

@@ -187,11 +187,11 @@ class Transport:
 
     def _count_in(self) -> np.ndarray | None:
         """The clicks of the count-in at the output rate (accented downbeats), or None; at the
-        tempo in force where playback starts."""
+        tempo and in the meter in force where playback starts."""
         if not self._count_in_bars:
             return None
-        tempo = self._grid.bpm_at(self._grid.sample_to_bar(self.playhead))
-        grid = TempoGrid(tempo, self._grid.meter, self._grid.sample_rate)
+        bar = self._grid.sample_to_bar(self.playhead)
+        grid = TempoGrid(self._grid.bpm_at(bar), self._grid.meter_at(bar), self._grid.sample_rate)
         length = grid.bar_to_sample(self._count_in_bars)
         clicks = ClickTrack.for_grid(grid, length, self._click_gain_db)
         audio = np.zeros((length, 1), dtype=np.float32)

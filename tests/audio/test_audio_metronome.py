@@ -175,6 +175,18 @@ def test_count_in_counts_at_the_tempo_where_playback_starts() -> None:
     np.testing.assert_array_equal(backend.captured[slow_bar : slow_bar + bar, 0], song[bar:2 * bar])
 
 
+def test_clicks_count_each_bar_in_its_own_meter() -> None:
+    grid = TempoGrid(120.0, Meter(4, 4), RATE, ((1, 120.0, Meter(3, 4)), (2, 120.0, "7/8")))
+    clicks = ClickTrack.for_grid(grid, grid.bar_to_sample(3) - 1)
+    quarter = RATE // 2
+    eighth = quarter // 2
+    expected = [0, 1, 2, 3, 4, 5, 6]  # a 4/4 bar, then a 3/4 bar: every quarter
+    expected = [q * quarter for q in expected] + [7 * quarter + e * eighth for e in (0, 2, 4)]
+    assert list(clicks.positions[: len(expected)]) == expected  # 7/8 counts 2 + 2 + 3 eighths
+    assert list(clicks.accents[: len(expected)]) == [True, False, False, False, True, False,
+                                                     False, True, False, False]
+
+
 def test_count_in_is_played_at_every_start_and_cut_by_a_stop() -> None:
     grid = TempoGrid(100.0, Meter(3, 4), RATE)
     song = np.full(grid.bar_to_sample(4), 0.25, dtype=np.float32)

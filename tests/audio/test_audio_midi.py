@@ -132,6 +132,31 @@ def test_a_section_at_its_own_tempo_writes_the_tempo_map(tmp_path: Path) -> None
     assert midi.length == pytest.approx(2 * 2.5 + 4 * 240 / 140 + 2 * 2.5, abs=1e-4)
 
 
+def test_a_section_in_its_own_meter_writes_time_signatures_and_bars_of_its_length(
+        tmp_path: Path) -> None:
+    project = new_project("Meter song", bpm=120.0, key="C major", meter="4/4",
+                          sections_spec="Intro:2,Waltz:2,Outro:1", seed=1)
+    waltz = project.section_by_name("Waltz")
+    plan = Plan(steps_per_bar=12, bars=tuple(PlanBar(chord=c, drums=(0,) * 12) for c in "CG"))
+    project = project.replace_section(waltz.model_copy(update={"meter": "3/4", "plan": plan}))
+    midi = mido.MidiFile(write_plan_midi(project, tmp_path / "song.mid"))
+    now, signatures, markers, tempos = 0, [], {}, 0
+    for message in midi.tracks[0]:
+        now += message.time
+        if message.type == "time_signature":
+            signatures.append((now, f"{message.numerator}/{message.denominator}"))
+        elif message.type == "marker":
+            markers[message.text] = now
+        tempos += message.type == "set_tempo"
+    quarter = TICKS_PER_QUARTER
+    assert signatures == [(0, "4/4"), (8 * quarter, "3/4"), (14 * quarter, "4/4")]
+    assert markers == {"Intro": 0, "Waltz": 8 * quarter, "Outro": 14 * quarter}
+    assert tempos == 1  # the tempo never changes
+    chords = notes_of(midi.tracks[1])
+    assert sorted({(start, end) for start, end, _, _ in chords}) == [
+        (8 * quarter, 11 * quarter), (11 * quarter, 14 * quarter)]  # two bars of 3 quarters
+
+
 @pytest.mark.parametrize("key", ["C major", "A minor", "F# major", "Bb minor", "Db major",
                                  "G# minor", "Eb minor"])
 def test_every_key_spelling_is_a_valid_midi_key_signature(key: str) -> None:
