@@ -335,7 +335,8 @@ class GenerationController(QObject):
         project = self.context.project
         section = project.section(section_id)
         job = RunningJob(new_job_id(), title, section_id, start_bar=section.start_bar,
-                         bpm=project.section_bpm(section), meter=project.meter)
+                         bpm=project.section_bpm(section),
+                         meter=str(project.section_meter(section)))
         self.running[job.job_id] = job
         # Busy from the click on, not from the worker's next status message: a render of a
         # few seconds often sends none, and "ready" beside a running job reads as stuck.

@@ -154,6 +154,30 @@ def test_a_section_tempo_from_the_inspector_retimes_the_song(qtbot, studio):
     assert not inspector.own_tempo_check.isChecked()
 
 
+def test_a_section_meter_from_the_inspector(qtbot, studio):
+    from melodex_studio.project.commands import EditProjectFields
+    from melodex_studio.ui.timeline.section_item import header_detail
+
+    chorus = select(studio, "Chorus")
+    combo = studio.inspector.meter_combo
+    song_meter = studio.context.project.meter
+    assert combo.currentIndex() == 0 and combo.itemText(0) == f"Song meter ({song_meter})"
+    combo.setCurrentIndex(combo.findData("6/8"))
+    combo.activated.emit(combo.currentIndex())
+    chorus = studio.context.project.section_by_name("Chorus")
+    assert chorus.meter == "6/8" and "6/8" in header_detail(chorus)
+    assert studio.context.project.grid().meter_at(chorus.start_bar).sixteenths_per_bar == 12
+    assert studio.scene.ruler.beats[chorus.start_bar] == 2  # two dotted quarters a bar
+    studio.plan_editor.create_empty_plan()
+    assert studio.context.project.section_by_name("Chorus").plan.steps_per_bar == 12
+    studio.context.undo.push(EditProjectFields(meter="3/4"))
+    assert combo.itemText(0) == "Song meter (3/4)" and combo.currentData() == "6/8"
+    for _ in range(3):
+        studio.undo_action.trigger()
+    assert combo.currentIndex() == 0
+    assert studio.context.project.section_by_name("Chorus").meter is None
+
+
 def test_presets_follow_the_brief_and_expert_settings_edit(qtbot, studio):
     select(studio, "Chorus")
     box = studio.inspector.generation

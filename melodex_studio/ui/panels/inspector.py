@@ -29,12 +29,14 @@ from melodex_studio.project.commands import (
     EditSectionSettings,
     RenameSection,
     SetSectionKey,
+    SetSectionMeter,
 )
 from melodex_studio.project.fields import (
     MAX_GAIN_DB,
     MAX_INSTRUMENTS,
     MAX_PROMPT_CHARS,
     MIN_GAIN_DB,
+    SUPPORTED_METERS,
 )
 from melodex_studio.project.section import Section, SectionKind
 from melodex_studio.ui.context import StudioContext
@@ -140,9 +142,17 @@ class InspectorPanel(QScrollArea):
         tempo_row = QHBoxLayout()
         tempo_row.addWidget(self.tempo_spin, 1)
         tempo_row.addWidget(self.own_tempo_check)
+        self.meter_combo = QComboBox()
+        self.meter_combo.setAccessibleName("Section meter")
+        self.meter_combo.setToolTip("The section's meter: the song's, or its own (a plan in "
+                                    "another meter is cleared; undo brings it back)")
+        self.meter_combo.addItem("Song meter", None)
+        for meter in SUPPORTED_METERS:
+            self.meter_combo.addItem(meter, meter)
         form.addRow("Name", self.name_edit)
         form.addRow("Type", self.kind_combo)
         form.addRow("Tempo", tempo_row)
+        form.addRow("Meter", self.meter_combo)
         form.addRow("Key", self.key_combo)
 
         self.prompt_edit = PromptEdit()
@@ -203,6 +213,7 @@ class InspectorPanel(QScrollArea):
         self.key_combo.activated.connect(self._key_chosen)
         context.signals.sig_project_changed.connect(self._show_song_fields)
         self.tempo_spin.valueChanged.connect(self._tempo_edited)
+        self.meter_combo.activated.connect(self._meter_chosen)
         self.own_tempo_check.toggled.connect(self._own_tempo_toggled)
         self.prompt_edit.sig_commit.connect(self._prompt_committed)
         self.energy_slider.valueChanged.connect(self._energy_moved)
@@ -212,7 +223,8 @@ class InspectorPanel(QScrollArea):
         self.setTabOrder(self.name_edit, self.kind_combo)
         self.setTabOrder(self.kind_combo, self.tempo_spin)
         self.setTabOrder(self.tempo_spin, self.own_tempo_check)
-        self.setTabOrder(self.own_tempo_check, self.key_combo)
+        self.setTabOrder(self.own_tempo_check, self.meter_combo)
+        self.setTabOrder(self.meter_combo, self.key_combo)
         self.setTabOrder(self.key_combo, self.prompt_edit)
         self.setTabOrder(self.prompt_edit, self.energy_slider)
         self.setTabOrder(self.energy_slider, self.instruments_edit)
@@ -241,6 +253,7 @@ class InspectorPanel(QScrollArea):
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(section.kind.value))
         self._show_song_fields()
         self.key_combo.setCurrentIndex(max(0, self.key_combo.findData(section.key)))
+        self.meter_combo.setCurrentIndex(max(0, self.meter_combo.findData(section.meter)))
         self.own_tempo_check.setChecked(section.bpm is not None)
         self.tempo_spin.setEnabled(section.bpm is not None)
         self.tempo_spin.setValue(self.context.project.section_bpm(section))
@@ -290,6 +303,14 @@ class InspectorPanel(QScrollArea):
         if not self.context.undo.push(SetSectionKey(section.id, key)):
             self.show_section(section)
 
+    def _meter_chosen(self, _index: int) -> None:
+        section = self.binding.section
+        meter = self.meter_combo.currentData()
+        if section is None or self.binding.updating or meter == section.meter:
+            return
+        if not self.context.undo.push(SetSectionMeter(section.id, meter)):
+            self.show_section(section)
+
     def _tempo_edited(self, value: float) -> None:
         section = self.binding.section
         if section is None or self.binding.updating or section.bpm in (None, value):
@@ -307,10 +328,11 @@ class InspectorPanel(QScrollArea):
             self.show_section(section)
 
     def _show_song_fields(self, *_args: object) -> None:
-        """The key's first entry names the song's key, which a section without its own
-        follows; a section without its own tempo shows the song's."""
+        """The key's and the meter's first entries name the song's, which a section without
+        its own follows; a section without its own tempo shows the song's."""
         project = self.context.project
         self.key_combo.setItemText(0, f"Song key ({project.key})")
+        self.meter_combo.setItemText(0, f"Song meter ({project.meter})")
         section = self.binding.section
         if section is not None and section.bpm is None and self.tempo_spin.value() != project.bpm:
             self.tempo_spin.setValue(project.bpm)  # `_tempo_edited` ignores a followed tempo

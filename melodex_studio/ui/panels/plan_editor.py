@@ -243,7 +243,7 @@ class PlanEditor(QWidget):
         section = self.binding.section
         if section is None or section.plan is not None:
             return
-        plan = Plan.empty(section.length_bars, self.context.project.steps_per_bar)
+        plan = Plan.empty(section.length_bars, self.context.project.section_steps(section))
         self.context.undo.push(SetPlan(section.id, plan))
 
     def _ask_midi(self) -> None:

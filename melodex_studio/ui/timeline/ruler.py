@@ -18,22 +18,23 @@ class RulerItem(QGraphicsObject):
         self.geometry = geometry
         self.total_bars = 32
         self.song_bars = 0
-        self.beats_per_bar = 4
+        self.beats: tuple[int, ...] = (4,)  # counted beats of each bar (the last repeats)
         self.loop: tuple[int, int] | None = None
         self.loop_enabled = False
         self.setZValue(5)
 
-    def set_extent(self, total_bars: int, song_bars: int, beats_per_bar: int) -> None:
+    def set_extent(self, total_bars: int, song_bars: int, beats: tuple[int, ...]) -> None:
         """The scene calls this after every edit; most edits (a take arriving, a prompt typed)
-        leave the ruler as it is, and repainting the full-width ruler for them is wasted."""
+        leave the ruler as it is, and repainting the full-width ruler for them is wasted.
+        `beats` counts the beats of each bar from bar 0 (a section in its own meter has its
+        own); bars past its end have its last count."""
         geometry = self.geometry
-        extent = (total_bars, song_bars, beats_per_bar, geometry.pixels_per_bar,
-                  geometry.ruler_height)
+        extent = (total_bars, song_bars, beats, geometry.pixels_per_bar, geometry.ruler_height)
         if extent == self._extent:
             return
         self._extent = extent
         self.prepareGeometryChange()
-        self.total_bars, self.song_bars, self.beats_per_bar = total_bars, song_bars, beats_per_bar
+        self.total_bars, self.song_bars, self.beats = total_bars, song_bars, beats
         self.update()
 
     _extent: tuple | None = None
@@ -89,8 +90,9 @@ class RulerItem(QGraphicsObject):
                 painter.drawLine(x, height * 0.7, x, height)
             if ppb >= 48 and bar < last:
                 painter.setPen(beat_pen)
-                for beat in range(1, self.beats_per_bar):
-                    bx = round(x + beat * ppb / self.beats_per_bar)
+                beats = self.beats[min(bar, len(self.beats) - 1)]
+                for beat in range(1, beats):
+                    bx = round(x + beat * ppb / beats)
                     painter.drawLine(bx, height * 0.82, bx, height)
 
         if self.song_bars > 0:

@@ -6,6 +6,8 @@ touching the document; the document changes once, when the gesture ends.
 
 from __future__ import annotations
 
+import itertools
+
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
@@ -127,9 +129,12 @@ class TimelineScene(QGraphicsScene):
     def _update_extent(self) -> None:
         geometry = self.geometry
         total = self.total_bars()
-        meter = self.project.meter_value()
-        beats = max(1, len(meter.beat_starts_16ths()))
-        self.ruler.set_extent(total, self.project.length_bars, beats)
+        grid = self.project.grid()
+        changes = [0, *(bar for bar, *_ in grid.changes), total + 1]
+        beats: list[int] = []
+        for start, end in itertools.pairwise(changes):  # one count a bar, each bar's meter
+            beats += [max(1, len(grid.meter_at(start).beat_starts_16ths()))] * (end - start)
+        self.ruler.set_extent(total, self.project.length_bars, tuple(beats))
         height = geometry.lane_bottom + 12
         self.playhead.set_height(height)
         self.setSceneRect(QRectF(0, 0, geometry.bar_to_x(total) + 40, height))

@@ -391,12 +391,14 @@ def _peaks_rate(peaks: np.ndarray, take) -> float:
 
 
 def header_detail(section: Section) -> str:
-    """The small text after a section's name: its length, its own tempo and key when it has
-    them, and its level when it is not the plain one (so a tempo or key change, a quiet or a
-    muted section is seen without opening it)."""
+    """The small text after a section's name: its length, its own tempo, meter and key when it
+    has them, and its level when it is not the plain one (so a tempo, meter or key change, a
+    quiet or a muted section is seen without opening it)."""
     parts = [f"{section.length_bars} bars" if section.length_bars != 1 else "1 bar"]
     if section.bpm is not None:
         parts.append(f"{section.bpm:g} BPM")
+    if section.meter is not None:
+        parts.append(section.meter)
     if section.key is not None:
         parts.append(section.key)
     if section.muted:
