@@ -128,6 +128,8 @@ def project_summary(project: Any, blob_sizes: dict[str, int]) -> dict[str, Any]:
                 "prompt": section.prompt,
                 "bpm": project.section_bpm(section),
                 "own_bpm": section.bpm is not None,
+                "meter": str(project.section_meter(section)),
+                "own_meter": section.meter is not None,
                 "key": str(key),
                 "own_key": section.key is not None,
                 "gain_db": section.gain_db,
@@ -163,6 +165,7 @@ def _format_summary(summary: dict[str, Any]) -> str:
             f"  {s['name']:<14} bars {s['start_bar'] + 1}-{s['start_bar'] + s['length_bars']}"
             f" ({s['seconds']:.1f} s)  takes {len(s['takes'])}  active {active}"
             + (f"  at {s['bpm']:g} BPM" if s["own_bpm"] else "")
+            + (f"  in {s['meter']}" if s["own_meter"] else "")
             + (f"  in {s['key']}" if s["own_key"] else "")
             + ("  muted" if s["muted"] else f"  {s['gain_db']:+.1f} dB" if s["gain_db"] else "")
         )

@@ -11,7 +11,7 @@ def test_info_names_a_sections_own_tempo_key_gain_and_mute() -> None:
     verse, chorus, outro = project.sections
     project = project.with_sections((
         verse.model_copy(update={"gain_db": -3.0}),
-        chorus.model_copy(update={"key": "B minor", "bpm": 132.0}),
+        chorus.model_copy(update={"key": "B minor", "bpm": 132.0, "meter": "3/4"}),
         outro.model_copy(update={"muted": True, "gain_db": 2.0}),
     ))
     summary = project_summary(project, {})
@@ -19,11 +19,13 @@ def test_info_names_a_sections_own_tempo_key_gain_and_mute() -> None:
         ("A minor", False), ("B minor", True), ("A minor", False)]
     assert [(s["bpm"], s["own_bpm"]) for s in summary["sections"]] == [
         (100.0, False), (132.0, True), (100.0, False)]
-    assert [s["seconds"] for s in summary["sections"]] == [9.6, 7.273, 4.8]  # 4 bars at 132
+    assert [(s["meter"], s["own_meter"]) for s in summary["sections"]] == [
+        ("4/4", False), ("3/4", True), ("4/4", False)]
+    assert [s["seconds"] for s in summary["sections"]] == [9.6, 5.455, 4.8]  # 4 3/4 bars at 132
     lines = _format_summary({**summary, "file_bytes": 1, "format_version": "1.2"}).splitlines()
     section_lines = [line for line in lines if line.startswith("  ")]
     assert section_lines[0].endswith("-3.0 dB") and "in " not in section_lines[0]
-    assert section_lines[1].endswith("at 132 BPM  in B minor")
+    assert section_lines[1].endswith("at 132 BPM  in 3/4  in B minor")
     assert section_lines[2].endswith("muted")
 
 
