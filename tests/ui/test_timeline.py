@@ -7,6 +7,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from melodex_studio.project.commands import EditSectionSettings
 from melodex_studio.ui.timeline.section_item import header_detail
+from tests.ui.conftest import add_rendered_take
 
 pytestmark = pytest.mark.qt
 
@@ -156,6 +157,24 @@ def test_header_detail_names_the_level_when_it_is_not_plain(studio):
     assert header_detail(quiet) == f"{verse.length_bars} bars · \u22124.5 dB"
     loud_but_muted = verse.model_copy(update={"gain_db": 3.0, "muted": True})
     assert header_detail(loud_but_muted) == f"{verse.length_bars} bars · muted"
+
+
+def test_header_detail_says_when_the_active_take_predates_the_sections_timing(studio):
+    from melodex_studio.project.commands import SetSectionMeter
+
+    context = studio.context
+    intro = context.project.section_by_name("Intro")
+    add_rendered_take(studio, intro.id, bpm=context.project.bpm, meter="4/4")
+    intro = context.project.section_by_name("Intro")
+    song = (context.project.bpm, "4/4")
+    assert header_detail(intro, song) == "4 bars"  # rendered as it plays now
+    faster = intro.model_copy(update={"bpm": 150.0, "meter": "3/4"})
+    assert header_detail(faster, (150.0, "3/4")) == (
+        f"4 bars · 150 BPM · 3/4 · take at {context.project.bpm:g} BPM · take in 4/4")
+    # The scene hands each block the timing it plays at now.
+    context.undo.push(EditSectionSettings(intro.id, bpm=150.0))
+    context.undo.push(SetSectionMeter(intro.id, "3/4"))
+    assert studio.scene.items_by_id[intro.id].timing == (150.0, "3/4")
 
 
 def test_ctrl_wheel_zooms_and_plus_minus_keys_zoom(qtbot, studio):

@@ -76,6 +76,7 @@ class TimelineScene(QGraphicsScene):
             else:
                 item.set_section(section, seconds_per_bar)
             item.set_key(project.section_key(section))
+            item.set_timing(project.section_bpm(section), str(project.section_meter(section)))
             item.set_peaks(self.waveforms.peaks_for(section.active_take))
             item.set_invalid(False)
         for section_id in list(self.items_by_id):

@@ -76,6 +76,14 @@ class SectionItem(QGraphicsObject):
             self.key = key
             self.update()
 
+    def set_timing(self, bpm: float, meter: str) -> None:
+        """The tempo and meter the section plays at now (its active take may predate them)."""
+        if (bpm, meter) != self.timing:
+            self.timing = (bpm, meter)
+            self.update()
+
+    timing: tuple[float, str] | None = None
+
     def set_span(self, start_bar: int, length_bars: int) -> None:
         """Where the block sits (the section's own bars, or a gesture's preview)."""
         if (start_bar, length_bars) != self._span:
@@ -290,7 +298,7 @@ class SectionItem(QGraphicsObject):
         left_middle = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
         painter.drawText(text_rect, left_middle, name)
         used = metrics.horizontalAdvance(name) + 8
-        bars = header_detail(section)
+        bars = header_detail(section, self.timing)
         small = QFont(font)
         small.setBold(False)
         small.setPointSizeF(8)
@@ -390,10 +398,12 @@ def _peaks_rate(peaks: np.ndarray, take) -> float:
     return take.audio_sample_rate / bucket
 
 
-def header_detail(section: Section) -> str:
+def header_detail(section: Section, timing: tuple[float, str] | None = None) -> str:
     """The small text after a section's name: its length, its own tempo, meter and key when it
     has them, and its level when it is not the plain one (so a tempo, meter or key change, a
-    quiet or a muted section is seen without opening it)."""
+    quiet or a muted section is seen without opening it). With the section's `timing` (bpm,
+    meter), an active take rendered at another tempo or meter says so: it no longer fits its
+    bars until the section is rendered again."""
     parts = [f"{section.length_bars} bars" if section.length_bars != 1 else "1 bar"]
     if section.bpm is not None:
         parts.append(f"{section.bpm:g} BPM")
@@ -401,6 +411,12 @@ def header_detail(section: Section) -> str:
         parts.append(section.meter)
     if section.key is not None:
         parts.append(section.key)
+    take = section.active_take
+    if timing is not None and take is not None:
+        if take.bpm is not None and take.bpm != timing[0]:
+            parts.append(f"take at {take.bpm:g} BPM")
+        if take.meter is not None and take.meter != timing[1]:
+            parts.append(f"take in {take.meter}")
     if section.muted:
         parts.append("muted")
     elif section.gain_db != 0.0:
