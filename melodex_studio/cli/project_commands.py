@@ -20,7 +20,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--sections",
             default="Intro:8,Verse:16,Chorus:8",
-            help='name:bars list, e.g. "Intro:8,Verse:16,Chorus:8"',
+            help='name:bars list, e.g. "Intro:8,Verse:16,Chorus:8"; a section in a tempo or '
+            'meter of its own adds @BPM and/or @METER: "Bridge:8@3/4,Outro:4@76"',
         )
         parser.add_argument("--sample-rate", type=int, default=44100)
         parser.add_argument("--seed", type=int, default=0, help="base seed for the sections")

@@ -27,7 +27,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--key", default="C major", help='e.g. "A minor", "F#", "Bbm"')
         parser.add_argument("--meter", default="4/4", help="4/4, 3/4, 6/8, 5/4 or 7/8")
         parser.add_argument(
-            "--sections", default="Intro:4,Verse:8,Chorus:8", help='e.g. "Intro:4,Verse:8"'
+            "--sections", default="Intro:4,Verse:8,Chorus:8",
+            help='e.g. "Intro:4,Verse:8,Bridge:8@3/4,Outro:4@76" (@ a tempo or meter of its own)'
         )
         parser.add_argument("--seed", type=int, default=0, help="base seed of the song")
         parser.add_argument("--style", default=None, help="a style tag, e.g. 'lo-fi hip hop'")

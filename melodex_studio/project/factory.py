@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from datetime import datetime
+from typing import NamedTuple
 
+from melodex_studio.music.meter import Meter
 from melodex_studio.project.fields import (
+    MAX_BPM,
     MAX_NAME_CHARS,
     MAX_PROJECT_BARS,
     MAX_SECTION_BARS,
     MAX_SECTIONS,
     MAX_SEED,
+    MIN_BPM,
+    SUPPORTED_METERS,
     new_id,
 )
 from melodex_studio.project.generation import GenerationSettings
@@ -24,6 +30,16 @@ DEFAULT_SECTIONS_SPEC = "Intro:8,Verse:16,Chorus:8"
 
 class SectionsSpecError(ValueError):
     """A sections spec like "Intro:8,Verse:16" that cannot be read; the message says where."""
+
+
+class SectionSpec(NamedTuple):
+    """One item of a sections spec: "Bridge:8" or, with a tempo and/or meter of its own,
+    "Bridge:8@90", "Bridge:8@3/4", "Bridge:8@90@3/4"."""
+
+    name: str
+    bars: int
+    bpm: float | None = None
+    meter: str | None = None
 
 
 # Names musicians use for a form part, folded to letters only, mapped to the section kind.
@@ -56,17 +72,19 @@ def section_kind_for_name(name: str) -> SectionKind:
     return _KIND_ALIASES.get(letters, SectionKind.CUSTOM)
 
 
-def parse_sections_spec(spec: str) -> list[tuple[str, int]]:
-    """Read "Intro:8, Verse:16, Chorus:8" into [(name, bars), ...]."""
+def parse_sections_spec(spec: str) -> list[SectionSpec]:
+    """Read "Intro:8, Verse:16, Bridge:8@3/4, Outro:4@76" into `SectionSpec`s: after the bars,
+    each "@" gives the section a tempo (a number of BPM) or a meter ("3/4") of its own."""
     items = [item.strip() for item in spec.split(",")]
     if not any(items):
         raise SectionsSpecError("the sections spec is empty; write it like 'Intro:8,Verse:16'")
     if len(items) > MAX_SECTIONS:
         raise SectionsSpecError(f"{len(items)} sections; the limit is {MAX_SECTIONS}")
-    parsed: list[tuple[str, int]] = []
+    parsed: list[SectionSpec] = []
     for item in items:
         name, colon, bars_text = item.rpartition(":")
-        name, bars_text = name.strip(), bars_text.strip()
+        bars_text, *timing = (part.strip() for part in bars_text.split("@"))
+        name = name.strip()
         if not colon or not name:
             raise SectionsSpecError(f"{item!r} should be NAME:BARS, e.g. 'Verse:16'")
         if len(name) > MAX_NAME_CHARS:
@@ -78,13 +96,41 @@ def parse_sections_spec(spec: str) -> list[tuple[str, int]]:
             raise SectionsSpecError(
                 f"{item!r}: a section is 1 to {MAX_SECTION_BARS} bars long, not {bars}"
             )
-        parsed.append((name, bars))
-    total = sum(bars for _, bars in parsed)
+        parsed.append(SectionSpec(name, bars, *_timing(item, timing)))
+    total = sum(section.bars for section in parsed)
     if total > MAX_PROJECT_BARS:
         raise SectionsSpecError(
             f"the sections add up to {total} bars; the limit is {MAX_PROJECT_BARS}"
         )
     return parsed
+
+
+def _timing(item: str, parts: list[str]) -> tuple[float | None, str | None]:
+    """The tempo and meter an item's "@" parts give (None where it gives none)."""
+    bpm: float | None = None
+    meter: str | None = None
+    for part in parts:
+        if "/" in part:
+            try:
+                canonical = str(Meter.parse(part))
+            except ValueError:
+                canonical = ""
+            if canonical not in SUPPORTED_METERS:
+                raise SectionsSpecError(
+                    f"{item!r}: {part!r} is not a meter the studio supports "
+                    f"({', '.join(SUPPORTED_METERS)})")
+            meter = canonical
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not MIN_BPM <= value <= MAX_BPM:
+            raise SectionsSpecError(
+                f"{item!r}: {part!r} is neither a tempo of {MIN_BPM:g} to {MAX_BPM:g} BPM nor a "
+                "meter like 3/4")
+        bpm = value
+    return bpm, meter
 
 
 def derive_seed(base_seed: int, index: int) -> int:
@@ -105,9 +151,10 @@ def new_project(
     *,
     created: datetime | None = None,
 ) -> Project:
-    """A project whose sections are laid end to end from bar 0. `seed` is the base from which
-    each section's seed is derived; None draws a random one (a new song should not repeat the
-    last one). Repeated names are numbered ("Verse", "Verse 2")."""
+    """A project whose sections are laid end to end from bar 0, each in its own tempo and meter
+    where the spec gives one. `seed` is the base from which each section's seed is derived;
+    None draws a random one (a new song should not repeat the last one). Repeated names are
+    numbered ("Verse", "Verse 2")."""
     if seed is None:
         seed = secrets.randbits(63)
     if not 0 <= seed <= MAX_SEED:
@@ -116,7 +163,7 @@ def new_project(
     used_seeds: set[int] = set()
     sections: list[Section] = []
     start = 0
-    for index, (name, bars) in enumerate(parse_sections_spec(sections_spec)):
+    for index, (name, bars, own_bpm, own_meter) in enumerate(parse_sections_spec(sections_spec)):
         unique = name
         number = 2
         while unique.casefold() in taken:
@@ -136,6 +183,8 @@ def new_project(
                 start_bar=start,
                 length_bars=bars,
                 settings=GenerationSettings(seed=section_seed),
+                bpm=own_bpm,
+                meter=own_meter,
             )
         )
         start += bars

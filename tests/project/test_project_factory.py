@@ -76,7 +76,17 @@ def test_repeated_names_are_numbered():
 
 
 def test_names_may_contain_colons():
-    assert parse_sections_spec("Part: A:4") == [("Part: A", 4)]
+    assert parse_sections_spec("Part: A:4") == [("Part: A", 4, None, None)]
+
+
+def test_a_section_spec_may_give_a_tempo_and_a_meter_of_its_own():
+    parsed = parse_sections_spec("Intro:4, Bridge:8@3/4, Outro:4 @ 76 @ 6/8, Drop:8@140.5")
+    assert [(s.name, s.bars, s.bpm, s.meter) for s in parsed] == [
+        ("Intro", 4, None, None), ("Bridge", 8, None, "3/4"), ("Outro", 4, 76.0, "6/8"),
+        ("Drop", 8, 140.5, None)]
+    project = new_project("A", 100, "A minor", "4/4", "Intro:4,Bridge:8@3/4,Outro:4@76@6/8",
+                          seed=1)
+    assert project.tempo_changes() == ((4, 100.0, "3/4"), (12, 76.0, "6/8"))
 
 
 @pytest.mark.parametrize(
@@ -88,6 +98,11 @@ def test_names_may_contain_colons():
         ("Intro:-2", "not a whole number"),
         ("Intro", "should be NAME:BARS"),
         (":8", "should be NAME:BARS"),
+        ("Intro:8@fast", "'fast' is neither a tempo of 20 to 400 BPM nor a meter"),
+        ("Intro:8@500", "'500' is neither a tempo"),
+        ("Intro:8@nan", "'nan' is neither a tempo"),
+        ("Intro:8@5/8", "'5/8' is not a meter the studio supports"),
+        ("Intro:8@x/y", "'x/y' is not a meter"),
         ("Intro:8,,Verse:8", "should be NAME:BARS"),
         ("  ", "is empty"),
     ],

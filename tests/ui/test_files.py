@@ -59,6 +59,23 @@ def test_new_project_dialog_refuses_a_bad_sections_spec(qtbot):
     assert "lots" in dialog.summary.text()
 
 
+def test_new_project_dialog_takes_section_tempos_and_meters_and_says_how_long(qtbot):
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    dialog.bpm_spin.setValue(120.0)
+    dialog.meter_combo.setCurrentIndex(dialog.meter_combo.findData("4/4"))
+    dialog.sections_edit.setText("Intro:4, Waltz:8@3/4, Outro:4@60")
+    assert dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    # 4 bars of 2 s, 8 bars of 1.5 s, 4 bars of 4 s: 36 s.
+    assert dialog.summary.text() == "3 sections, 16 bars, 0:36"
+    project = dialog.project()
+    waltz, outro = project.sections[1:]
+    assert (waltz.meter, waltz.bpm, outro.meter, outro.bpm) == ("3/4", None, None, 60.0)
+    dialog.sections_edit.setText("Intro:4@fast")
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    assert "'fast' is neither a tempo" in dialog.summary.text()
+
+
 def test_save_reopen_and_compare(qtbot, studio, tmp_path):
     context = studio.context
     intro = context.project.section_by_name("Intro")

@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -15,10 +14,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from melodex_studio.music.key import Key
 from melodex_studio.project.factory import SectionsSpecError, new_project, parse_sections_spec
-from melodex_studio.project.fields import MAX_BPM, MIN_BPM, SUPPORTED_METERS
+from melodex_studio.project.fields import SUPPORTED_METERS
 from melodex_studio.project.project_model import Project
+from melodex_studio.ui.music_fields import add_key_items, tempo_spin_box
 
 #: Form templates a producer recognises: (label, sections spec, tempo, key).
 TEMPLATES: tuple[tuple[str, str, float, str], ...] = (
@@ -45,22 +44,20 @@ class NewProjectDialog(QDialog):
         self.template_combo.setAccessibleName("Template")
         for label, spec, bpm, key in TEMPLATES:
             self.template_combo.addItem(label, (spec, bpm, key))
-        self.bpm_spin = QDoubleSpinBox()
-        self.bpm_spin.setRange(MIN_BPM, MAX_BPM)
-        self.bpm_spin.setDecimals(1)
-        self.bpm_spin.setSuffix(" BPM")
-        self.bpm_spin.setAccessibleName("Tempo")
+        self.bpm_spin = tempo_spin_box("Tempo", "The song's tempo in quarter notes per minute")
+        self.bpm_spin.setKeyboardTracking(True)  # the length below follows as it is typed
         self.key_combo = QComboBox()
         self.key_combo.setAccessibleName("Key")
-        for key in sorted(Key.all(), key=lambda k: (k.mode.value, k.tonic)):
-            self.key_combo.addItem(key.name, key.name)
+        add_key_items(self.key_combo)
         self.meter_combo = QComboBox()
         self.meter_combo.setAccessibleName("Meter")
         for meter in SUPPORTED_METERS:
             self.meter_combo.addItem(meter, meter)
         self.sections_edit = QLineEdit()
         self.sections_edit.setAccessibleName("Sections")
-        self.sections_edit.setToolTip("NAME:BARS, separated by commas")
+        self.sections_edit.setToolTip(
+            "NAME:BARS, separated by commas; a section in a tempo or meter of its own adds "
+            "@BPM and/or @METER: Bridge:8@3/4, Outro:4@76")
         self.summary = QLabel()
         self.summary.setObjectName("hint")
         self.summary.setWordWrap(True)
@@ -82,6 +79,8 @@ class NewProjectDialog(QDialog):
         self.template_combo.currentIndexChanged.connect(self._template_chosen)
         self.sections_edit.textChanged.connect(self._validate)
         self.title_edit.textChanged.connect(self._validate)
+        self.bpm_spin.valueChanged.connect(self._validate)
+        self.meter_combo.currentIndexChanged.connect(self._validate)
         self._template_chosen(0)
         self.title_edit.selectAll()
         self.title_edit.setFocus()
@@ -108,15 +107,16 @@ class NewProjectDialog(QDialog):
             return False
         self.sections_edit.setProperty("invalid", False)
         self.sections_edit.style().polish(self.sections_edit)
-        bars = sum(b for _, b in parsed)
-        self.summary.setText(f"{len(parsed)} sections, {bars} bars")
+        bars = sum(section.bars for section in parsed)
+        minutes, seconds = divmod(round(self.project().grid().bar_to_seconds(bars)), 60)
+        self.summary.setText(f"{len(parsed)} sections, {bars} bars, {minutes}:{seconds:02d}")
         ok_button.setEnabled(True)
         return True
 
     def project(self) -> Project:
         """The project the dialog describes (call after it was accepted)."""
         return new_project(
-            self.title_edit.text().strip(),
+            self.title_edit.text().strip() or "Untitled",
             bpm=self.bpm_spin.value(),
             key=self.key_combo.currentData(),
             meter=self.meter_combo.currentData(),
