@@ -190,7 +190,8 @@ class Transport:
         tempo and in the meter in force where playback starts."""
         if not self._count_in_bars:
             return None
-        bar = self._grid.sample_to_bar(self.playhead)
+        # Half a sample on: a bar line rounds to its sample, often just before the exact line.
+        bar = self._grid.sample_to_bar(self.playhead + 0.5)
         grid = TempoGrid(self._grid.bpm_at(bar), self._grid.meter_at(bar), self._grid.sample_rate)
         length = grid.bar_to_sample(self._count_in_bars)
         clicks = ClickTrack.for_grid(grid, length, self._click_gain_db)

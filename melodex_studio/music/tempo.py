@@ -264,7 +264,10 @@ class TempoGrid:
     # --- display ------------------------------------------------------------------------
 
     def position(self, seconds: float) -> BarBeatPosition:
-        """Bar, counted beat and 16th-in-beat at `seconds`, for a transport counter."""
+        """Bar, counted beat and 16th-in-beat at `seconds`, for a transport counter. A position
+        within half a sample before a 16th counts as that 16th: a bar line rounded to its
+        sample (`bar_to_sample`) reads as the bar it starts."""
+        seconds += 0.5 / self.sample_rate
         sixteenth = math.floor(self.seconds_to_sixteenth(seconds) + _DISPLAY_EPSILON)
         segment = self._segment_at_sixteenth(sixteenth)
         bars, step = divmod(sixteenth - segment.start_sixteenth, segment.steps_per_bar)

@@ -12,6 +12,7 @@ from itertools import pairwise
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from melodex_studio.music.meter import Meter
 from melodex_studio.music.plan import Plan
 from melodex_studio.project.fields import (
     DEFAULT_MODEL_ID,
@@ -124,6 +125,11 @@ class Take(BaseModel):
                 f"..{self.region_end_bar}"
             )
         self._check_repaint_ranges()
+        if self.meter is not None and self.plan is not None:
+            steps = Meter.parse(self.meter).sixteenths_per_bar
+            if self.plan.steps_per_bar != steps:
+                raise ValueError(f"the take's plan has {self.plan.steps_per_bar} steps per bar "
+                                 f"but it was rendered in {self.meter} ({steps})")
         if self.parent_id == self.id:
             raise ValueError("a take cannot be its own parent")
         if self.operation is TakeOperation.VARY:

@@ -193,6 +193,13 @@ class RenderJob(BaseModel):
         bars = [change.bar for change in self.tempo_changes]
         if bars != sorted(set(bars)):
             raise ValueError("tempo changes must be on increasing bars")
+        if self.tempo_changes and (self.first_bpm is None or self.first_meter is None):
+            raise ValueError("tempo changes need the tempo and meter at bar 0 (first_bpm, "
+                             "first_meter)")
+        meters = [self.conditioning.meter, self.first_meter,
+                  *(change.meter for change in self.tempo_changes)]
+        for meter in filter(None, meters):
+            Meter.parse(meter)  # raises with the reason
         previous_end = 0
         for frames in self.generate:
             if frames.start < previous_end or frames.end > self.window_frames:

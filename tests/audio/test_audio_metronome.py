@@ -187,6 +187,29 @@ def test_clicks_count_each_bar_in_its_own_meter() -> None:
                                                      False, True, False, False]
 
 
+def test_count_in_from_a_section_start_counts_in_that_sections_timing() -> None:
+    # Bar 4 of a 95 BPM song rounds to a sample just before the exact bar line, where the
+    # bridge's 3/4 at 140 BPM begins: the count-in must count the bridge, not the verse.
+    rate = 44100
+    grid = TempoGrid(95.0, Meter(4, 4), rate, ((4, 140.0, Meter(3, 4)), (8, 95.0, Meter(4, 4))))
+    start = grid.bar_to_sample(4)
+    assert grid.sample_to_bar(start) < 4  # the case this guards
+    assert str(grid.position(start / rate)) == "5.1.1"  # the counter reads the bar it starts
+    song = np.full(grid.bar_to_sample(10), 0.1, dtype=np.float32)
+    bar = round(3 * 60 / 140 * rate)
+    backend = NullBackend(sample_rate=rate, block_frames=512, manual=True,
+                          capture_frames=bar + 1000)
+    transport = Transport(backend, grid)
+    transport.load(song)
+    transport.set_count_in(1)
+    transport.seek(start)
+    assert transport.play()
+    backend.pump((bar + 1000) // 512 + 1)
+    count_in = backend.captured[:bar, 0]
+    beat = 60 / 140 * rate
+    assert onsets(count_in) == [1 + round(b * beat) for b in range(3)]
+
+
 def test_count_in_is_played_at_every_start_and_cut_by_a_stop() -> None:
     grid = TempoGrid(100.0, Meter(3, 4), RATE)
     song = np.full(grid.bar_to_sample(4), 0.25, dtype=np.float32)

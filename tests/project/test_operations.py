@@ -620,3 +620,9 @@ def test_a_section_in_its_own_meter_is_planned_rendered_and_rerun_in_it(studio: 
     rerun = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
     assert rerun.job is not None and rerun.job.conditioning.meter == "6/8"
     _rerun_matches(studio, take.id)
+    # A take from before format 1.2 records no meter: its plan's steps tell it was another.
+    legacy = studio.project.replace_section(studio.section("Verse").model_copy(
+        update={"takes": tuple(t.model_copy(update={"meter": None})
+                               for t in studio.section("Verse").takes)}))
+    with pytest.raises(ops.OperationError, match=r"12 steps per bar.*4/4 \(16\)"):
+        ops.rerun_take(legacy, studio.blobs.get, take.id, geometry=studio.geometry)

@@ -123,6 +123,9 @@ def test_take_lists_all_its_blobs():
         ({"weights_hash": "abc"}, "weights hash"),
         ({"latent_frame_rate": 0}, "greater than 0"),
         ({"tempo": 120}, "Extra inputs are not permitted"),
+        ({"bpm": 1000.0}, "less than or equal to 400"),
+        ({"meter": "5/8"}, "5/8 is not supported"),
+        ({"meter": "3/4", "plan": Plan.empty(2, 16)}, "16 steps per bar but it was rendered"),
     ],
 )
 def test_take_rejects(changes, message):

@@ -13,6 +13,7 @@ from melodex_studio.worker.jobs import (
     FrameRange,
     PlanJob,
     RenderJob,
+    TempoChange,
     job_blob_refs,
 )
 from melodex_studio.worker.protocol import (
@@ -105,6 +106,23 @@ def test_jobs_validate_their_geometry() -> None:
         )
     with pytest.raises(ValueError, match="template plan"):
         PlanJob(conditioning=COND, n_bars=4, seed=1, template=Plan.empty(2, 16))
+
+
+def test_a_render_jobs_tempo_map_is_whole_and_readable() -> None:
+    base = dict(conditioning=COND, window_start=0, window_frames=10,
+                generate=(FrameRange(start=0, end=10),), seeds=(1,), steps=4, guidance=1.0,
+                keep=FrameRange(start=0, end=10))
+    change = TempoChange(bar=4, bpm=90.0, meter="3/4")
+    job = RenderJob(**base, first_bpm=120.0, first_meter="4/4", tempo_changes=(change,))
+    grid = job.grid(24000)
+    assert (grid.bpm_at(3), grid.bpm_at(4), str(grid.meter_at(4))) == (120.0, 90.0, "3/4")
+    with pytest.raises(ValueError, match="first_bpm, first_meter"):
+        RenderJob(**base, tempo_changes=(change,))
+    with pytest.raises(ValueError, match="increasing bars"):
+        RenderJob(**base, first_bpm=120.0, first_meter="4/4", tempo_changes=(change, change))
+    with pytest.raises(ValueError, match="meter"):
+        RenderJob(**base, first_bpm=120.0, first_meter="4/4",
+                  tempo_changes=(TempoChange(bar=4, bpm=90.0, meter="three"),))
 
 
 def test_blobs_are_content_addressed_and_typed() -> None:

@@ -35,10 +35,10 @@ def _previous_plan(project: Project, section: Section) -> Plan | None:
     """The plan of the section that ends where this one starts (no gap between them, the same
     meter), moved into this section's key when the two differ (the planner reads it in that
     key)."""
-    steps = project.section_steps(section)
+    meter = project.section_meter(section)
     for other in project.sections:
         if (other.end_bar == section.start_bar and other.plan is not None
-                and other.plan.steps_per_bar == steps):
+                and project.section_meter(other) == meter):
             return plan_in_key(other.plan, project.section_key(other),
                                project.section_key(section))
     return None

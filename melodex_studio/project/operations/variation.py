@@ -217,6 +217,14 @@ def rerun_take(
         project = project.replace_section(
             section.model_copy(update={"meter": take.meter, "plan": take.plan}))
     section = project.section(section.id)
+    steps = project.section_steps(section)
+    if take.plan is not None and take.plan.steps_per_bar != steps:
+        # A take from before format 1.2 records no meter: its plan says it was another one.
+        raise OperationError(
+            f"take {take.display_name} was planned with {take.plan.steps_per_bar} steps per bar "
+            f"and {section.name} is now in {project.section_meter(section)} ({steps}): set the "
+            "section's meter back to re-run it")
+    section = project.section(section.id)
     options = dict(
         prompt=take.prompt,
         settings=take.settings,

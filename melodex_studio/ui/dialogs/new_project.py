@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from melodex_studio.project.factory import SectionsSpecError, new_project, parse_sections_spec
-from melodex_studio.project.fields import SUPPORTED_METERS
+from melodex_studio.project.fields import MAX_TITLE_CHARS, SUPPORTED_METERS
 from melodex_studio.project.project_model import Project
 from melodex_studio.ui.music_fields import add_key_items, tempo_spin_box
 
@@ -40,6 +40,7 @@ class NewProjectDialog(QDialog):
         form = QFormLayout()
         self.title_edit = QLineEdit("Untitled")
         self.title_edit.setAccessibleName("Title")
+        self.title_edit.setMaxLength(MAX_TITLE_CHARS)
         self.template_combo = QComboBox()
         self.template_combo.setAccessibleName("Template")
         for label, spec, bpm, key in TEMPLATES:
