@@ -17,6 +17,12 @@ def select(window, name: str):
     return section
 
 
+def choose(combo, data: str) -> None:
+    """Pick the entry holding `data` as a click would (`activated`, not only the index)."""
+    combo.setCurrentIndex(combo.findData(data))
+    combo.activated.emit(combo.currentIndex())
+
+
 def test_typing_a_prompt_becomes_one_undoable_edit(qtbot, studio):
     select(studio, "Verse")
     prompt = studio.inspector.prompt_edit
@@ -102,8 +108,7 @@ def test_a_section_key_from_the_inspector_moves_its_plan(qtbot, studio):
     combo = studio.inspector.key_combo
     song_key = studio.context.project.key
     assert combo.currentIndex() == 0 and combo.itemText(0) == f"Song key ({song_key})"
-    combo.setCurrentIndex(combo.findData("D major"))
-    combo.activated.emit(combo.currentIndex())
+    choose(combo, "D major")
     chorus = studio.context.project.section_by_name("Chorus")
     assert chorus.key == "D major"
     assert chorus.plan.chords()[0] == "F#m"  # C, III in A minor, becomes iii in D major
@@ -162,8 +167,7 @@ def test_a_section_meter_from_the_inspector(qtbot, studio):
     combo = studio.inspector.meter_combo
     song_meter = studio.context.project.meter
     assert combo.currentIndex() == 0 and combo.itemText(0) == f"Song meter ({song_meter})"
-    combo.setCurrentIndex(combo.findData("6/8"))
-    combo.activated.emit(combo.currentIndex())
+    choose(combo, "6/8")
     chorus = studio.context.project.section_by_name("Chorus")
     assert chorus.meter == "6/8" and "6/8" in header_detail(chorus)
     assert studio.context.project.grid().meter_at(chorus.start_bar).sixteenths_per_bar == 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from melodex_studio.music.errors import MusicParseError
@@ -128,18 +129,41 @@ class EditSectionSettings(_SectionEdit):
         return f"Edit settings of {name}"
 
 
-class SetSectionKey(ProjectEdit):
+class _SetSectionOwn(ProjectEdit):
+    """Give a section a value of its own for one of the song's settings (`field`: "key",
+    "meter"), or None to follow the song's again; `parse` reads what the musician gave."""
+
+    field: str
+
+    def __init__(self, section_id: str, value: str | None,
+                 parse: Callable[[str], object]) -> None:
+        super().__init__()
+        self.section_id = section_id
+        try:
+            self.value = None if value is None else str(parse(value))
+        except MusicParseError as error:
+            raise EditError(str(error)) from None
+
+    def describe(self, project: Project) -> str:
+        name = project.section(self.section_id).name
+        if self.value is None:
+            return f"{name} follows the song's {self.field}"
+        return f"Change {self.field} of {name} to {self.value}"
+
+
+class SetSectionKey(_SetSectionOwn):
     """Give a section a key of its own (a modulation), or None to follow the song's key again.
     Its plan moves with it (`music.key_change`), so chords and bass line stay together; its
     takes keep the key they were rendered in."""
 
+    field = "key"
+
     def __init__(self, section_id: str, key: str | None) -> None:
-        super().__init__()
-        self.section_id = section_id
-        try:
-            self.key = None if key is None else str(Key.parse(key))
-        except MusicParseError as error:
-            raise EditError(str(error)) from None
+        super().__init__(section_id, key, Key.parse)
+
+    @property
+    def key(self) -> str | None:
+        return self.value
 
     def apply(self, project: Project) -> Project:
         section = find_section(project, self.section_id)
@@ -148,38 +172,27 @@ class SetSectionKey(ProjectEdit):
         plan = None if section.plan is None else plan_in_key(section.plan, old, new)
         return project.replace_section(validated_copy(section, key=self.key, plan=plan))
 
-    def describe(self, project: Project) -> str:
-        name = project.section(self.section_id).name
-        if self.key is None:
-            return f"{name} follows the song's key"
-        return f"Change key of {name} to {self.key}"
 
-
-class SetSectionMeter(ProjectEdit):
+class SetSectionMeter(_SetSectionOwn):
     """Give a section a meter of its own, or None to follow the song's meter again. A plan
     whose bars no longer fit (another number of 16th steps per bar) is cleared, as a song
     meter change clears it; undo brings it back. Its takes keep the meter they were rendered
     in."""
 
+    field = "meter"
+
     def __init__(self, section_id: str, meter: str | None) -> None:
-        super().__init__()
-        self.section_id = section_id
-        try:
-            self.meter = None if meter is None else str(Meter.parse(meter))
-        except MusicParseError as error:
-            raise EditError(str(error)) from None
+        super().__init__(section_id, meter, Meter.parse)
+
+    @property
+    def meter(self) -> str | None:
+        return self.value
 
     def apply(self, project: Project) -> Project:
         section = find_section(project, self.section_id)
         steps = Meter.parse(self.meter or project.meter).sixteenths_per_bar
         plan = section.plan if section.plan is None or section.plan.steps_per_bar == steps else None
         return project.replace_section(validated_copy(section, meter=self.meter, plan=plan))
-
-    def describe(self, project: Project) -> str:
-        name = project.section(self.section_id).name
-        if self.meter is None:
-            return f"{name} follows the song's meter"
-        return f"Change meter of {name} to {self.meter}"
 
 
 class SetPlan(_SectionEdit):

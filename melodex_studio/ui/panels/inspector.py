@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from melodex_studio.project.commands import (
+    Command,
     EditPrompt,
     EditSectionSettings,
     RenameSection,
@@ -210,10 +211,12 @@ class InspectorPanel(QScrollArea):
 
         self.name_edit.editingFinished.connect(self._rename)
         self.kind_combo.activated.connect(self._kind_chosen)
-        self.key_combo.activated.connect(self._key_chosen)
+        self.key_combo.activated.connect(
+            lambda _index: self._own_chosen(self.key_combo, "key", SetSectionKey))
         context.signals.sig_project_changed.connect(self._show_song_fields)
         self.tempo_spin.valueChanged.connect(self._tempo_edited)
-        self.meter_combo.activated.connect(self._meter_chosen)
+        self.meter_combo.activated.connect(
+            lambda _index: self._own_chosen(self.meter_combo, "meter", SetSectionMeter))
         self.own_tempo_check.toggled.connect(self._own_tempo_toggled)
         self.prompt_edit.sig_commit.connect(self._prompt_committed)
         self.energy_slider.valueChanged.connect(self._energy_moved)
@@ -295,28 +298,25 @@ class InspectorPanel(QScrollArea):
         if self.context.project.section(section_id).kind is not kind:
             self.context.undo.push(EditSectionSettings(section_id, kind=kind))
 
-    def _key_chosen(self, _index: int) -> None:
-        section = self.binding.section
-        key = self.key_combo.currentData()
-        if section is None or self.binding.updating or key == section.key:
-            return
-        if not self.context.undo.push(SetSectionKey(section.id, key)):
+    def _push_or_restore(self, section: Section, command: Command) -> None:
+        """Push `command`; when it is refused, show the section's own values again."""
+        if not self.context.undo.push(command):
             self.show_section(section)
 
-    def _meter_chosen(self, _index: int) -> None:
+    def _own_chosen(self, combo: QComboBox, field: str,
+                    command: type[SetSectionKey | SetSectionMeter]) -> None:
+        """The key or meter combo chose the song's (None) or one of the section's own."""
         section = self.binding.section
-        meter = self.meter_combo.currentData()
-        if section is None or self.binding.updating or meter == section.meter:
+        value = combo.currentData()
+        if section is None or self.binding.updating or value == getattr(section, field):
             return
-        if not self.context.undo.push(SetSectionMeter(section.id, meter)):
-            self.show_section(section)
+        self._push_or_restore(section, command(section.id, value))
 
     def _tempo_edited(self, value: float) -> None:
         section = self.binding.section
         if section is None or self.binding.updating or section.bpm in (None, value):
             return
-        if not self.context.undo.push(EditSectionSettings(section.id, bpm=value)):
-            self.show_section(section)
+        self._push_or_restore(section, EditSectionSettings(section.id, bpm=value))
 
     def _own_tempo_toggled(self, own: bool) -> None:
         """On: the section keeps the tempo it plays at now, as its own, ready to change."""
@@ -324,8 +324,7 @@ class InspectorPanel(QScrollArea):
         if section is None or self.binding.updating or own == (section.bpm is not None):
             return
         bpm = self.context.project.bpm if own else None
-        if not self.context.undo.push(EditSectionSettings(section.id, bpm=bpm)):
-            self.show_section(section)
+        self._push_or_restore(section, EditSectionSettings(section.id, bpm=bpm))
 
     def _show_song_fields(self, *_args: object) -> None:
         """The key's and the meter's first entries name the song's, which a section without
@@ -369,15 +368,13 @@ class InspectorPanel(QScrollArea):
         section = self.binding.section
         if section is None or self.binding.updating or value == section.gain_db:
             return
-        if not self.context.undo.push(EditSectionSettings(section.id, gain_db=value)):
-            self.show_section(section)  # refused: show the section's value again
+        self._push_or_restore(section, EditSectionSettings(section.id, gain_db=value))
 
     def _mute_toggled(self, muted: bool) -> None:
         section = self.binding.section
         if section is None or self.binding.updating or muted == section.muted:
             return
-        if not self.context.undo.push(EditSectionSettings(section.id, muted=muted)):
-            self.show_section(section)
+        self._push_or_restore(section, EditSectionSettings(section.id, muted=muted))
 
     def _flush_prompt(self, *_args: object) -> None:
         if self.prompt_edit.pending:
