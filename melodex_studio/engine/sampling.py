@@ -14,6 +14,7 @@ the interval as progress through the trajectory (0 = noise, 1 = done); convert t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -197,3 +198,15 @@ def sampler_step(
     if repaint is not None:
         denoised = torch.where(repaint.mask[:, None, :], denoised, repaint.source)
     return StepOutput(constrain(predicted, t_next), denoised)
+
+
+#: How a caller stops a running job between steps: an event to set, or a function asked.
+CancelFlag = threading.Event | Callable[[], bool] | None
+
+
+def is_cancelled(cancel: CancelFlag) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())

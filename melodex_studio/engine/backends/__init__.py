@@ -1,1 +1,2 @@
-"""Model backends: the built-in model and large open models from local folders."""
+"""Model backends: the built-in model and large open models from local folders
+(`stable_audio`: Stable Audio Open through diffusers' components)."""

@@ -20,7 +20,6 @@ heard clearly, and an ear fitted per style were measured and not kept (the model
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import torch
@@ -45,6 +44,7 @@ from melodex_studio.engine.plan_tokens import (
     to_groups,
     tonic_mode_mask,
 )
+from melodex_studio.engine.sampling import CancelFlag, is_cancelled
 from melodex_studio.music.key import Key
 from melodex_studio.music.key_reading import key_margin
 from melodex_studio.music.meter import Meter
@@ -54,7 +54,6 @@ BarCallback = Callable[[int, int], None]
 PLAN_CANDIDATES = 8  # plans drawn side by side, of which one is kept
 HEARD_MARGIN_GOAL = 0.2  # how clearly the ear must hear the key (`KeyHearing.margin`)
 SCORE_MARGIN_GOAL = 0.1  # how clearly the score must read in it (`key_margin`), without an ear
-CancelFlag = threading.Event | Callable[[], bool] | None
 
 
 class PlanCancelled(RuntimeError):
@@ -128,10 +127,10 @@ def plan_section(
     def after_bar(bar: int) -> None:
         if step_callback is not None:
             step_callback(bar + 1, n_bars)
-        if _cancelled(cancel) and bar + 1 < n_bars:
+        if is_cancelled(cancel) and bar + 1 < n_bars:
             raise PlanCancelled(f"planning cancelled after bar {bar + 1} of {n_bars}")
 
-    if _cancelled(cancel):
+    if is_cancelled(cancel):
         raise PlanCancelled("planning cancelled before it started")
     sequences = model.generate_many(
         cond,
@@ -183,10 +182,3 @@ def choose_in_key(plans: list[Plan], key: Key, hearing: KeyHearing | None) -> Pl
     clear = [index for index, margin in enumerate(margins) if margin >= goal]
     return plans[clear[0] if clear else max(range(len(plans)), key=margins.__getitem__)]
 
-
-def _cancelled(cancel: CancelFlag) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())

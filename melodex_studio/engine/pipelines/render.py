@@ -13,7 +13,6 @@ is a function of the inputs and a checkpoint (x_k, k) resumes bit-identically.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
@@ -30,9 +29,11 @@ from melodex_studio.engine.networks.dit import DiT, RenderConditioning
 from melodex_studio.engine.plan_tokens import meter_id
 from melodex_studio.engine.sampling import (
     APGConfig,
+    CancelFlag,
     Guidance,
     Repaint,
     guided_velocity,
+    is_cancelled,
     noised,
     sampler_step,
     seeded_noise,
@@ -45,7 +46,6 @@ from melodex_studio.music.tempo import TempoGrid
 
 DEFAULT_STEPS = 16  # the studio's default (`GenerationSettings.steps`)
 StepCallback = Callable[[int, int, Tensor], None]
-CancelFlag = threading.Event | Callable[[], bool] | None
 
 
 class RenderCancelled(RuntimeError):
@@ -193,7 +193,7 @@ def render(
     # 5. The denoising loop: stateless steps, cancellable between them.
     with torch.inference_mode():
         for step in range(start, steps):
-            if _cancelled(cancel):
+            if is_cancelled(cancel):
                 raise RenderCancelled(step, x[0].float().cpu().clone(), checkpoints)
             x, denoised = sampler_step(velocity, x, step, schedule, sampler, repaint)
             if step + 1 in wanted:
@@ -229,10 +229,3 @@ def _checkpoint_set(
         raise ValueError(f"checkpoint steps {outside} are outside 0..{steps}")
     return {k for k in chosen if k >= start}
 
-
-def _cancelled(cancel: CancelFlag) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
