@@ -64,7 +64,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wav", type=Path, default=None, help="also export the mixdown here")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--model-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model-dir", type=Path, default=None,
+        help="another model folder: a built-in model's, or a Stable Audio Open download "
+             "(diffusers layout, with model_index.json), which renders from the prompt alone")
     parser.add_argument("--tiny-random-model", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -84,11 +87,18 @@ class _Session:
         from melodex_studio.project.operations import LatentGeometry
         from melodex_studio.store import ChainBlobs, MemoryBlobs
         from melodex_studio.worker.inprocess import InProcessClient
-        from melodex_studio.worker.model_paths import missing_model_message, model_is_present
+        from melodex_studio.worker.model_paths import (
+            is_stable_audio_folder,
+            missing_model_message,
+            model_is_present,
+        )
         from melodex_studio.worker.protocol import WorkerConfig
 
         if args.tiny_random_model:
             config = WorkerConfig(model="tiny-random", threads=args.threads, device=args.device)
+        elif is_stable_audio_folder(args.model_dir):
+            config = WorkerConfig(model="stable-audio", model_dir=str(args.model_dir),
+                                  threads=args.threads, device=args.device)
         else:
             model_dir = args.model_dir
             if not model_is_present(model_dir):
@@ -101,6 +111,7 @@ class _Session:
         self.quiet = args.quiet
         self.client = InProcessClient(config)
         self.geometry = LatentGeometry.from_model(self.client.status.model)
+        self.plans = self.client.status.model.plans
         self.new_blobs = MemoryBlobs()
         self.blobs = ChainBlobs(self.new_blobs, file_blobs) if file_blobs else self.new_blobs
         self.doc = Document(project)
@@ -272,7 +283,8 @@ def _generate_song(args: argparse.Namespace) -> int:
     session = _Session(args, project)
     try:
         for section in project.sections:
-            session.plan(section.id)
+            if session.plans:  # Stable Audio Open writes no plans: it renders from the prompt
+                session.plan(section.id)
         for section in project.sections:
             session.render(
                 generate_section(
@@ -364,7 +376,7 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
         return _saved(args, session, request, outcome)
     else:
         plan = None
-        if section.plan is not None:
+        if section.plan is not None and session.plans:
             plan_request = ops.plan_extension(project, section.id, args.add_bars)
             result = session._wait(plan_request.job, {}, plan_request.description)
             plan = ops.finish_plan(plan_request, result.message.output)

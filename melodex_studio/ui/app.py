@@ -58,10 +58,11 @@ def start_worker(window: MainWindow, settings: Settings) -> None:
     """Spawn the inference worker (a separate process that owns torch and the models); its
     state reaches the status bar, and generation stays greyed out until it is ready."""
     from melodex_studio.worker.client import WorkerClient
-    from melodex_studio.worker.protocol import WorkerConfig
+    from melodex_studio.worker.model_paths import worker_config
 
     inference = settings.inference
-    config = WorkerConfig(model="builtin", device=inference.device, threads=inference.threads)
+    config = worker_config(inference.model_id, inference.stable_audio_dir, inference.device,
+                           inference.threads)
     window.worker_factory = lambda w: start_worker(w, w.context.settings.value)
     client = WorkerClient(config, on_event=window.generation.on_client_event)
     window.generation.attach_client(client)

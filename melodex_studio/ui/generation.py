@@ -132,6 +132,8 @@ class GenerationController(QObject):
         self.client: WorkerClientLike | None = None
         self.geometry: LatentGeometry = MELODEX_TINY_GEOMETRY
         self.model_text = ""
+        self.model_plans = True  # the worker's model writes plans (Stable Audio Open does not)
+        self.model_imports = True  # and encodes recordings to import
         self.device_text = ""  # " · cpu": where the worker runs, kept for "ready" after a job
         self.running: dict[str, RunningJob] = {}
         self.preview_every = PREVIEW_EVERY_STEPS
@@ -165,10 +167,14 @@ class GenerationController(QObject):
         return self._available and self.client is not None
 
     def _set_available(self, available: bool, reason: str) -> None:
-        if available != self._available:
+        state = (available, self.model_plans, self.model_imports)
+        if state != self._announced:  # a model that cannot plan greys out the planning
             self._available = available
+            self._announced = state
             self.sig_available_changed.emit(available, reason)
         self._update_actions()
+
+    _announced: tuple[bool, bool, bool] = (False, True, True)
 
     def _handle(self, envelope: Envelope) -> None:
         message = envelope.message
@@ -206,6 +212,7 @@ class GenerationController(QObject):
         if status.model is not None:
             self.geometry = LatentGeometry.from_model(status.model)
             self.model_text = status.model.model_id
+            self.model_plans, self.model_imports = status.model.plans, status.model.imports
         device = self.device_text = f" · {status.device}" if status.device else ""
         if status.state is WorkerState.BROKEN:
             self.sig_worker_status.emit(f"unavailable ({status.detail})", "error")
@@ -501,14 +508,14 @@ class GenerationController(QObject):
         section = self.context.selection.current_section()
         active = section.active_take if section is not None else None
         actions = self.actions
-        for action in (actions.generate, actions.regenerate, actions.retake, actions.plan,
-                       actions.extend):
+        for action in (actions.generate, actions.regenerate, actions.retake, actions.extend):
             action.setEnabled(ready and section is not None)
+        actions.plan.setEnabled(ready and section is not None and self.model_plans)
         bar_range = self.context.selection.bar_range
         actions.repaint.setEnabled(ready and active is not None and bar_range is not None
                                    and bar_range.section_id == section.id)
         actions.vary.setEnabled(ready and active is not None and bool(vary_steps(active)))
-        actions.import_audio.setEnabled(ready and section is not None)
+        actions.import_audio.setEnabled(ready and section is not None and self.model_imports)
 
     def close(self) -> None:
         client, self.client = self.client, None

@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
             action.setToolTip(tip if available else f"{tip} — {reason}")
         self.generation._update_actions()
         self.takes_panel.set_generation_available(available)
-        self.plan_editor.set_generation_available(available)
+        self.plan_editor.set_generation_available(available, self.generation.model_plans)
 
     def _worker_status(self, text: str, state: str) -> None:
         self.status.set_worker(text, state)

@@ -54,7 +54,7 @@ class InProcessClient:
         # Imported by name: the server package pulls in torch, which callers of this client
         # have chosen to load (tests, the CLI); the studio itself uses WorkerClient.
         server = importlib.import_module("melodex_studio.worker.server")
-        self._executor = server.EngineExecutor(self.config)
+        self._executor = server.make_executor(self.config)
         self._executor.load()
         self._runner = JobRunner(self._executor, self._on_envelope)
         self._thread = threading.Thread(

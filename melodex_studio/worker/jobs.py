@@ -273,6 +273,9 @@ class ModelInfo(BaseModel):
     sample_rate: int = Field(ge=8000)
     samples_per_frame: int = Field(ge=1)
     schedule_shift: float = Field(default=1.0, gt=0.0)
+    # What the model can do beyond rendering: write plans, encode an imported recording.
+    plans: bool = True
+    imports: bool = True
 
 
 class PlanOutput(BaseModel):

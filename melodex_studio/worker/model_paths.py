@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import melodex_studio
+from melodex_studio.worker.protocol import WorkerConfig
 
 BUILTIN_MODEL_ID = "melodex-tiny"
+#: The settings' name for Stable Audio Open, loaded from the folder the musician chose.
+STABLE_AUDIO_MODEL_ID = "stable-audio-open"
 #: The parts a model folder's config.json must describe before it can generate.
 REQUIRED_COMPONENTS = ("codec", "structure", "renderer")
 
@@ -50,3 +53,18 @@ def missing_model_message(model_dir: Path | None = None) -> str:
         f"{shown} is missing its {', '.join(missing)}: train {'them' if len(missing) > 1 else 'it'}"
         f" with `melodex train {missing[0]}` or pass a complete model folder"
     )
+
+
+def is_stable_audio_folder(folder: Path | None) -> bool:
+    """A diffusers Stable Audio Open download (its model_index.json), not a built-in model."""
+    return folder is not None and (Path(folder) / "model_index.json").is_file()
+
+
+def worker_config(model_id: str, stable_audio_dir: str | None, device: str,
+                  threads: int) -> WorkerConfig:
+    """The worker configuration for the model the preferences name: Stable Audio Open from its
+    folder, else the built-in model."""
+    if model_id == STABLE_AUDIO_MODEL_ID:
+        return WorkerConfig(model="stable-audio", model_dir=stable_audio_dir, device=device,
+                            threads=threads)
+    return WorkerConfig(model="builtin", device=device, threads=threads)

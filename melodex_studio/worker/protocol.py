@@ -55,12 +55,13 @@ class WorkerConfig(BaseModel):
     """How a worker starts: which model, which device, how many CPU threads.
 
     `model="tiny-random"` builds small randomly initialised networks from `tiny_seed` (tests and
-    the CLI's hidden test flag); `"builtin"` loads `model_dir` (default: the shipped model).
+    the CLI's hidden test flag); `"builtin"` loads `model_dir` (default: the shipped model);
+    `"stable-audio"` loads Stable Audio Open from the diffusers folder `model_dir`.
     """
 
     model_config = _STRICT
 
-    model: Literal["builtin", "tiny-random"] = "builtin"
+    model: Literal["builtin", "tiny-random", "stable-audio"] = "builtin"
     model_dir: str | None = None
     tiny_seed: int = Field(default=0, ge=0, le=2**31 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -125,3 +125,25 @@ def test_import_a_recording_then_repaint_it(tmp_path, capsys) -> None:
     assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
                      str(tmp_path / "none.wav"), *TINY]) == 2
     assert "cannot import none.wav: the file does not exist" in capsys.readouterr().err
+
+
+def test_a_stable_audio_open_folder_renders_from_the_prompt_without_plans(tmp_path,
+                                                                          capsys) -> None:
+    from tests.stable_audio_folder import write_tiny_stable_audio
+
+    folder = write_tiny_stable_audio(tmp_path / "sao", sample_rate=8000, downsampling=(4, 8, 8))
+    song = tmp_path / "song.mlx"
+    model = ["--model-dir", str(folder), "--steps", "3", "--quiet"]
+    assert cli.main(["generate", "warm pads", "--sections", "A:2,B:1@90", "--out", str(song),
+                     *model]) == 0
+    with open_project(song) as opened:
+        a, b = opened.project.sections
+        assert a.plan is None and b.plan is None  # rendered from the prompt alone
+        assert a.active_take.model_id == "stable-audio-open" and b.active_take.bpm == 90.0
+        assert a.active_take.audio_sample_rate == 8000
+    assert cli.main(["render", str(song), "--section", "A", "--op", "repaint", "--bars", "2",
+                     *model]) == 0
+    assert cli.main(["render", str(song), "--section", "A", "--op", "extend", "--add-bars", "1",
+                     *model]) == 0
+    with open_project(song) as opened:
+        assert opened.project.section_by_name("A").length_bars == 3

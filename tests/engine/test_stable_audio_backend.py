@@ -3,7 +3,6 @@ loading from disk, determinism, exact repaint and exact resume from a checkpoint
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -13,43 +12,14 @@ import torch
 from melodex_studio.engine.backends.stable_audio import StableAudioOpen
 from melodex_studio.engine.pipelines.render import RenderCancelled
 from melodex_studio.engine.weights import ModelLoadError
+from tests.stable_audio_folder import write_tiny_stable_audio
 
 FRAMES = 12
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """A Stable Audio Open folder laid out as diffusers writes one, with tiny random networks
-    and a byte-level tokenizer (nothing downloaded)."""
-    from diffusers import AutoencoderOobleck, StableAudioDiTModel
-    from diffusers.pipelines.stable_audio import StableAudioProjectionModel
-    from transformers import ByT5Tokenizer, T5Config, T5EncoderModel
-
-    torch.manual_seed(0)
-    parts = {
-        "transformer": StableAudioDiTModel(
-            sample_size=4, in_channels=3, num_layers=2, attention_head_dim=4,
-            num_key_value_attention_heads=2, out_channels=3, cross_attention_dim=4,
-            time_proj_dim=8, global_states_input_dim=8, cross_attention_input_dim=4),
-        "vae": AutoencoderOobleck(encoder_hidden_size=6, downsampling_ratios=[1, 2],
-                                  decoder_channels=3, decoder_input_channels=3, audio_channels=2,
-                                  channel_multiples=[2, 4], sampling_rate=16),
-        "text_encoder": T5EncoderModel(T5Config(vocab_size=384, d_model=8, d_kv=4, d_ff=16,
-                                                num_layers=1, num_heads=2)),
-        "projection_model": StableAudioProjectionModel(text_encoder_dim=8, conditioning_dim=4,
-                                                       min_value=0, max_value=32),
-        "tokenizer": ByT5Tokenizer(model_max_length=32),
-    }
-    path = tmp_path_factory.mktemp("stable-audio")
-    for name, part in parts.items():
-        part.save_pretrained(path / name)
-    (path / "scheduler").mkdir()
-    (path / "scheduler" / "scheduler_config.json").write_text(json.dumps({
-        "_class_name": "CosineDPMSolverMultistepScheduler", "sigma_min": 0.3,
-        "sigma_max": 500.0, "sigma_data": 1.0, "sigma_schedule": "exponential",
-        "prediction_type": "v_prediction", "solver_order": 2}))
-    (path / "model_index.json").write_text(json.dumps({"_class_name": "StableAudioPipeline"}))
-    return path
+    return write_tiny_stable_audio(tmp_path_factory.mktemp("stable-audio"))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +32,7 @@ def test_it_loads_from_a_local_folder_and_refuses_one_that_is_not(backend, tmp_p
     assert backend.samples_per_frame == 2 and backend.frame_rate == 8.0
     assert backend.capabilities.repaint and backend.capabilities.resume
     assert not backend.capabilities.plan
-    with pytest.raises(ModelLoadError, match="no model_index.json"):
+    with pytest.raises(ModelLoadError, match=r"no model_index\.json"):
         StableAudioOpen.from_folder(tmp_path)
     (tmp_path / "model_index.json").write_text("{}")
     with pytest.raises(ModelLoadError, match="no tokenizer/ folder"):

@@ -68,7 +68,10 @@ def test_preferences_apply_and_persist(qtbot, studio, user_dirs):
     dialog.threads_spin.setValue(2)
     dialog.autosave_spin.setValue(60)
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("light"))
+    assert dialog.model_combo.findText("stable-audio-open") >= 0
+    dialog.stable_audio_edit.setText("  /models/stable-audio-open-1.0 ")
     new = dialog.settings()
+    assert new.inference.stable_audio_dir == "/models/stable-audio-open-1.0"
     studio.apply_preferences(new)
     settle(qtbot, studio)
     saved = load_settings()

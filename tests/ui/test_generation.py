@@ -271,3 +271,23 @@ def test_dropping_a_recording_on_a_section_imports_it(qtbot, generating, tmp_pat
     assert view._recording_file(passed_on) is None
     QApplication.sendEvent(view.viewport(), passed_on)
     assert passed_on.isAccepted()  # the view lets it go on to the window, which opens projects
+
+
+def test_a_model_that_writes_no_plans_greys_out_planning_and_import(qtbot, generating):
+    from melodex_studio.worker.protocol import Envelope, WorkerState, WorkerStatus
+
+    studio = generating
+    studio.context.selection.select_one(studio.context.project.sections[0].id)
+    actions = studio.studio_actions
+    assert actions.plan.isEnabled() and actions.import_audio.isEnabled()
+    assert studio.plan_editor.replan_button.isEnabled()
+    model = studio.generation.client.status.model
+    status = WorkerStatus(state=WorkerState.IDLE, model=model.model_copy(
+        update={"model_id": "stable-audio-open", "plans": False, "imports": False}))
+    studio.generation._handle(Envelope(status))
+    assert not actions.plan.isEnabled() and not actions.import_audio.isEnabled()
+    assert actions.generate.isEnabled() and actions.regenerate.isEnabled()
+    assert not studio.plan_editor.replan_button.isEnabled()
+    assert "writes no plans" in studio.plan_editor.replan_button.toolTip()
+    studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model)))
+    assert actions.plan.isEnabled() and studio.plan_editor.replan_button.isEnabled()

@@ -30,3 +30,13 @@ def test_an_unreadable_config_counts_as_missing(tmp_path: Path) -> None:
     assert not model_is_present(tmp_path)
     (tmp_path / "config.json").write_text("[1, 2]")
     assert missing_components(tmp_path) == ["codec", "structure", "renderer"]
+
+
+def test_the_preferences_model_names_the_worker_configuration() -> None:
+    from melodex_studio.worker.model_paths import STABLE_AUDIO_MODEL_ID, worker_config
+
+    config = worker_config(STABLE_AUDIO_MODEL_ID, "/models/sao", "cuda", 4)
+    assert (config.model, config.model_dir, config.device, config.threads) == (
+        "stable-audio", "/models/sao", "cuda", 4)
+    builtin = worker_config("melodex-tiny", "/models/sao", "auto", 0)
+    assert (builtin.model, builtin.model_dir) == ("builtin", None)

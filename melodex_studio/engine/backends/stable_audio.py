@@ -202,6 +202,7 @@ class StableAudioOpen:
         n_frames: int,
         *,
         seed: int = 0,
+        noise: Tensor | None = None,
         steps: int = 50,
         guidance: float = 7.0,
         guidance_interval: tuple[float, float] = (0.0, 1.0),
@@ -216,7 +217,8 @@ class StableAudioOpen:
         checkpoint_steps: Collection[int] | Literal["all"] | None = "all",
     ) -> RenderResult:
         """Latents [C, n_frames]; the arguments mean what they mean for the built-in
-        `engine.pipelines.render.render` (`guidance_interval` in progress, 0 = noise)."""
+        `engine.pipelines.render.render` (`guidance_interval` in progress, 0 = noise);
+        `noise` replaces the seed's draw (a re-run from a take's recorded noise)."""
         shape = (self.latent_channels, n_frames)
         mask = torch.ones(n_frames, dtype=torch.bool) if region_mask is None else region_mask
         if tuple(mask.shape) != (n_frames,):
@@ -226,7 +228,11 @@ class StableAudioOpen:
         if source_latents is not None and tuple(source_latents.shape) != shape:
             raise ValueError(f"source latents must be {list(shape)}, got "
                              f"{tuple(source_latents.shape)}")
-        noise = seeded_noise(seed, shape)
+        if noise is None:
+            noise = seeded_noise(seed, shape)
+        elif tuple(noise.shape) != shape:
+            raise ValueError(f"noise must be {list(shape)}, got {tuple(noise.shape)}")
+        noise = noise.float().cpu()
         sigmas = self.sigmas(steps)
         source = torch.zeros(shape) if source_latents is None else source_latents.float().cpu()
         keep = ~mask

@@ -8,9 +8,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from melodex_studio.settings import Settings
 from melodex_studio.settings.model import AudioSettings, InferenceSettings
+from melodex_studio.worker.model_paths import STABLE_AUDIO_MODEL_ID
 
 DEFAULT_DEVICE = "System default"
 
@@ -80,8 +85,21 @@ class PreferencesDialog(QDialog):
         self.model_combo = QComboBox()
         self.model_combo.setEditable(True)
         self.model_combo.setAccessibleName("Model")
-        for model in dict.fromkeys([settings.inference.model_id, *models_on_disk()]):
+        for model in dict.fromkeys([settings.inference.model_id, *models_on_disk(),
+                                    STABLE_AUDIO_MODEL_ID]):
             self.model_combo.addItem(model)
+        # Stable Audio Open: the diffusers folder the musician downloaded (never fetched here).
+        self.stable_audio_edit = QLineEdit(settings.inference.stable_audio_dir or "")
+        self.stable_audio_edit.setAccessibleName("Stable Audio Open folder")
+        self.stable_audio_edit.setPlaceholderText("the folder with model_index.json")
+        self.stable_audio_edit.setToolTip(
+            "Stable Audio Open 1.0 as diffusers lays it out (model_index.json, transformer/, "
+            "vae/, text_encoder/, ...); used when the model is stable-audio-open")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._choose_stable_audio_dir)
+        stable_audio_row = QHBoxLayout()
+        stable_audio_row.addWidget(self.stable_audio_edit, 1)
+        stable_audio_row.addWidget(browse)
         self.compute_combo = QComboBox()
         self.compute_combo.setAccessibleName("Compute device")
         for value, label in (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"),
@@ -93,6 +111,7 @@ class PreferencesDialog(QDialog):
         self.threads_spin.setSpecialValueText("All cores")
         self.threads_spin.setValue(settings.inference.threads)
         model_form.addRow("Model", self.model_combo)
+        model_form.addRow("Stable Audio Open", stable_audio_row)
         model_form.addRow("Device", self.compute_combo)
         model_form.addRow("CPU threads", self.threads_spin)
         model_form.addRow(QLabel("Model changes apply when the worker restarts."))
@@ -122,6 +141,12 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+    def _choose_stable_audio_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Stable Audio Open folder",
+                                                  self.stable_audio_edit.text())
+        if folder:
+            self.stable_audio_edit.setText(folder)
+
     def settings(self) -> Settings:
         """The settings as edited (validated: out-of-range values cannot be entered)."""
         original = self.original
@@ -134,6 +159,7 @@ class PreferencesDialog(QDialog):
         )
         inference = original.inference.model_copy(update={
             "model_id": self.model_combo.currentText().strip() or original.inference.model_id,
+            "stable_audio_dir": self.stable_audio_edit.text().strip() or None,
             "device": self.compute_combo.currentData(),
             "threads": self.threads_spin.value(),
         })

@@ -215,12 +215,17 @@ class PlanEditor(QWidget):
             self.table.setMinimumHeight(ROW_HEIGHT * (len(ROWS) + 1) + 4)
         self._show_bar_range(self.context.selection.bar_range)
 
-    def set_generation_available(self, available: bool) -> None:
-        self._generation_available = available
-        self.replan_button.setEnabled(available)
-        self.replan_button.setToolTip(
-            "Let the structure model rewrite every bar that is not locked" if available
-            else "Needs the inference worker")
+    def set_generation_available(self, available: bool, plans: bool = True) -> None:
+        """`plans`: the worker's model writes plans (Stable Audio Open does not)."""
+        self._generation_available = available and plans
+        self.replan_button.setEnabled(available and plans)
+        if not available:
+            tip = "Needs the inference worker"
+        elif not plans:
+            tip = "The model in use writes no plans: write the bars yourself"
+        else:
+            tip = "Let the structure model rewrite every bar that is not locked"
+        self.replan_button.setToolTip(tip)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

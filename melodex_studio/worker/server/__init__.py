@@ -1,13 +1,16 @@
 """The worker process: the only part of `worker` that imports torch and the engine.
 
 `serve(conn)` is the process main loop (`main.py`); `models.py` loads the networks and says
-which device and weights they are; `executor.py` runs plan, render and decode jobs on them.
-The in-process client uses `EngineExecutor` directly, in a thread.
+which device and weights they are; `executor.py` runs plan, render and decode jobs on them,
+`stable_audio_executor.py` runs render and decode jobs on Stable Audio Open. The in-process
+client uses an executor directly, in a thread (`make_executor`).
 """
 
 from __future__ import annotations
 
 from melodex_studio.worker.server.executor import EngineExecutor
+from melodex_studio.worker.server.executors import make_executor
 from melodex_studio.worker.server.main import serve
+from melodex_studio.worker.server.stable_audio_executor import StableAudioExecutor
 
-__all__ = ["EngineExecutor", "serve"]
+__all__ = ["EngineExecutor", "StableAudioExecutor", "make_executor", "serve"]

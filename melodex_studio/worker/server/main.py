@@ -29,7 +29,7 @@ from melodex_studio.worker.protocol import (
     one_line,
 )
 from melodex_studio.worker.runtime import JobRunner
-from melodex_studio.worker.server.executor import EngineExecutor
+from melodex_studio.worker.server.executors import make_executor
 from melodex_studio.worker.server.models import ModelUnavailable
 
 EXIT_BROKEN = 3
@@ -67,7 +67,7 @@ def serve(conn: Connection) -> None:
             Envelope(WorkerStatus(state=WorkerState.BROKEN, detail="expected a configure message"))
         )
         os._exit(EXIT_BROKEN)
-    executor = EngineExecutor(first.message.config)
+    executor = make_executor(first.message.config)
     runner = JobRunner(executor, send)
     reader = threading.Thread(
         target=_read_loop, args=(conn, runner, send), name="melodex-worker-reader", daemon=True

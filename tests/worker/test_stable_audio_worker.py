@@ -1,0 +1,106 @@
+"""Stable Audio Open as the studio's model: a worker on a tiny random folder (built in the
+test, nothing downloaded) runs the take operations, with the guarantees the built-in model
+gives: neighbours and unrepainted bars bit for bit, re-runs exact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from melodex_studio.project import operations as ops
+from melodex_studio.project.document import Document
+from melodex_studio.project.fields import validated_copy
+from melodex_studio.project.models import new_project
+from melodex_studio.store import MemoryBlobs
+from melodex_studio.worker.handles import JobError
+from melodex_studio.worker.inprocess import InProcessClient
+from melodex_studio.worker.protocol import WorkerConfig
+from melodex_studio.worker.server.stable_audio_executor import prompt_text
+from tests.stable_audio_folder import write_tiny_stable_audio
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Iterator[InProcessClient]:
+    # 8 kHz audio, a hop of 256 samples: 31.25 latent frames a second.
+    folder = write_tiny_stable_audio(tmp_path_factory.mktemp("sao"), sample_rate=8000,
+                                     downsampling=(4, 8, 8))
+    worker = InProcessClient(WorkerConfig(model="stable-audio", model_dir=str(folder),
+                                          threads=2))
+    yield worker
+    worker.close()
+
+
+def _run(client: InProcessClient, doc: Document, blobs: MemoryBlobs,
+         request: ops.RenderRequest) -> ops.RenderOutcome:
+    result = client.submit(request.job, blobs=request.blobs).result(120)
+    outcome = ops.finish_render(doc.project, request, result, blobs.get)
+    for sha in outcome.blobs:
+        blobs.add(sha, outcome.blobs[sha])
+    doc.history.push(outcome.command)
+    return outcome
+
+
+def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
+    info = client.status.model
+    assert info is not None and info.model_id == "stable-audio-open"
+    assert (info.sample_rate, info.samples_per_frame, info.latent_channels) == (8000, 256, 3)
+    assert not info.plans and not info.imports
+    assert len(info.weights_hash) == 64
+
+
+def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -> None:
+    project = new_project("SAO", 120, "A minor", "4/4", "Intro:2,Verse:2", seed=4)
+    project = project.with_sections(tuple(
+        validated_copy(s, prompt="warm pads", settings=s.settings.model_copy(
+            update={"steps": 4})) for s in project.sections))
+    doc, blobs = Document(project), MemoryBlobs()
+    geometry = ops.LatentGeometry.from_model(client.status.model)
+    intro, verse = doc.project.sections
+    for section in (intro, verse):
+        _run(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
+                                                      geometry=geometry))
+    intro, verse = doc.project.sections
+    assert len(ops.read_audio(blobs.get, verse.active_take.audio)) == 4 * 8000  # 2 bars of 2 s
+    intro_audio = ops.read_audio(blobs.get, intro.active_take.audio)
+    verse_audio = ops.read_audio(blobs.get, verse.active_take.audio)
+    # Repaint the verse's second bar: its first bar (up to the crossfade) and the intro stay.
+    repaint = ops.repaint_bars(doc.project, blobs.get, verse.id, [(1, 2)], seed=9,
+                               geometry=geometry)
+    take = _run(client, doc, blobs, repaint).takes[0]
+    repainted = ops.read_audio(blobs.get, take.audio)
+    fade = ops.crossfade_samples(geometry.sample_rate)
+    assert np.array_equal(repainted[: 8000 * 2 - fade], verse_audio[: 8000 * 2 - fade])
+    assert not np.array_equal(repainted[8000 * 2 :], verse_audio[8000 * 2 :])
+    assert np.array_equal(ops.read_audio(blobs.get, doc.project.sections[0].active_take.audio),
+                          intro_audio)
+    # A re-run from the record is the same take, bit for bit.
+    again = ops.finish_render(doc.project, rerun := ops.rerun_take(
+        doc.project, blobs.get, take.id, geometry=geometry),
+        client.submit(rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
+    assert (again.final_latent, again.audio, again.noise) == (take.final_latent, take.audio,
+                                                              take.noise)
+    # The planner is the built-in model's: a plan job says so.
+    with pytest.raises(JobError, match="writes no plans"):
+        client.submit(ops.plan_request(doc.project, verse.id).job).result(60)
+
+
+def test_the_prompt_carries_the_tempo_and_key_in_words(client) -> None:
+    project = new_project("SAO", 96, "F# minor", "4/4", "Intro:2", seed=1)
+    section = validated_copy(project.sections[0], prompt="dusty keys", style="lo-fi", bpm=84.0)
+    project = project.replace_section(section)
+    request = ops.generate_section(project, MemoryBlobs().get, section.id,
+                                   geometry=ops.LatentGeometry.from_model(client.status.model))
+    assert prompt_text(request.job) == "dusty keys, lo-fi, 84 BPM, F# minor"
+
+
+def test_a_folder_that_is_not_stable_audio_open_is_refused_with_the_reason(tmp_path) -> None:
+    from melodex_studio.worker.server.models import ModelUnavailable
+    from melodex_studio.worker.server.stable_audio_executor import StableAudioExecutor
+
+    executor = StableAudioExecutor(WorkerConfig(model="stable-audio", model_dir=str(tmp_path)))
+    with pytest.raises(ModelUnavailable, match="not a Stable Audio Open folder"):
+        executor.load()
+    with pytest.raises(ModelUnavailable, match="Preferences"):
+        StableAudioExecutor(WorkerConfig(model="stable-audio")).load()
