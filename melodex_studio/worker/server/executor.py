@@ -29,7 +29,6 @@ from melodex_studio.music.meter import Meter
 from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import (
     AudioSpan,
-    CheckpointRef,
     DecodeJob,
     DecodeOutput,
     EncodeJob,
@@ -50,6 +49,7 @@ from melodex_studio.worker.server.models import (
     ModelUnavailable,
     load_models,
 )
+from melodex_studio.worker.server.render_jobs import candidate_blobs, window_inputs
 
 
 def _memory_bytes(device: torch.device | None) -> int:
@@ -234,14 +234,8 @@ class EngineExecutor:
         control = control_raster(job.plan, key, grid, frames, info.latent_frame_rate,
                                  job.plan_start_bar, job.window_start)
         shape = (info.latent_channels, frames)
-        mask = torch.zeros(frames, dtype=torch.bool)
-        for generate in job.generate:
-            mask[generate.start : generate.end] = True
-        source = None
-        if job.source_latent is not None:
-            source = torch.from_numpy(bag.tensor(job.source_latent, "latent").copy())
-        keep = slice(job.keep.start, job.keep.end)
-        run_steps = job.steps - (job.resume.step if job.resume else 0)
+        inputs = window_inputs(job, bag)
+        mask, source, keep, run_steps = inputs.mask, inputs.source, inputs.keep, inputs.run_steps
         # Steps done and to do over the whole job; a render heard off key adds its retry's.
         steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
         def render_seed(seed: int, init: Tensor | None, start: int | None) -> RenderResult:
@@ -362,23 +356,7 @@ class EngineExecutor:
     ) -> RenderedCandidate:
         """The candidate's blobs; `audio_samples` is its decoded span when the caller has it
         already (a render listened to for its key)."""
-        models = self.models
-        assert models is not None
-        noise = out.add_noise(result.initial_noise[:, keep].contiguous().numpy())
-        checkpoints = tuple(
-            CheckpointRef(step=step, latent=out.add_latent(latent[:, keep].contiguous().numpy()))
-            for step, latent in sorted(result.checkpoints.items())
-            if 0 < step < job.steps
-        )
-        final = result.final_latent
-        audio = None
-        if job.decode is not None:
-            if audio_samples is None:
-                audio_samples = self._decode_span(final, job.decode, job.window_start,
-                                                  result.control)
-            audio = out.add_audio(audio_samples)
-        final_ref = out.add_latent(final[:, keep].contiguous().numpy())
-        return RenderedCandidate(
-            seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final_ref, audio=audio,
-            heard_key=heard_key, renders=renders,
-        )
+        if job.decode is not None and audio_samples is None:
+            audio_samples = self._decode_span(result.final_latent, job.decode, job.window_start,
+                                              result.control)
+        return candidate_blobs(job, result, seed, keep, out, audio_samples, heard_key, renders)

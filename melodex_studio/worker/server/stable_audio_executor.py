@@ -31,7 +31,6 @@ from melodex_studio.music.key import Key
 from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import (
     AudioSpan,
-    CheckpointRef,
     DecodeJob,
     DecodeOutput,
     EncodeJob,
@@ -46,6 +45,7 @@ from melodex_studio.worker.jobs import (
 from melodex_studio.worker.protocol import WorkerConfig, WorkerState, WorkerStatus
 from melodex_studio.worker.runtime import JobCancelled, StepReporter
 from melodex_studio.worker.server.models import ModelUnavailable, resolve_device
+from melodex_studio.worker.server.render_jobs import candidate_blobs, window_inputs
 
 MODEL_ID = "stable-audio-open"
 PEAK_CEILING = 0.98
@@ -119,14 +119,8 @@ class StableAudioExecutor:
                              "shorter")
         cond = backend.condition(prompt_text(job), 0.0, seconds)
         shape = (backend.latent_channels, frames)
-        mask = torch.zeros(frames, dtype=torch.bool)
-        for generate in job.generate:
-            mask[generate.start : generate.end] = True
-        source = None
-        if job.source_latent is not None:
-            source = torch.from_numpy(bag.tensor(job.source_latent, "latent").copy())
-        keep = slice(job.keep.start, job.keep.end)
-        run_steps = job.steps - (job.resume.step if job.resume else 0)
+        inputs = window_inputs(job, bag)
+        mask, source, keep, run_steps = inputs.mask, inputs.source, inputs.keep, inputs.run_steps
         steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
 
         def render_seed(seed: int, noise: Tensor | None, init: Tensor | None,
@@ -197,19 +191,9 @@ class StableAudioExecutor:
     def _candidate(self, job: RenderJob, result: RenderResult, seed: int, keep: slice,
                    out: BlobBag, audio_samples: np.ndarray | None = None,
                    heard_key: str | None = None, renders: int = 1) -> RenderedCandidate:
-        noise = out.add_noise(result.initial_noise[:, keep].contiguous().numpy())
-        checkpoints = tuple(
-            CheckpointRef(step=step, latent=out.add_latent(latent[:, keep].contiguous().numpy()))
-            for step, latent in sorted(result.checkpoints.items()) if 0 < step < job.steps)
-        audio = None
-        if job.decode is not None:
-            if audio_samples is None:
-                audio_samples = self._decode_span(result.final_latent, job.decode)
-            audio = out.add_audio(audio_samples)
-        final = out.add_latent(result.final_latent[:, keep].contiguous().numpy())
-        return RenderedCandidate(seed=seed, noise=noise, checkpoints=checkpoints,
-                                 final_latent=final, audio=audio, heard_key=heard_key,
-                                 renders=renders)
+        if job.decode is not None and audio_samples is None:
+            audio_samples = self._decode_span(result.final_latent, job.decode)
+        return candidate_blobs(job, result, seed, keep, out, audio_samples, heard_key, renders)
 
     # -- decode -----------------------------------------------------------------------------------
 
