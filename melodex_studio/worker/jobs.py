@@ -173,6 +173,9 @@ class RenderJob(BaseModel):
     # renderer hears.
     first_bpm: float | None = Field(default=None, ge=20.0, le=400.0)
     first_meter: str | None = Field(default=None, max_length=8)
+    # The whole song's length: a model conditioned on where a clip sits in its piece (Stable
+    # Audio Open's seconds_start / seconds_total) reads the window as part of the song.
+    song_seconds: float | None = Field(default=None, gt=0.0, le=1e6)
     tempo_changes: tuple[TempoChange, ...] = Field(default=(), max_length=1024)
     # Renders after the first when a candidate is heard in another key than `conditioning.key`
     # (`engine.pipelines.render_in_key`); needs the decoded audio, and no recorded noise or

@@ -102,3 +102,19 @@ def test_guidance_one_is_the_prompt_alone_and_a_cancel_stops_between_steps(backe
     with pytest.raises(RenderCancelled):
         backend.render(cond, FRAMES, seed=2, steps=3, step_callback=after, cancel=stop)
     assert seen == [1]
+
+
+def test_half_precision_weights_load_as_float32(tmp_path) -> None:
+    from diffusers import StableAudioDiTModel
+    from transformers import T5EncoderModel
+
+    folder = write_tiny_stable_audio(tmp_path / "half")
+    for loader, part in ((T5EncoderModel, "text_encoder"), (StableAudioDiTModel, "transformer")):
+        loader.from_pretrained(folder / part).half().save_pretrained(folder / part)
+    backend = StableAudioOpen.from_folder(folder)
+    assert backend.text_encoder.dtype == torch.float32 == backend.transformer.dtype
+    cond = backend.condition("dusty lo-fi keys", 0.0, 1.5)
+    assert backend.render(cond, FRAMES, seed=1, steps=2).final_latent.dtype == torch.float32
+    (folder / "vae" / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="cannot load vae"):
+        StableAudioOpen.from_folder(folder)

@@ -81,6 +81,20 @@ def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -
         client.submit(rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
     assert (again.final_latent, again.audio, again.noise) == (take.final_latent, take.audio,
                                                               take.noise)
+    # A variation from step 0 starts from the take's own noise: with the same context (the
+    # intro) and settings, it is the take again.
+    first = doc.project.sections[1].takes[0]
+    varied = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, first.id, 1.0,
+                                                    geometry=geometry)).takes[0]
+    assert varied.source_checkpoint_step == 0 and varied.final_latent == first.final_latent
+    # Takes another model rendered are neither context nor worked from.
+    other = ops.MELODEX_TINY_GEOMETRY
+    request = ops.regenerate_section(doc.project, blobs.get, verse.id, geometry=other)
+    assert request.context_take_ids == ()
+    with pytest.raises(ops.OperationError, match="rendered by stable-audio-open"):
+        ops.repaint_bars(doc.project, blobs.get, verse.id, [(0, 1)], geometry=other)
+    with pytest.raises(ops.OperationError, match="switch the model back"):
+        ops.vary_take(doc.project, blobs.get, first.id, 0.5, geometry=other)
     # The planner is the built-in model's: a plan job says so.
     with pytest.raises(JobError, match="writes no plans"):
         client.submit(ops.plan_request(doc.project, verse.id).job).result(60)

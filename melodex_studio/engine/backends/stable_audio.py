@@ -130,9 +130,13 @@ class StableAudioOpen:
             if not (folder / part).is_dir():
                 raise ModelLoadError(f"{folder} has no {part}/ folder: it is not a whole "
                                      "Stable Audio Open download")
+            # float32 throughout: transformers would keep a half-precision checkpoint's dtype
+            # for T5 while diffusers loads float32, and the two would not multiply.
+            dtype = {"dtype": torch.float32} if part == "text_encoder" else (
+                {} if part == "tokenizer" else {"torch_dtype": torch.float32})
             try:
-                return loader.from_pretrained(folder / part, local_files_only=True)
-            except (OSError, ValueError, KeyError) as error:
+                return loader.from_pretrained(folder / part, local_files_only=True, **dtype)
+            except Exception as error:  # a truncated or foreign file: say which part
                 raise ModelLoadError(f"cannot load {part} of Stable Audio Open from {folder}: "
                                      f"{error}") from error
 
@@ -242,6 +246,8 @@ class StableAudioOpen:
             return torch.where(keep, source + sigma * noise, x) if bool(keep.any()) else x
 
         # Where the run starts: a stored state, the source noised to a step, or pure noise.
+        if start_step is not None and not 0 <= int(start_step) <= steps:
+            raise ValueError(f"start step {start_step} is outside 0..{steps}")
         first = 0
         if init_latent is not None:
             first = int(start_step or 0)
@@ -252,8 +258,6 @@ class StableAudioOpen:
         else:
             x = float(sigmas[0]) * noise
         x = outside(x, float(sigmas[first]))
-        if not 0 <= first <= steps:
-            raise ValueError(f"start step {first} is outside 0..{steps}")
 
         wanted = set(range(steps + 1)) if checkpoint_steps == "all" else set(
             checkpoint_steps or ())
@@ -321,7 +325,7 @@ class StableAudioOpen:
             audio = audio[None]
         if audio.shape[0] != self.audio_channels:
             audio = audio.mean(dim=0, keepdim=True).expand(self.audio_channels, -1)
-        latent = self.vae.encode(audio[None].to(self.device)).latent_dist.mean
+        latent = self.vae.encode(audio[None].to(self.device, self.vae.dtype)).latent_dist.mean
         return latent[0].float().cpu()
 
     @torch.inference_mode()

@@ -149,6 +149,7 @@ def build_request(
         first_bpm=None if not changes else first_bpm,
         first_meter=None if not changes else first_meter,
         tempo_changes=tuple(TempoChange(bar=b, bpm=bpm, meter=m) for b, bpm, m in changes),
+        song_seconds=max(project.grid().bar_to_seconds(project.length_bars), 1e-3),
         plan=plan,
         plan_start_bar=section.start_bar,
         window_start=window.start,

@@ -123,6 +123,22 @@ def read_audio(read_blob: ReadBlob, ref: str) -> np.ndarray:
     return np.asarray(decode_tensor(read_blob(ref), AUDIO_TENSOR), dtype=np.float32).reshape(-1)
 
 
+def in_latent_space(take: Take, geometry: LatentGeometry) -> bool:
+    """Whether `take`'s latents are the model in use's (same frame rate and audio rate): a take
+    another model rendered cannot be context, repainted, extended or varied by this one."""
+    return (abs(take.latent_frame_rate - geometry.frame_rate) < 1e-6
+            and take.audio_sample_rate == geometry.sample_rate)
+
+
+def check_latent_space(take: Take, geometry: LatentGeometry) -> None:
+    """Refuse, with what to do, to work from a take another model rendered."""
+    if not in_latent_space(take, geometry):
+        raise OperationError(
+            f"take {take.display_name} was rendered by {take.model_id}, whose latents "
+            f"{geometry.model_id} cannot read: regenerate the section with {geometry.model_id}, "
+            f"or switch the model back to {take.model_id} (Preferences)")
+
+
 def fit_frames(latent: np.ndarray, n_frames: int, what: str) -> np.ndarray:
     """A take latent fitted to a section span of `n_frames`. A section moved to a position
     where its bars round to one frame more or less is fitted by repeating or dropping the last
@@ -166,7 +182,8 @@ def compose_song_latents(
     known = np.zeros(n, dtype=bool)
     for section in project.sections:
         take = section.active_take
-        if section.id == skip_section_id or take is None or take.final_latent is None:
+        if (section.id == skip_section_id or take is None or take.final_latent is None
+                or not in_latent_space(take, geometry)):  # another model's: no context
             continue
         span = section_span(project, section, geometry)
         lo, hi = max(span.start_frame, start_frame), min(span.end_frame, end_frame)
@@ -246,7 +263,8 @@ def _takes_between(project: Project, geometry: LatentGeometry, section: Section,
     ids = []
     for other in project.sections:
         take = other.active_take
-        if other.id == section.id or take is None or take.final_latent is None:
+        if (other.id == section.id or take is None or take.final_latent is None
+                or not in_latent_space(take, geometry)):
             continue
         span = section_span(project, other, geometry)
         if span.start_frame < end and start < span.end_frame:
@@ -259,6 +277,7 @@ def take_latent_for_span(
 ) -> np.ndarray:
     if take.final_latent is None:
         raise OperationError(f"take {take.display_name} has no latent to work from")
+    check_latent_space(take, geometry)
     return fit_frames(
         read_latent(read_blob, take.final_latent), span.n_frames, f"take {take.display_name}"
     )

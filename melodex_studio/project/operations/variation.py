@@ -34,6 +34,7 @@ from melodex_studio.project.operations.timeline import (
     OperationError,
     ReadBlob,
     build_window,
+    check_latent_space,
     fit_frames,
     section_span,
 )
@@ -137,6 +138,7 @@ def vary_take(
     except KeyError:
         raise OperationError(f"the project has no take {take_id}") from None
     source = section.take(take_id)
+    check_latent_space(source, geometry)
     steps = source.settings.steps
     base = settings or source.settings
     if base.steps != steps:
@@ -203,6 +205,7 @@ def rerun_take(
     except KeyError:
         raise OperationError(f"the project has no take {take_id}") from None
     take = section.take(take_id)
+    check_latent_space(take, geometry)
     project = with_context_takes(project, take)
     if take.key is not None and take.key != str(project.section_key(section)):
         # Rendered before the section changed key: the re-run renders in the take's key.

@@ -62,7 +62,7 @@ def _memory_bytes(device: torch.device | None) -> int:
         return 0
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
+def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError | MemoryError):
         return True
     text = str(exc)
@@ -119,7 +119,7 @@ class EngineExecutor:
         except (RenderCancelled, PlanCancelled, EncoderWaitCancelled) as exc:
             raise JobCancelled(reporter.job_id) from exc
         except Exception as exc:
-            if _is_out_of_memory(exc):
+            if is_out_of_memory(exc):
                 raise JobOutOfMemory(
                     f"out of memory on {self.models.device} while running the {job.kind} job; "
                     "try a shorter section, fewer candidates or fewer steps"

@@ -43,12 +43,14 @@ from melodex_studio.worker.jobs import (
     RenderOutput,
 )
 from melodex_studio.worker.protocol import WorkerConfig, WorkerState, WorkerStatus
-from melodex_studio.worker.runtime import JobCancelled, StepReporter
+from melodex_studio.worker.runtime import JobCancelled, JobOutOfMemory, StepReporter
+from melodex_studio.worker.server.executor import is_out_of_memory
 from melodex_studio.worker.server.models import ModelUnavailable, resolve_device
 from melodex_studio.worker.server.render_jobs import candidate_blobs, window_inputs
 
 MODEL_ID = "stable-audio-open"
 PEAK_CEILING = 0.98
+DECODE_CONTEXT_FRAMES = 8
 
 
 class StableAudioExecutor:
@@ -102,6 +104,12 @@ class StableAudioExecutor:
             return self._decode(job, bag)
         except RenderCancelled as exc:
             raise JobCancelled(reporter.job_id) from exc
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise JobOutOfMemory(
+                    f"out of memory on {self.device} while running the {job.kind} job with "
+                    "Stable Audio Open; try a shorter section, fewer takes or the GPU") from exc
+            raise
 
     # -- render -----------------------------------------------------------------------------------
 
@@ -117,7 +125,10 @@ class StableAudioExecutor:
                              f"{backend.capabilities.max_seconds:g} s at once; this render needs "
                              f"{seconds:.1f} s (the section and its context): make the section "
                              "shorter")
-        cond = backend.condition(prompt_text(job), 0.0, seconds)
+        # Where the window sits in the song: the model was trained on crops of whole pieces.
+        start_seconds = job.window_start / backend.frame_rate
+        total = max(job.song_seconds or 0.0, start_seconds + seconds)
+        cond = backend.condition(prompt_text(job), start_seconds, total)
         shape = (backend.latent_channels, frames)
         inputs = window_inputs(job, bag)
         mask, source, keep, run_steps = inputs.mask, inputs.source, inputs.keep, inputs.run_steps
@@ -166,6 +177,12 @@ class StableAudioExecutor:
     ) -> tuple[Tensor | None, Tensor | None, int | None]:
         """(noise, init latent, start step): recorded noise to re-run (the first candidate's
         draw with the kept frames' noise put back), or a stored state to resume from."""
+        if job.resume is not None and job.resume.step == 0:
+            # Step 0 of a take is its noise (what the studio stores), not this model's first
+            # state, sigma_max times it: a variation from there is a render from that noise.
+            noise = seeded_noise(seed, shape)
+            noise[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
+            return noise, None, None
         if job.resume is not None:
             init = torch.zeros(shape)
             init[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
@@ -198,14 +215,31 @@ class StableAudioExecutor:
     # -- decode -----------------------------------------------------------------------------------
 
     def _decode_span(self, latent: Tensor, span: AudioSpan | None) -> np.ndarray:
-        """Mono audio of window samples `span` (all of them for None): the model's channels
-        mixed down, the ends held where the span reaches a frame past the window."""
+        """Mono audio of window samples `span` (all of them for None), the model's channels
+        mixed down. A span may reach one frame past either end of the window (a bar line
+        rarely falls on a frame): the edge frame is repeated there and decoded, as the built-in
+        executor does."""
         backend, info = self.backend, self.info
         assert backend is not None and info is not None
-        audio = backend.decode(latent.float()).mean(dim=0).numpy()
-        if span is not None:
-            lo, hi = max(0, -span.start), max(0, span.end - len(audio))
-            audio = np.pad(audio, (lo, hi), mode="edge")[span.start + lo : span.end + lo]
+        latent = latent.float()
+        if span is None:
+            audio = backend.decode(latent).mean(dim=0).numpy()
+        else:
+            hop = backend.samples_per_frame
+            first, last = span.start // hop, -(-span.end // hop)
+            left, right = max(0, -first), max(0, last - latent.shape[-1])
+            if left > 1 or right > 1:
+                raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside "
+                                 "the window")
+            padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right,
+                               dim=1)
+            # Decoded with the frames around the span as the VAE's context (its convolutions
+            # reach a few frames), so a section's edges sound as inside the song.
+            lo = max(0, first + left - DECODE_CONTEXT_FRAMES)
+            hi = min(padded.shape[-1], last + left + DECODE_CONTEXT_FRAMES)
+            decoded = backend.decode(padded[:, lo:hi]).mean(dim=0).numpy()
+            offset = span.start - (lo - left) * hop
+            audio = decoded[offset : offset + span.end - span.start]
         return limit_overs(np.ascontiguousarray(audio, dtype=np.float32), info.sample_rate,
                            PEAK_CEILING)
 
