@@ -338,3 +338,15 @@ def test_plan_editor_drum_steps_and_locks(qtbot, studio):
     lock = editor.model.index(ROW_INDEX["lock"], 2)
     assert editor.model.setData(lock, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
     assert studio.context.project.section(verse.id).plan.locked_bars() == [2]
+
+
+def test_a_takes_tooltip_says_how_it_was_rendered(qtbot, studio):
+    intro = select(studio, "Intro")
+    add_rendered_take(studio, intro.id, seed=7, bpm=132.0, key="D minor")
+    add_rendered_take(studio, intro.id, seed=8)  # made before takes recorded tempo and key
+    settle(qtbot, studio)
+    tree = studio.takes_panel.tree
+    recorded, older = (tree.topLevelItem(row).toolTip(1) for row in (0, 1))
+    assert recorded.startswith("seed 7 · 8 steps · guidance ")
+    assert " · 132 BPM · D minor · " in recorded
+    assert "BPM" not in older and "minor" not in older
