@@ -142,6 +142,7 @@ def test_a_section_tempo_from_the_inspector_retimes_the_song(qtbot, studio):
     assert f"{song_bpm + 30:g} BPM" in header_detail(chorus)
     grid = studio.context.project.grid()
     assert grid.bpm_at(chorus.start_bar) == song_bpm + 30
+    assert dict(studio.scene.ruler.timing_marks)[chorus.start_bar] == f"\u2669{song_bpm + 30:g}"
     assert grid.bpm_at(max(0, chorus.start_bar - 1)) == song_bpm
     # The song's tempo moves the sections that follow it, not the chorus.
     studio.context.undo.push(EditProjectFields(bpm=song_bpm - 10))
@@ -172,6 +173,7 @@ def test_a_section_meter_from_the_inspector(qtbot, studio):
     assert chorus.meter == "6/8" and "6/8" in header_detail(chorus)
     assert studio.context.project.grid().meter_at(chorus.start_bar).sixteenths_per_bar == 12
     assert studio.scene.ruler.beats[chorus.start_bar] == 2  # two dotted quarters a bar
+    assert dict(studio.scene.ruler.timing_marks)[chorus.start_bar] == "6/8"
     studio.plan_editor.create_empty_plan()
     assert studio.context.project.section_by_name("Chorus").plan.steps_per_bar == 12
     studio.context.undo.push(EditProjectFields(meter="3/4"))

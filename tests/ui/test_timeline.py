@@ -279,3 +279,13 @@ def test_peaks_reduce_to_pixel_columns_and_an_image():
     assert (image.width(), image.height()) == (10, 21)
     assert image.pixelColor(5, 3).alpha() > 0  # the loud column reaches near the top
     assert image.pixelColor(0, 3).alpha() == 0  # silence stays on the centre line
+
+
+def test_the_ruler_names_each_tempo_and_meter_change():
+    from melodex_studio.music.meter import Meter
+    from melodex_studio.music.tempo import TempoGrid
+    from melodex_studio.ui.timeline.scene import timing_marks
+
+    grid = TempoGrid(100.0, Meter(4, 4), 44100, (
+        (4, 140.0, Meter(4, 4)), (8, 140.0, Meter(3, 4)), (12, 100.0, Meter(4, 4))))
+    assert timing_marks(grid) == ((4, "\u2669140"), (8, "3/4"), (12, "\u2669100 4/4"))

@@ -19,22 +19,27 @@ class RulerItem(QGraphicsObject):
         self.total_bars = 32
         self.song_bars = 0
         self.beats: tuple[int, ...] = (4,)  # counted beats of each bar (the last repeats)
+        self.timing_marks: tuple[tuple[int, str], ...] = ()  # (bar, "♩140 3/4") at changes
         self.loop: tuple[int, int] | None = None
         self.loop_enabled = False
         self.setZValue(5)
 
-    def set_extent(self, total_bars: int, song_bars: int, beats: tuple[int, ...]) -> None:
+    def set_extent(self, total_bars: int, song_bars: int, beats: tuple[int, ...],
+                   timing_marks: tuple[tuple[int, str], ...] = ()) -> None:
         """The scene calls this after every edit; most edits (a take arriving, a prompt typed)
         leave the ruler as it is, and repainting the full-width ruler for them is wasted.
         `beats` counts the beats of each bar from bar 0 (a section in its own meter has its
-        own); bars past its end have its last count."""
+        own); bars past its end have its last count. `timing_marks` name the tempo and meter
+        where they change, as a DAW's tempo track does."""
         geometry = self.geometry
-        extent = (total_bars, song_bars, beats, geometry.pixels_per_bar, geometry.ruler_height)
+        extent = (total_bars, song_bars, beats, timing_marks, geometry.pixels_per_bar,
+                  geometry.ruler_height)
         if extent == self._extent:
             return
         self._extent = extent
         self.prepareGeometryChange()
         self.total_bars, self.song_bars, self.beats = total_bars, song_bars, beats
+        self.timing_marks = timing_marks
         self.update()
 
     _extent: tuple | None = None
@@ -95,7 +100,30 @@ class RulerItem(QGraphicsObject):
                     bx = round(x + beat * ppb / beats)
                     painter.drawLine(bx, height * 0.82, bx, height)
 
+        self._paint_timing_marks(painter, first, last)
+
         if self.song_bars > 0:
             end_x = geometry.bar_to_x(self.song_bars)
             painter.setPen(QPen(QColor(palette.accent), 2))
             painter.drawLine(end_x, 2, end_x, height)
+
+    def _paint_timing_marks(self, painter: QPainter, first: int, last: int) -> None:
+        """The new tempo and meter at each change, in the accent colour, as a tag in the
+        ruler's lower half (the bar numbers keep the upper half)."""
+        if not self.timing_marks:
+            return
+        geometry = self.geometry
+        height = geometry.ruler_height
+        palette = current_palette()
+        metrics = painter.fontMetrics()
+        for bar, text in self.timing_marks:
+            if not first <= bar <= last:
+                continue
+            x = round(geometry.bar_to_x(bar)) + 0.5
+            tag = QRectF(x + 1, height * 0.5, metrics.horizontalAdvance(text) + 6,
+                         height * 0.5 - 1)
+            painter.fillRect(tag, QColor(palette.bg2))
+            painter.setPen(QPen(QColor(palette.accent), 1))
+            painter.drawLine(x, 1, x, height)
+            painter.drawText(tag.adjusted(3, 0, 0, 0),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)

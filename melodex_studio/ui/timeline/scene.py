@@ -11,6 +11,7 @@ import itertools
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
+from melodex_studio.music.tempo import TempoGrid
 from melodex_studio.project.project_model import Project
 from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.selection import BarRange
@@ -135,7 +136,7 @@ class TimelineScene(QGraphicsScene):
         beats: list[int] = []
         for start, end in itertools.pairwise(changes):  # one count a bar, each bar's meter
             beats += [max(1, len(grid.meter_at(start).beat_starts_16ths()))] * (end - start)
-        self.ruler.set_extent(total, self.project.length_bars, tuple(beats))
+        self.ruler.set_extent(total, self.project.length_bars, tuple(beats), timing_marks(grid))
         height = geometry.lane_bottom + 12
         self.playhead.set_height(height)
         self.setSceneRect(QRectF(0, 0, geometry.bar_to_x(total) + 40, height))
@@ -192,3 +193,15 @@ class TimelineScene(QGraphicsScene):
         low = max(0, min(low, section.length_bars - 1))
         high = max(low + 1, min(high, section.length_bars))
         return BarRange(section.id, low, high)
+
+
+def timing_marks(grid: TempoGrid) -> tuple[tuple[int, str], ...]:
+    """(bar, text) where the tempo or the meter changes: "♩140", "3/4" or both."""
+    marks = []
+    tempo, meter = grid.bpm, grid.meter
+    for bar, new_tempo, new_meter in grid.changes:
+        parts = [f"\u2669{new_tempo:g}"] if new_tempo != tempo else []
+        parts += [str(new_meter)] if new_meter != meter else []
+        marks.append((bar, " ".join(parts)))
+        tempo, meter = new_tempo, new_meter
+    return tuple(marks)
