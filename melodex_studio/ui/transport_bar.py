@@ -4,6 +4,8 @@ other)."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -64,8 +66,15 @@ class TransportBar(QToolBar):
         self.time_label.setMinimumWidth(104)
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.time_label.setToolTip("Position: minutes:seconds")
+        # The tempo and meter at the playhead, shown while they are a section's own.
+        self.timing_label = QLabel("")
+        self.timing_label.setObjectName("timeDisplay")
+        self.timing_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.timing_label.setToolTip("Tempo and meter at the playhead (a section's own)")
         self.addWidget(self.position_label)
         self.addWidget(self.time_label)
+        self.timing_action = self.addWidget(self.timing_label)
+        self.timing_action.setVisible(False)
         self.addSeparator()
 
         self.bpm = tempo_spin_box("Tempo", "The song's tempo in quarter notes per minute "
@@ -148,10 +157,18 @@ class TransportBar(QToolBar):
             self.refresh()  # refused: show the project's value again
 
     def _show_position(self, bar: float) -> None:
-        grid = self.context.project.grid()
+        project = self.context.project
+        grid = project.grid()
         seconds = grid.bar_to_seconds(bar)
         self.position_label.setText(str(grid.position(seconds)))
         self.time_label.setText(format_time(seconds))
+        at = grid.sixteenth_to_bar(math.floor(grid.seconds_to_sixteenth(seconds) + 1e-6))
+        tempo, meter = grid.bpm_at(at), str(grid.meter_at(at))
+        own = (tempo, meter) != (project.bpm, project.meter)
+        if own:
+            self.timing_label.setText(f"\u2669{tempo:g}  {meter}")
+        if own != self.timing_action.isVisible():
+            self.timing_action.setVisible(own)
 
     def _show_state(self, state: str) -> None:
         playing = state == "playing"

@@ -143,6 +143,12 @@ def test_a_section_tempo_from_the_inspector_retimes_the_song(qtbot, studio):
     grid = studio.context.project.grid()
     assert grid.bpm_at(chorus.start_bar) == song_bpm + 30
     assert dict(studio.scene.ruler.timing_marks)[chorus.start_bar] == f"\u2669{song_bpm + 30:g}"
+    transport = studio.transport_bar
+    transport._show_position(chorus.start_bar + 0.5)  # the transport names it inside the chorus
+    assert transport.timing_action.isVisible()
+    assert transport.timing_label.text() == f"\u2669{song_bpm + 30:g}  4/4"
+    transport._show_position(0.0)
+    assert not transport.timing_action.isVisible()
     assert grid.bpm_at(max(0, chorus.start_bar - 1)) == song_bpm
     # The song's tempo moves the sections that follow it, not the chorus.
     studio.context.undo.push(EditProjectFields(bpm=song_bpm - 10))
