@@ -237,3 +237,8 @@ def test_a_fitting_preview_replaces_its_sections_take_and_a_stale_one_does_not(s
         assert heard.clip(other) is base.clip(other)  # every other section untouched
     unchanged = with_previews(base, project, {verse.id: stale})
     assert unchanged.clip(verse.id).audio is base.clip(verse.id).audio
+    # The verse given a tempo or a meter of its own after the render began: no longer fits.
+    for change in ({"bpm": 140.0}, {"meter": "3/4"}):
+        retimed = project.replace_section(verse.model_copy(update=change))
+        assert not fits.fits(retimed, retimed.section_by_name("Verse"))
+        assert fits.fits(project, verse)
