@@ -16,4 +16,5 @@ class BackendCapabilities:
     extend: bool = False
     resume: bool = False
     plan: bool = False
+    imports: bool = False  # encodes a recording so it can be repainted and varied
     max_seconds: float = 30.0

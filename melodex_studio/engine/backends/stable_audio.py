@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -29,11 +29,15 @@ import torch
 from torch import Tensor
 
 from melodex_studio.engine.backends.capabilities import BackendCapabilities
-from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult
-from melodex_studio.engine.sampling import CancelFlag, is_cancelled, seeded_noise
+from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
+from melodex_studio.engine.sampling import (
+    CancelFlag,
+    is_cancelled,
+    seeded_noise,
+    start_step_for_strength,
+)
 from melodex_studio.engine.weights import ModelLoadError
 
-StepCallback = Callable[[int, int, Tensor], None]
 CAPABILITIES = BackendCapabilities(generate=True, repaint=True, extend=True, resume=True,
                                    plan=False, max_seconds=47.0)
 
@@ -253,7 +257,11 @@ class StableAudioOpen:
             first = int(start_step or 0)
             x = init_latent.float().cpu().clone()
         elif strength is not None or start_step is not None:
-            first = _start_step(steps, strength) if start_step is None else int(start_step)
+            if start_step is None:  # strength: the fraction of the steps run again
+                progress = [1.0 - k / steps for k in range(steps + 1)]
+                first = start_step_for_strength(progress, 1.0 if strength is None else strength)
+            else:
+                first = int(start_step)
             x = source + float(sigmas[first]) * noise
         else:
             x = float(sigmas[0]) * noise
@@ -338,9 +346,3 @@ class StableAudioOpen:
             audio = torch.cat([audio, audio[:, -1:].expand(-1, length - audio.shape[-1])], dim=1)
         return audio[:, :length].float().cpu()
 
-
-def _start_step(steps: int, strength: float | None) -> int:
-    """The step a variation of `strength` (0 keeps the source, 1 is pure noise) starts at."""
-    if strength is None or not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be 0..1, got {strength}")
-    return min(steps, round((1.0 - strength) * steps))

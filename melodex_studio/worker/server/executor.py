@@ -20,8 +20,12 @@ from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
-from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, render
-from melodex_studio.engine.pipelines.render_in_key import render_in_key
+from melodex_studio.engine.pipelines.render import (
+    RenderCancelled,
+    RenderResult,
+    StepCallback,
+    render,
+)
 from melodex_studio.engine.sampling import interval_from_progress, seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.music.key import Key
@@ -37,7 +41,6 @@ from melodex_studio.worker.jobs import (
     JobOutput,
     PlanJob,
     PlanOutput,
-    RenderedCandidate,
     RenderJob,
     RenderOutput,
 )
@@ -49,7 +52,12 @@ from melodex_studio.worker.server.models import (
     ModelUnavailable,
     load_models,
 )
-from melodex_studio.worker.server.render_jobs import candidate_blobs, window_inputs
+from melodex_studio.worker.server.render_jobs import (
+    WindowInputs,
+    edge_padded,
+    kept_frames,
+    run_render_job,
+)
 
 
 def _memory_bytes(device: torch.device | None) -> int:
@@ -174,21 +182,16 @@ class EngineExecutor:
         models = self.models
         assert models is not None
         spf = models.codec.samples_per_latent_frame
-        frames = latent.shape[-1]
         if span is None:
             return decode(models.codec, latent.to(models.device), first_frame=first_frame,
                           control=control, preview=preview).cpu().numpy()
-        first, last = span.start // spf, -(-span.end // spf)
-        left, right = max(0, -first), max(0, last - frames)
-        if left > 1 or right > 1:
-            raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside the window")
-        def pad(frames: Tensor) -> Tensor:
-            return torch.cat([frames[:, :1]] * left + [frames] + [frames[:, -1:]] * right, dim=1)
-
-        audio = decode(models.codec, pad(latent).to(models.device),
-                       window=(first + left, last + left), first_frame=first_frame - left,
-                       control=None if control is None else pad(control), preview=preview)
-        offset = span.start - first * spf
+        padded, first, last = edge_padded(latent, span, spf)
+        left = first - span.start // spf  # frames repeated before the window
+        if control is not None:
+            control = edge_padded(control, span, spf)[0]
+        audio = decode(models.codec, padded.to(models.device), window=(first, last),
+                       first_frame=first_frame - left, control=control, preview=preview)
+        offset = span.start - (first - left) * spf
         return audio[offset : offset + span.end - span.start].float().cpu().numpy()
 
     def _encode(self, job: EncodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
@@ -234,129 +237,40 @@ class EngineExecutor:
         control = control_raster(job.plan, key, grid, frames, info.latent_frame_rate,
                                  job.plan_start_bar, job.window_start)
         shape = (info.latent_channels, frames)
-        inputs = window_inputs(job, bag)
-        mask, source, keep, run_steps = inputs.mask, inputs.source, inputs.keep, inputs.run_steps
-        # Steps done and to do over the whole job; a render heard off key adds its retry's.
-        steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
-        def render_seed(seed: int, init: Tensor | None, start: int | None) -> RenderResult:
-            if steps["done"] + run_steps > steps["total"]:  # a retry: the job grows
-                steps["total"] = steps["done"] + run_steps
-            done_before = steps["done"]
 
-            def on_step(step: int, _total: int, x0: Tensor) -> None:
-                self._report_step(job, reporter, x0, step, done_before, steps["total"], control)
+        def start_state(index: int, seed: int,
+                        inputs: WindowInputs) -> tuple[Tensor | None, int | None]:
+            """(init latent, start step): a checkpoint to resume from, or recorded noise to
+            re-run (the render's own draw with the kept frames put back: identical context
+            noise)."""
+            if job.resume is not None:
+                return (kept_frames(torch.zeros(shape), bag, job.resume.latent, inputs.keep),
+                        job.resume.step)
+            if job.noise is not None and index == 0:
+                return kept_frames(seeded_noise(seed, shape), bag, job.noise, inputs.keep,
+                                   "noise"), 0
+            return None, None
 
-            result = render(
-                models.renderer,
-                job.plan,
-                text,
-                grid,
-                key,
-                frames,
-                plan_start_bar=job.plan_start_bar,
-                first_frame=job.window_start,
-                frame_rate=info.latent_frame_rate,
-                region_mask=mask,
-                source_latents=source,
-                seed=seed,
-                steps=job.steps,
-                guidance=job.guidance,
+        def render_one(seed: int, state: tuple[Tensor | None, int | None], inputs: WindowInputs,
+                       on_step: StepCallback) -> RenderResult:
+            init, start = state
+            return render(
+                models.renderer, job.plan, text, grid, key, frames,
+                plan_start_bar=job.plan_start_bar, first_frame=job.window_start,
+                frame_rate=info.latent_frame_rate, region_mask=inputs.mask,
+                source_latents=inputs.source, seed=seed, steps=job.steps, guidance=job.guidance,
                 guidance_interval=interval_from_progress(job.guidance_interval),
-                sampler=job.sampler,
-                shift=models.schedule_shift,
-                start_step=start,
-                init_latent=init,
-                control=control,
-                preview_callback=on_step,
+                sampler=job.sampler, shift=models.schedule_shift, start_step=start,
+                init_latent=init, control=control, preview_callback=on_step,
                 cancel=lambda: reporter.cancelled,
-                checkpoint_steps=job.checkpoint_steps
-                if job.checkpoint_steps is not None
+                checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
                 else "all",
             )
-            steps["done"] += run_steps
-            return result
 
-        out = BlobBag()
-        candidates = []
-        for index, seed in enumerate(job.seeds):
-            init, start = self._start_state(job, bag, index, seed, shape, keep)
-            if job.key_retries and job.decode is not None:
-                listened = render_in_key(
-                    lambda seed, init=init, start=start: render_seed(seed, init, start),
-                    lambda result: self._decode_span(result.final_latent, job.decode,
-                                                     job.window_start, result.control),
-                    key, info.sample_rate, seed, job.key_retries)
-                heard = "" if listened.heard is None else str(listened.heard)
-                candidates.append(self._candidate(job, listened.result, listened.seed, keep, out,
-                                                  listened.audio, heard, listened.attempts))
-            else:
-                candidates.append(self._candidate(job, render_seed(seed, init, start), seed, keep,
-                                                  out))
+        candidates, out = run_render_job(
+            job, bag, reporter, info.sample_rate, start_state=start_state, render=render_one,
+            decode=lambda result: self._decode_span(result.final_latent, job.decode,
+                                                    job.window_start, result.control),
+            preview=lambda x0: self._decode_span(x0, job.decode, job.window_start, control,
+                                                 preview=True))
         return RenderOutput(candidates=tuple(candidates), model=info), out
-
-    def _start_state(
-        self,
-        job: RenderJob,
-        bag: BlobBag,
-        index: int,
-        seed: int,
-        shape: tuple[int, int],
-        keep: slice,
-    ) -> tuple[Tensor | None, int | None]:
-        """(init latent, start step): a checkpoint to resume from, or recorded noise to re-run."""
-        if job.resume is not None:
-            init = torch.zeros(shape)
-            init[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
-            return init, job.resume.step
-        if job.noise is not None and index == 0:
-            # The render's own draw, with the kept frames overwritten: identical context noise.
-            init = seeded_noise(seed, shape)
-            init[:, keep] = torch.from_numpy(bag.tensor(job.noise, "noise").copy())
-            return init, 0
-        return None, None
-
-    def _report_step(
-        self,
-        job: RenderJob,
-        reporter: StepReporter,
-        x0: Tensor,
-        step: int,
-        done_before: int,
-        total: int,
-        control: Tensor,
-    ) -> None:
-        models = self.models
-        assert models is not None
-        start = job.resume.step if job.resume else 0
-        overall = done_before + step - start
-        preview = None
-        if (
-            job.preview_every
-            and job.decode is not None
-            and step < job.steps
-            and step % job.preview_every == 0
-        ):
-            audio = self._decode_span(x0.float().cpu(), job.decode, job.window_start, control,
-                                      preview=True)
-            blob = BlobBag()
-            sha = blob.add_audio(audio)
-            preview = (sha, blob[sha], models.info.sample_rate)
-        reporter.progress(overall, total, preview)
-
-    def _candidate(
-        self,
-        job: RenderJob,
-        result: RenderResult,
-        seed: int,
-        keep: slice,
-        out: BlobBag,
-        audio_samples: np.ndarray | None = None,
-        heard_key: str | None = None,
-        renders: int = 1,
-    ) -> RenderedCandidate:
-        """The candidate's blobs; `audio_samples` is its decoded span when the caller has it
-        already (a render listened to for its key)."""
-        if job.decode is not None and audio_samples is None:
-            audio_samples = self._decode_span(result.final_latent, job.decode, job.window_start,
-                                              result.control)
-        return candidate_blobs(job, result, seed, keep, out, audio_samples, heard_key, renders)

@@ -1,16 +1,22 @@
-"""What every model's executor reads from a render job and writes back for each candidate."""
+"""What every model's executor does with a render job but the model call and the decode: read
+the window, run the candidates (with key retries, progress and previews), write their blobs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from melodex_studio.engine.pipelines.render import RenderResult
+from melodex_studio.engine.pipelines.render import RenderResult, StepCallback
+from melodex_studio.engine.pipelines.render_in_key import render_in_key
+from melodex_studio.music.key import Key
 from melodex_studio.worker.blobs import BlobBag
-from melodex_studio.worker.jobs import CheckpointRef, RenderedCandidate, RenderJob
+from melodex_studio.worker.jobs import AudioSpan, CheckpointRef, RenderedCandidate, RenderJob
+from melodex_studio.worker.runtime import StepReporter
 
 
 @dataclass(frozen=True)
@@ -53,3 +59,84 @@ def candidate_blobs(job: RenderJob, result: RenderResult, seed: int, keep: slice
         seed=seed, noise=noise, checkpoints=checkpoints, final_latent=final, audio=audio,
         heard_key=heard_key, renders=renders,
     )
+
+
+#: The model call of one candidate: (seed, its start state, the window, the step callback).
+RenderCandidate = Callable[[int, Any, WindowInputs, StepCallback], RenderResult]
+
+
+def run_render_job(
+    job: RenderJob,
+    bag: BlobBag,
+    reporter: StepReporter,
+    sample_rate: int,
+    *,
+    start_state: Callable[[int, int, WindowInputs], Any],
+    render: RenderCandidate,
+    decode: Callable[[RenderResult], np.ndarray],
+    preview: Callable[[Tensor], np.ndarray],
+) -> tuple[list[RenderedCandidate], BlobBag]:
+    """Every candidate of `job`, whatever the model: the start state of candidate `index`
+    seeded `seed` (`start_state(index, seed, inputs)`, which the model's `render` reads), the
+    render, listening for the key and rendering again from retry seeds where the job asks for
+    it, progress over the whole job with a preview decode every `preview_every` steps, and the
+    candidate's blobs. Steps count across candidates; a render heard off key adds its retry's."""
+    inputs = window_inputs(job, bag)
+    run_steps = inputs.run_steps
+    steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
+    first = job.resume.step if job.resume else 0
+
+    def render_seed(seed: int, state: Any) -> RenderResult:
+        if steps["done"] + run_steps > steps["total"]:  # a retry: the job grows
+            steps["total"] = steps["done"] + run_steps
+        done_before = steps["done"]
+
+        def on_step(step: int, _total: int, x0: Tensor) -> None:
+            shown = None
+            if (job.preview_every and job.decode is not None and step < job.steps
+                    and step % job.preview_every == 0):
+                blob = BlobBag()
+                sha = blob.add_audio(preview(x0.float().cpu()))
+                shown = (sha, blob[sha], sample_rate)
+            reporter.progress(done_before + step - first, steps["total"], shown)
+
+        result = render(seed, state, inputs, on_step)
+        steps["done"] += run_steps
+        return result
+
+    out = BlobBag()
+    candidates = []
+    key = Key.parse(job.conditioning.key)
+    for index, seed in enumerate(job.seeds):
+        state = start_state(index, seed, inputs)
+        if job.key_retries and job.decode is not None:
+            listened = render_in_key(lambda seed, state=state: render_seed(seed, state), decode,
+                                     key, sample_rate, seed, job.key_retries)
+            heard = "" if listened.heard is None else str(listened.heard)
+            candidates.append(candidate_blobs(job, listened.result, listened.seed, inputs.keep,
+                                              out, listened.audio, heard, listened.attempts))
+        else:
+            result = render_seed(seed, state)
+            audio = decode(result) if job.decode is not None else None
+            candidates.append(candidate_blobs(job, result, seed, inputs.keep, out, audio))
+    return candidates, out
+
+
+def kept_frames(base: Tensor, bag: BlobBag, ref: str, keep: slice,
+                kind: str | None = None) -> Tensor:
+    """`base` [C, window] with the section's frames (`keep`) taken from blob `ref`: a stored
+    state or recorded noise over the section, put back into a whole window."""
+    base[:, keep] = torch.from_numpy(bag.tensor(ref, kind).copy())
+    return base
+
+
+def edge_padded(latent: Tensor, span: AudioSpan, samples_per_frame: int) -> tuple[Tensor, int, int]:
+    """`latent` [C, T] with its edge frame repeated where `span` (window samples) reaches a
+    frame past either end (a bar line rarely falls on a frame), and the span's first and last
+    frames counted in the padded latent. More than one frame out is an error."""
+    first, last = span.start // samples_per_frame, -(-span.end // samples_per_frame)
+    left, right = max(0, -first), max(0, last - latent.shape[-1])
+    if left > 1 or right > 1:
+        raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside the window")
+    padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right, dim=1)
+    return padded, first + left, last + left

@@ -23,11 +23,9 @@ from torch import Tensor
 
 from melodex_studio.audio.limiter import limit_overs
 from melodex_studio.engine.backends.stable_audio import StableAudioOpen
-from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult
-from melodex_studio.engine.pipelines.render_in_key import render_in_key
+from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
 from melodex_studio.engine.sampling import seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
-from melodex_studio.music.key import Key
 from melodex_studio.worker.blobs import BlobBag
 from melodex_studio.worker.jobs import (
     AudioSpan,
@@ -38,7 +36,6 @@ from melodex_studio.worker.jobs import (
     JobOutput,
     ModelInfo,
     PlanJob,
-    RenderedCandidate,
     RenderJob,
     RenderOutput,
 )
@@ -46,7 +43,12 @@ from melodex_studio.worker.protocol import WorkerConfig, WorkerState, WorkerStat
 from melodex_studio.worker.runtime import JobCancelled, JobOutOfMemory, StepReporter
 from melodex_studio.worker.server.executor import is_out_of_memory
 from melodex_studio.worker.server.models import ModelUnavailable, resolve_device
-from melodex_studio.worker.server.render_jobs import candidate_blobs, window_inputs
+from melodex_studio.worker.server.render_jobs import (
+    WindowInputs,
+    edge_padded,
+    kept_frames,
+    run_render_job,
+)
 
 MODEL_ID = "stable-audio-open"
 PEAK_CEILING = 0.98
@@ -79,7 +81,7 @@ class StableAudioExecutor:
             model_id=MODEL_ID, weights_hash=folder_hash(folder),
             latent_channels=backend.latent_channels, latent_frame_rate=backend.frame_rate,
             sample_rate=backend.sample_rate, samples_per_frame=backend.samples_per_frame,
-            plans=False, imports=False)
+            plans=backend.capabilities.plan, imports=backend.capabilities.imports)
 
     def describe(self) -> WorkerStatus:
         return WorkerStatus(
@@ -130,87 +132,39 @@ class StableAudioExecutor:
         total = max(job.song_seconds or 0.0, start_seconds + seconds)
         cond = backend.condition(prompt_text(job), start_seconds, total)
         shape = (backend.latent_channels, frames)
-        inputs = window_inputs(job, bag)
-        mask, source, keep, run_steps = inputs.mask, inputs.source, inputs.keep, inputs.run_steps
-        steps = {"done": 0, "total": max(1, run_steps * job.candidates)}
 
-        def render_seed(seed: int, noise: Tensor | None, init: Tensor | None,
-                        start: int | None) -> RenderResult:
-            if steps["done"] + run_steps > steps["total"]:  # a render heard off key: a retry
-                steps["total"] = steps["done"] + run_steps
-            done_before = steps["done"]
+        def start_state(index: int, seed: int,
+                        inputs: WindowInputs) -> tuple[Tensor | None, Tensor | None, int | None]:
+            """(noise, init latent, start step). Step 0 of a take is its noise (what the studio
+            stores), not this model's first state (sigma_max times it), so a variation from
+            there, like a re-run from recorded noise, is a render from that noise."""
+            if job.resume is not None and job.resume.step == 0:
+                return kept_frames(seeded_noise(seed, shape), bag, job.resume.latent,
+                                   inputs.keep), None, None
+            if job.resume is not None:
+                return (None, kept_frames(torch.zeros(shape), bag, job.resume.latent,
+                                          inputs.keep), job.resume.step)
+            if job.noise is not None and index == 0:
+                return kept_frames(seeded_noise(seed, shape), bag, job.noise, inputs.keep,
+                                   "noise"), None, None
+            return None, None, None
 
-            def on_step(step: int, _total: int, x0: Tensor) -> None:
-                self._report_step(job, reporter, x0, step, done_before, steps["total"])
-
-            result = backend.render(
+        def render_one(seed: int, state: tuple[Tensor | None, Tensor | None, int | None],
+                       inputs: WindowInputs, on_step: StepCallback) -> RenderResult:
+            noise, init, start = state
+            return backend.render(
                 cond, frames, seed=seed, noise=noise, steps=job.steps, guidance=job.guidance,
-                guidance_interval=job.guidance_interval, sampler=job.sampler, region_mask=mask,
-                source_latents=source, start_step=start, init_latent=init,
-                step_callback=on_step, cancel=lambda: reporter.cancelled,
+                guidance_interval=job.guidance_interval, sampler=job.sampler,
+                region_mask=inputs.mask, source_latents=inputs.source, start_step=start,
+                init_latent=init, step_callback=on_step, cancel=lambda: reporter.cancelled,
                 checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
                 else "all")
-            steps["done"] += run_steps
-            return result
 
-        out = BlobBag()
-        candidates = []
-        key = Key.parse(job.conditioning.key)
-        for index, seed in enumerate(job.seeds):
-            noise, init, start = self._start_state(job, bag, index, seed, shape, keep)
-            if job.key_retries and job.decode is not None:
-                listened = render_in_key(
-                    lambda seed, init=init, start=start: render_seed(seed, None, init, start),
-                    lambda result: self._decode_span(result.final_latent, job.decode),
-                    key, info.sample_rate, seed, job.key_retries)
-                heard = "" if listened.heard is None else str(listened.heard)
-                candidates.append(self._candidate(job, listened.result, listened.seed, keep, out,
-                                                  listened.audio, heard, listened.attempts))
-            else:
-                candidates.append(self._candidate(job, render_seed(seed, noise, init, start),
-                                                  seed, keep, out))
+        candidates, out = run_render_job(
+            job, bag, reporter, info.sample_rate, start_state=start_state, render=render_one,
+            decode=lambda result: self._decode_span(result.final_latent, job.decode),
+            preview=lambda x0: self._decode_span(x0, job.decode))
         return RenderOutput(candidates=tuple(candidates), model=info), out
-
-    def _start_state(
-        self, job: RenderJob, bag: BlobBag, index: int, seed: int, shape: tuple[int, int],
-        keep: slice,
-    ) -> tuple[Tensor | None, Tensor | None, int | None]:
-        """(noise, init latent, start step): recorded noise to re-run (the first candidate's
-        draw with the kept frames' noise put back), or a stored state to resume from."""
-        if job.resume is not None and job.resume.step == 0:
-            # Step 0 of a take is its noise (what the studio stores), not this model's first
-            # state, sigma_max times it: a variation from there is a render from that noise.
-            noise = seeded_noise(seed, shape)
-            noise[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
-            return noise, None, None
-        if job.resume is not None:
-            init = torch.zeros(shape)
-            init[:, keep] = torch.from_numpy(bag.tensor(job.resume.latent).copy())
-            return None, init, job.resume.step
-        if job.noise is not None and index == 0:
-            noise = seeded_noise(seed, shape)
-            noise[:, keep] = torch.from_numpy(bag.tensor(job.noise, "noise").copy())
-            return noise, None, None
-        return None, None, None
-
-    def _report_step(self, job: RenderJob, reporter: StepReporter, x0: Tensor, step: int,
-                     done_before: int, total: int) -> None:
-        assert self.info is not None
-        start = job.resume.step if job.resume else 0
-        preview = None
-        if (job.preview_every and job.decode is not None and step < job.steps
-                and step % job.preview_every == 0):
-            blob = BlobBag()
-            sha = blob.add_audio(self._decode_span(x0, job.decode))
-            preview = (sha, blob[sha], self.info.sample_rate)
-        reporter.progress(done_before + step - start, total, preview)
-
-    def _candidate(self, job: RenderJob, result: RenderResult, seed: int, keep: slice,
-                   out: BlobBag, audio_samples: np.ndarray | None = None,
-                   heard_key: str | None = None, renders: int = 1) -> RenderedCandidate:
-        if job.decode is not None and audio_samples is None:
-            audio_samples = self._decode_span(result.final_latent, job.decode)
-        return candidate_blobs(job, result, seed, keep, out, audio_samples, heard_key, renders)
 
     # -- decode -----------------------------------------------------------------------------------
 
@@ -226,17 +180,12 @@ class StableAudioExecutor:
             audio = backend.decode(latent).mean(dim=0).numpy()
         else:
             hop = backend.samples_per_frame
-            first, last = span.start // hop, -(-span.end // hop)
-            left, right = max(0, -first), max(0, last - latent.shape[-1])
-            if left > 1 or right > 1:
-                raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside "
-                                 "the window")
-            padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right,
-                               dim=1)
+            padded, first, last = edge_padded(latent, span, hop)
+            left = first - span.start // hop  # frames repeated before the window
             # Decoded with the frames around the span as the VAE's context (its convolutions
             # reach a few frames), so a section's edges sound as inside the song.
-            lo = max(0, first + left - DECODE_CONTEXT_FRAMES)
-            hi = min(padded.shape[-1], last + left + DECODE_CONTEXT_FRAMES)
+            lo = max(0, first - DECODE_CONTEXT_FRAMES)
+            hi = min(padded.shape[-1], last + DECODE_CONTEXT_FRAMES)
             decoded = backend.decode(padded[:, lo:hi]).mean(dim=0).numpy()
             offset = span.start - (lo - left) * hop
             audio = decoded[offset : offset + span.end - span.start]
