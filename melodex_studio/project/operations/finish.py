@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from melodex_studio.project.operations.timeline import (
     read_audio,
 )
 from melodex_studio.worker.blobs import BlobBag
-from melodex_studio.worker.jobs import RenderedCandidate, RenderOutput
+from melodex_studio.worker.jobs import Conditioning, ModelInfo, RenderedCandidate, RenderOutput
 from melodex_studio.worker.protocol import Envelope, JobResult
 
 
@@ -137,6 +138,20 @@ def _audio(
     return kept.add_audio(spliced)
 
 
+def recorded_by(model: ModelInfo, cond: Conditioning | None) -> dict[str, Any]:
+    """What every new take records of the model that made it and of the timing and key it was
+    made in (a re-run from the record renders in them again)."""
+    return {
+        "model_id": model.model_id,
+        "weights_hash": model.weights_hash,
+        "latent_frame_rate": model.latent_frame_rate,
+        "audio_sample_rate": model.sample_rate,
+        "key": None if cond is None else cond.key,
+        "bpm": None if cond is None else cond.bpm,
+        "meter": None if cond is None else cond.meter,
+    }
+
+
 def _take(
     request: RenderRequest,
     candidate: RenderedCandidate,
@@ -158,8 +173,6 @@ def _take(
         settings=request.settings.model_copy(update={"seed": candidate.seed}),
         plan=request.plan,
         style=request.style,
-        model_id=output.model.model_id,
-        weights_hash=output.model.weights_hash,
         seed=candidate.seed,
         strength=request.strength,
         source_checkpoint_step=request.source_checkpoint_step,
@@ -167,13 +180,9 @@ def _take(
         checkpoints=tuple(Checkpoint(step=c.step, latent=c.latent) for c in candidate.checkpoints),
         final_latent=candidate.final_latent,
         audio=audio_ref,
-        latent_frame_rate=output.model.latent_frame_rate,
-        audio_sample_rate=output.model.sample_rate,
         created=created,
         label=label,
-        key=request.job.conditioning.key if request.job is not None else None,
-        bpm=request.job.conditioning.bpm if request.job is not None else None,
-        meter=request.job.conditioning.meter if request.job is not None else None,
+        **recorded_by(output.model, None if request.job is None else request.job.conditioning),
     )
 
 

@@ -25,7 +25,8 @@ from melodex_studio.music.key import Key
 from melodex_studio.project.commands import AddTake
 from melodex_studio.project.fields import MAX_NAME_CHARS
 from melodex_studio.project.models import Project, Take, TakeOperation, new_id
-from melodex_studio.project.operations.finish import RenderOutcome
+from melodex_studio.project.operations.finish import RenderOutcome, recorded_by
+from melodex_studio.project.operations.planning import section_conditioning
 from melodex_studio.project.operations.requests import fresh_seeds
 from melodex_studio.project.operations.timeline import (
     MELODEX_TINY_GEOMETRY,
@@ -134,7 +135,7 @@ def finish_import(
     if (span.n_samples, span.n_frames) != (request.n_samples, request.n_frames):
         raise OperationError(f"{section.name!r} changed length while the recording was "
                              "imported; import it again")
-    key = str(project.section_key(section))
+    cond = section_conditioning(project, section)
     blobs = BlobBag(result.blobs)
     kept = BlobBag()
     for ref in (output.latent, output.noise):
@@ -150,22 +151,16 @@ def finish_import(
         settings=section.settings.model_copy(update={"seed": request.seed}),
         plan=section.plan,
         style=section.style,
-        model_id=output.model.model_id,
-        weights_hash=output.model.weights_hash,
         seed=request.seed,
         noise=output.noise,
         final_latent=output.latent,
         audio=request.audio,
-        latent_frame_rate=output.model.latent_frame_rate,
-        audio_sample_rate=output.model.sample_rate,
         created=now(),
         label=" ".join(request.name.split())[:MAX_NAME_CHARS].strip() or None,
-        key=key,
-        bpm=project.section_bpm(section),
-        meter=str(project.section_meter(section)),
+        **recorded_by(output.model, cond),
     )
     command = AddTake(section.id, take, make_active=True)
-    return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, key))
+    return RenderOutcome(command, (take,), kept, import_key_note(output.heard_key, cond.key))
 
 
 def import_key_note(heard: str, section_key: str) -> str:
