@@ -21,6 +21,7 @@ from melodex_studio.engine.networks.structure_transformer import (
 from melodex_studio.music.chord import QUALITIES, Chord
 from melodex_studio.music.key import Key
 from melodex_studio.music.plan import DRUM_MASK_LIMIT, Plan, PlanBar, PlanNote
+from tests.token_sequences import random_valid_tokens
 
 KEYS = [Key.parse(name) for name in ("C", "Am", "F#", "Ebm", "Bb")]
 
@@ -79,24 +80,6 @@ def vocabulary_plans(draw: st.DrawFn, max_bars: int = 3) -> Plan:
             )
         )
     return Plan(steps_per_bar=steps, bars=tuple(bars))
-
-
-def random_valid_tokens(seed: int, steps: int, n_bars: int) -> list[int]:
-    """A random token sequence the grammar accepts (rests and holds made likely)."""
-    rng = np.random.default_rng(seed)
-    grammar = pt.PlanGrammar(steps)
-    tokens = []
-    for _ in range(n_bars * pt.tokens_per_bar(steps)):
-        allowed = np.flatnonzero(grammar.allowed())
-        kind = grammar.expected_type()
-        if kind in (pt.TokenType.BASS, pt.TokenType.MELODY) and rng.random() < 0.6:
-            offset = pt.TYPE_OFFSETS[kind]
-            quiet = [i for i in allowed if i - offset in (pt.NOTE_REST, pt.NOTE_HOLD)]
-            allowed = np.asarray(quiet)
-        token = int(rng.choice(allowed))
-        grammar.feed(token)
-        tokens.append(token)
-    return tokens
 
 
 # --- tokens -----------------------------------------------------------------------------------

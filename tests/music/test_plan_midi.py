@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mido
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from melodex_studio.music.plan_midi import (
     plan_to_midi,
     plan_to_midi_bytes,
 )
+from tests.token_sequences import random_valid_tokens
 
 METERS = [Meter.parse(text) for text in ("4/4", "3/4", "6/8", "7/8", "5/4")]
 KEYS = [Key.from_index(index) for index in range(24)]
@@ -28,18 +28,7 @@ KEYS = [Key.from_index(index) for index in range(24)]
 
 def vocabulary_plan(seed: int, steps: int, n_bars: int, key: Key) -> Plan:
     """A random plan inside the token vocabulary (decoded from grammar-valid tokens)."""
-    rng = np.random.default_rng(seed)
-    grammar = pt.PlanGrammar(steps)
-    tokens = []
-    for _ in range(n_bars * pt.tokens_per_bar(steps)):
-        allowed = np.flatnonzero(grammar.allowed())
-        kind = grammar.expected_type()
-        if kind in (pt.TokenType.BASS, pt.TokenType.MELODY) and rng.random() < 0.7:
-            offset = pt.TYPE_OFFSETS[kind]
-            allowed = np.asarray([i for i in allowed if i - offset in (pt.NOTE_REST, pt.NOTE_HOLD)])
-        token = int(rng.choice(allowed))
-        grammar.feed(token)
-        tokens.append(token)
+    tokens = random_valid_tokens(seed, steps, n_bars, quiet=0.7)
     return pt.decode_plan(tokens, key, steps)
 
 
