@@ -46,10 +46,11 @@ def test_decodes_reuse_freed_blocks_without_page_faults() -> None:
     kept = _late_decode_faults("keep")
     default = _late_decode_faults("default")
     # Measured: with the settings the heap stops growing after two or three decodes, and
-    # later decodes fault no pages (now and then one faults up to 2,817); without them every
-    # decode faults 5,000-30,000.
+    # later decodes fault no pages (now and then one faults up to 2,817); without them the
+    # median decode faults 2,780-33,700 (2,780-2,800 in 3 of 8 runs one day), so the control
+    # arm only has to show ten times the pages the settings leave.
     assert kept < 100, f"a decode faults {kept} pages in the median with the settings"
-    assert default > 3000, f"only {default} without them: the check would prove nothing"
+    assert default > 1000, f"only {default} without them: the check would prove nothing"
 
 
 @pytest.mark.skipif(not GLIBC, reason="the settings are glibc's")
