@@ -1,0 +1,23 @@
+"""Which large model a folder on disk holds, read from its config files alone (no torch, so
+the studio and the command line can tell before a worker starts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def is_stable_audio_folder(folder: Path | str | None) -> bool:
+    """A diffusers Stable Audio Open download (its model_index.json), not a built-in model."""
+    return folder is not None and (Path(folder) / "model_index.json").is_file()
+
+
+def is_musicgen_folder(folder: Path | str | None) -> bool:
+    """A folder whose config.json names a MusicGen model (what transformers saves)."""
+    if folder is None:
+        return False
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("model_type") == "musicgen"
