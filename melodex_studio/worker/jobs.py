@@ -276,9 +276,11 @@ class ModelInfo(BaseModel):
     sample_rate: int = Field(ge=8000)
     samples_per_frame: int = Field(ge=1)
     schedule_shift: float = Field(default=1.0, gt=0.0)
-    # What the model can do beyond rendering: write plans, encode an imported recording.
+    # What the model can do beyond rendering: write plans, encode an imported recording, and
+    # repaint bars that have kept bars of the take after them (a left-to-right model cannot).
     plans: bool = True
     imports: bool = True
+    repaints_inside: bool = True
 
 
 class PlanOutput(BaseModel):

@@ -56,12 +56,13 @@ class WorkerConfig(BaseModel):
 
     `model="tiny-random"` builds small randomly initialised networks from `tiny_seed` (tests and
     the CLI's hidden test flag); `"builtin"` loads `model_dir` (default: the shipped model);
-    `"stable-audio"` loads Stable Audio Open from the diffusers folder `model_dir`.
+    `"stable-audio"` loads Stable Audio Open from the diffusers folder `model_dir`, `"musicgen"`
+    MusicGen from the transformers folder `model_dir`.
     """
 
     model_config = _STRICT
 
-    model: Literal["builtin", "tiny-random", "stable-audio"] = "builtin"
+    model: Literal["builtin", "tiny-random", "stable-audio", "musicgen"] = "builtin"
     model_dir: str | None = None
     tiny_seed: int = Field(default=0, ge=0, le=2**31 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

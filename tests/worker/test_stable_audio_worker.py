@@ -17,7 +17,7 @@ from melodex_studio.store import MemoryBlobs
 from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
-from melodex_studio.worker.server.stable_audio_executor import prompt_text
+from melodex_studio.worker.server.folder_executor import prompt_text
 from tests.stable_audio_folder import write_tiny_stable_audio
 
 

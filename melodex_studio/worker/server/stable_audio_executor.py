@@ -1,224 +1,34 @@
-"""Running render, decode and encode jobs on Stable Audio Open (`engine.backends.stable_audio`).
+"""Running render and decode jobs on Stable Audio Open (`engine.backends.stable_audio`).
 
-The same jobs as the built-in model's (`executor.py`), on a model that has no structure planner
-and no plan-reading decoder: a plan job is refused with what to do instead, the prompt carries
-the section's tempo and key in words (the way the model was trained to read them), and the
-model's stereo audio is mixed to the studio's mono takes. Windows, masks, recorded noise,
-checkpoints, previews and listening for the key work as with the built-in model, so generate,
+Everything but the model is `folder_executor.FolderModelExecutor`'s; Stable Audio Open also
+hears where the window sits in the song (it was trained on crops of whole pieces). Generate,
 regenerate, retake, repaint, extend, vary from a stored step and re-run all work.
-Importing a recording is not offered yet: a variation of one noises its latent the built-in
-way (rectified flow), which is not this model's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import Tensor
 
-from melodex_studio.audio.limiter import limit_overs
-from melodex_studio.engine.backends.stable_audio import StableAudioOpen
-from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
-from melodex_studio.engine.sampling import seeded_noise
-from melodex_studio.engine.weights import ModelLoadError
-from melodex_studio.worker.blobs import BlobBag
-from melodex_studio.worker.jobs import (
-    AudioSpan,
-    DecodeJob,
-    DecodeOutput,
-    EncodeJob,
-    Job,
-    JobOutput,
-    ModelInfo,
-    PlanJob,
-    RenderJob,
-    RenderOutput,
-)
-from melodex_studio.worker.protocol import WorkerConfig, WorkerState, WorkerStatus
-from melodex_studio.worker.runtime import JobCancelled, JobOutOfMemory, StepReporter
-from melodex_studio.worker.server.executor import is_out_of_memory
-from melodex_studio.worker.server.models import ModelUnavailable, resolve_device
-from melodex_studio.worker.server.render_jobs import (
-    WindowInputs,
-    edge_padded,
-    kept_frames,
-    run_render_job,
-)
+from melodex_studio.engine.backends.stable_audio import StableAudioConditioning, StableAudioOpen
+from melodex_studio.worker.jobs import RenderJob
+from melodex_studio.worker.server.folder_executor import FolderModelExecutor, prompt_text
 
 MODEL_ID = "stable-audio-open"
-PEAK_CEILING = 0.98
-DECODE_CONTEXT_FRAMES = 8
 
 
-class StableAudioExecutor:
+class StableAudioExecutor(FolderModelExecutor):
     """A `JobExecutor` over Stable Audio Open from `config.model_dir`."""
 
-    def __init__(self, config: WorkerConfig) -> None:
-        self.config = config
-        self.backend: StableAudioOpen | None = None
-        self.info: ModelInfo | None = None
-        self.device = torch.device("cpu")
+    model_id = MODEL_ID
+    name = "Stable Audio Open"
 
-    def load(self) -> None:
-        if not self.config.model_dir:
-            raise ModelUnavailable("Stable Audio Open needs the folder its weights are in: set it "
-                                   "in Preferences (Model)")
-        self.device = resolve_device(self.config.device)
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
-        folder = Path(self.config.model_dir)
-        try:
-            self.backend = StableAudioOpen.from_folder(folder, self.device)
-        except ModelLoadError as exc:
-            raise ModelUnavailable(str(exc)) from exc
-        backend = self.backend
-        self.info = ModelInfo(
-            model_id=MODEL_ID, weights_hash=folder_hash(folder),
-            latent_channels=backend.latent_channels, latent_frame_rate=backend.frame_rate,
-            sample_rate=backend.sample_rate, samples_per_frame=backend.samples_per_frame,
-            plans=backend.capabilities.plan, imports=backend.capabilities.imports)
+    def load_backend(self, folder: Path, device: torch.device) -> StableAudioOpen:
+        return StableAudioOpen.from_folder(folder, device)
 
-    def describe(self) -> WorkerStatus:
-        return WorkerStatus(
-            state=WorkerState.LOADING if self.backend is None else WorkerState.IDLE,
-            device=str(self.device), model=self.info, memory_bytes=0,
-            threads=torch.get_num_threads(), pid=os.getpid())
-
-    def run(self, job: Job, blobs: Mapping[str, bytes],
-            reporter: StepReporter) -> tuple[JobOutput, Mapping[str, bytes]]:
-        if self.backend is None or self.info is None:
-            raise ModelUnavailable("the worker has no model loaded")
-        bag = BlobBag(blobs)
-        try:
-            if isinstance(job, RenderJob):
-                return self._render(job, bag, reporter)
-            if isinstance(job, PlanJob):
-                raise ValueError("Stable Audio Open writes no plans: write the plan yourself "
-                                 "(Create Empty Plan) or plan with the built-in model")
-            if isinstance(job, EncodeJob):
-                raise ValueError("importing a recording works with the built-in model only for "
-                                 "now")
-            return self._decode(job, bag)
-        except RenderCancelled as exc:
-            raise JobCancelled(reporter.job_id) from exc
-        except Exception as exc:
-            if is_out_of_memory(exc):
-                raise JobOutOfMemory(
-                    f"out of memory on {self.device} while running the {job.kind} job with "
-                    "Stable Audio Open; try a shorter section, fewer takes or the GPU") from exc
-            raise
-
-    # -- render -----------------------------------------------------------------------------------
-
-    def _render(self, job: RenderJob, bag: BlobBag,
-                reporter: StepReporter) -> tuple[JobOutput, Mapping[str, bytes]]:
-        backend, info = self.backend, self.info
-        assert backend is not None and info is not None
-        reporter.check_cancelled()
-        frames = job.window_frames
-        seconds = frames / backend.frame_rate
-        if seconds > backend.capabilities.max_seconds:
-            raise ValueError(f"Stable Audio Open renders at most "
-                             f"{backend.capabilities.max_seconds:g} s at once; this render needs "
-                             f"{seconds:.1f} s (the section and its context): make the section "
-                             "shorter")
-        # Where the window sits in the song: the model was trained on crops of whole pieces.
-        start_seconds = job.window_start / backend.frame_rate
+    def condition(self, job: RenderJob) -> StableAudioConditioning:
+        start_seconds = job.window_start / self.backend.frame_rate
+        seconds = job.window_frames / self.backend.frame_rate
         total = max(job.song_seconds or 0.0, start_seconds + seconds)
-        cond = backend.condition(prompt_text(job), start_seconds, total)
-        shape = (backend.latent_channels, frames)
-
-        def start_state(index: int, seed: int,
-                        inputs: WindowInputs) -> tuple[Tensor | None, Tensor | None, int | None]:
-            """(noise, init latent, start step). Step 0 of a take is its noise (what the studio
-            stores), not this model's first state (sigma_max times it), so a variation from
-            there, like a re-run from recorded noise, is a render from that noise."""
-            if job.resume is not None and job.resume.step == 0:
-                return kept_frames(seeded_noise(seed, shape), bag, job.resume.latent,
-                                   inputs.keep), None, None
-            if job.resume is not None:
-                return (None, kept_frames(torch.zeros(shape), bag, job.resume.latent,
-                                          inputs.keep), job.resume.step)
-            if job.noise is not None and index == 0:
-                return kept_frames(seeded_noise(seed, shape), bag, job.noise, inputs.keep,
-                                   "noise"), None, None
-            return None, None, None
-
-        def render_one(seed: int, state: tuple[Tensor | None, Tensor | None, int | None],
-                       inputs: WindowInputs, on_step: StepCallback) -> RenderResult:
-            noise, init, start = state
-            return backend.render(
-                cond, frames, seed=seed, noise=noise, steps=job.steps, guidance=job.guidance,
-                guidance_interval=job.guidance_interval, sampler=job.sampler,
-                region_mask=inputs.mask, source_latents=inputs.source, start_step=start,
-                init_latent=init, step_callback=on_step, cancel=lambda: reporter.cancelled,
-                checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
-                else "all")
-
-        candidates, out = run_render_job(
-            job, bag, reporter, info.sample_rate, start_state=start_state, render=render_one,
-            decode=lambda result: self._decode_span(result.final_latent, job.decode),
-            preview=lambda x0: self._decode_span(x0, job.decode))
-        return RenderOutput(candidates=tuple(candidates), model=info), out
-
-    # -- decode -----------------------------------------------------------------------------------
-
-    def _decode_span(self, latent: Tensor, span: AudioSpan | None) -> np.ndarray:
-        """Mono audio of window samples `span` (all of them for None), the model's channels
-        mixed down. A span may reach one frame past either end of the window (a bar line
-        rarely falls on a frame): the edge frame is repeated there and decoded, as the built-in
-        executor does."""
-        backend, info = self.backend, self.info
-        assert backend is not None and info is not None
-        latent = latent.float()
-        if span is None:
-            audio = backend.decode(latent).mean(dim=0).numpy()
-        else:
-            hop = backend.samples_per_frame
-            padded, first, last = edge_padded(latent, span, hop)
-            left = first - span.start // hop  # frames repeated before the window
-            # Decoded with the frames around the span as the VAE's context (its convolutions
-            # reach a few frames), so a section's edges sound as inside the song.
-            lo = max(0, first - DECODE_CONTEXT_FRAMES)
-            hi = min(padded.shape[-1], last + DECODE_CONTEXT_FRAMES)
-            decoded = backend.decode(padded[:, lo:hi]).mean(dim=0).numpy()
-            offset = span.start - (lo - left) * hop
-            audio = decoded[offset : offset + span.end - span.start]
-        return limit_overs(np.ascontiguousarray(audio, dtype=np.float32), info.sample_rate,
-                           PEAK_CEILING)
-
-    def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
-        assert self.info is not None
-        latent = torch.from_numpy(bag.tensor(job.latent, "latent").copy())
-        out = BlobBag()
-        audio = out.add_audio(self._decode_span(latent, job.span))
-        return DecodeOutput(audio=audio, model=self.info), out
-
-
-def prompt_text(job: RenderJob) -> str:
-    """The prompt as Stable Audio Open reads it: the musician's words, then the style, tempo
-    and key in the form of its training captions ("..., 120 BPM, A minor")."""
-    cond = job.conditioning
-    parts = [cond.prompt.strip()] if cond.prompt.strip() else []
-    if cond.style:
-        parts.append(cond.style)
-    parts += [f"{cond.bpm:g} BPM", cond.key]
-    return ", ".join(parts)
-
-
-def folder_hash(folder: Path) -> str:
-    """The take record's weights hash for a large model folder: sha256 over every file's path
-    and size and over the config files' bytes (hashing gigabytes of weights at every start
-    would take minutes; a changed weight file changes its size in any real case)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = path.relative_to(folder).as_posix()
-        digest.update(f"{relative}:{path.stat().st_size}\n".encode())
-        if path.suffix == ".json":
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+        return self.backend.condition(prompt_text(job), start_seconds, total)

@@ -1,0 +1,116 @@
+"""MusicGen as the studio's model: a worker on a tiny random folder (built in the test,
+nothing downloaded) runs the take operations a left-to-right model can, with the guarantees the
+built-in model gives (neighbours and kept bars bit for bit, re-runs exact), and refuses the one
+it cannot (a repaint with kept bars after it) with what to do instead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from melodex_studio.project import operations as ops
+from melodex_studio.project.document import Document
+from melodex_studio.project.fields import validated_copy
+from melodex_studio.project.models import new_project
+from melodex_studio.store import MemoryBlobs
+from melodex_studio.worker.handles import JobError
+from melodex_studio.worker.inprocess import InProcessClient
+from melodex_studio.worker.protocol import WorkerConfig
+from tests.musicgen_folder import write_tiny_musicgen
+
+RATE = 8000  # the tiny folder's EnCodec: 80 samples a frame, 100 frames a second
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Iterator[InProcessClient]:
+    folder = write_tiny_musicgen(tmp_path_factory.mktemp("musicgen"))
+    worker = InProcessClient(WorkerConfig(model="musicgen", model_dir=str(folder), threads=2))
+    yield worker
+    worker.close()
+
+
+def _run(client: InProcessClient, doc: Document, blobs: MemoryBlobs,
+         request: ops.RenderRequest) -> ops.RenderOutcome:
+    result = client.submit(request.job, blobs=request.blobs).result(120)
+    outcome = ops.finish_render(doc.project, request, result, blobs.get)
+    for sha in outcome.blobs:
+        blobs.add(sha, outcome.blobs[sha])
+    doc.history.push(outcome.command)
+    return outcome
+
+
+def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
+    info = client.status.model
+    assert info is not None and info.model_id == "musicgen"
+    assert (info.sample_rate, info.samples_per_frame, info.latent_channels) == (RATE, 80, 4)
+    assert info.latent_frame_rate == 100.0 and not info.plans and not info.imports
+    assert len(info.weights_hash) == 64
+
+
+def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) -> None:
+    # 240 BPM: a bar is a second, 100 frames.
+    project = new_project("MusicGen", 240, "A minor", "4/4", "Intro:2,Verse:2", seed=4)
+    project = project.with_sections(tuple(
+        validated_copy(s, prompt="warm pads", settings=s.settings.model_copy(
+            update={"steps": 4})) for s in project.sections))
+    doc, blobs = Document(project), MemoryBlobs()
+    geometry = ops.LatentGeometry.from_model(client.status.model)
+    intro, verse = doc.project.sections
+    for section in (intro, verse):
+        _run(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
+                                                      geometry=geometry))
+    intro, verse = doc.project.sections
+    take = verse.active_take
+    assert len(ops.read_audio(blobs.get, take.audio)) == 2 * RATE
+    codes = ops.read_latent(blobs.get, take.final_latent)
+    assert codes.shape == (4, 200) and np.array_equal(codes, np.round(codes))
+    intro_audio = ops.read_audio(blobs.get, intro.active_take.audio)
+    verse_audio = ops.read_audio(blobs.get, take.audio)
+    # Repaint the verse's last bar: a continuation of its first bar; the intro stays.
+    repaint = ops.repaint_bars(doc.project, blobs.get, verse.id, [(1, 2)], seed=9,
+                               geometry=geometry)
+    repainted_take = _run(client, doc, blobs, repaint).takes[0]
+    repainted = ops.read_audio(blobs.get, repainted_take.audio)
+    fade = ops.crossfade_samples(geometry.sample_rate)
+    assert np.array_equal(repainted[: RATE - fade], verse_audio[: RATE - fade])
+    assert not np.array_equal(repainted[RATE:], verse_audio[RATE:])
+    assert np.array_equal(ops.read_audio(blobs.get, doc.project.sections[0].active_take.audio),
+                          intro_audio)
+    # The verse's first bar has a kept bar after it: MusicGen cannot fill that gap.
+    gap = ops.repaint_bars(doc.project, blobs.get, verse.id, [(0, 1)], geometry=geometry)
+    with pytest.raises(JobError, match="cannot repaint bars with kept bars"):
+        client.submit(gap.job, blobs=gap.blobs).result(60)
+    # A re-run from the record is the same take, bit for bit.
+    rerun = ops.rerun_take(doc.project, blobs.get, take.id, geometry=geometry)
+    again = ops.finish_render(doc.project, rerun, client.submit(
+        rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
+    assert (again.final_latent, again.audio, again.noise) == (take.final_latent, take.audio,
+                                                              take.noise)
+    # A variation from step 0 is the take again (same noise, same context); from half way with
+    # another prompt it keeps the first half of the take's codes and writes the rest anew.
+    varied = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 1.0,
+                                                    geometry=geometry)).takes[0]
+    assert varied.source_checkpoint_step == 0 and varied.final_latent == take.final_latent
+    half = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
+                                                  prompt="brass fanfare",
+                                                  geometry=geometry)).takes[0]
+    assert half.source_checkpoint_step == 2
+    half_codes = ops.read_latent(blobs.get, half.final_latent)
+    assert np.array_equal(half_codes[:, :100], codes[:, :100])
+    assert not np.array_equal(half_codes[:, 100:], codes[:, 100:])
+    # The planner is the built-in model's: a plan job says so.
+    with pytest.raises(JobError, match="MusicGen writes no plans"):
+        client.submit(ops.plan_request(doc.project, verse.id).job).result(60)
+
+
+def test_a_folder_that_is_not_musicgen_is_refused_with_the_reason(tmp_path) -> None:
+    from melodex_studio.worker.server.models import ModelUnavailable
+    from melodex_studio.worker.server.musicgen_executor import MusicGenExecutor
+
+    executor = MusicGenExecutor(WorkerConfig(model="musicgen", model_dir=str(tmp_path)))
+    with pytest.raises(ModelUnavailable, match="not a MusicGen folder"):
+        executor.load()
+    with pytest.raises(ModelUnavailable, match="Preferences"):
+        MusicGenExecutor(WorkerConfig(model="musicgen")).load()
