@@ -66,8 +66,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
         "--model-dir", type=Path, default=None,
-        help="another model folder: a built-in model's, or a Stable Audio Open download "
-             "(diffusers layout, with model_index.json), which renders from the prompt alone")
+        help="another model folder: a built-in model's, a Stable Audio Open download "
+             "(diffusers layout, with model_index.json) or a MusicGen one (transformers "
+             "layout, config.json and the tokenizer), which render from the prompt alone")
     parser.add_argument("--tiny-random-model", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -83,21 +84,24 @@ class _Session:
     """The worker, the blobs and the document of one command."""
 
     def __init__(self, args: argparse.Namespace, project: Any, file_blobs: Any = None) -> None:
+        from melodex_studio.engine.backends.folders import (
+            is_musicgen_folder,
+            is_stable_audio_folder,
+        )
         from melodex_studio.project.document import Document
         from melodex_studio.project.operations import LatentGeometry
         from melodex_studio.store import ChainBlobs, MemoryBlobs
         from melodex_studio.worker.inprocess import InProcessClient
-        from melodex_studio.worker.model_paths import (
-            is_stable_audio_folder,
-            missing_model_message,
-            model_is_present,
-        )
+        from melodex_studio.worker.model_paths import missing_model_message, model_is_present
         from melodex_studio.worker.protocol import WorkerConfig
 
         if args.tiny_random_model:
             config = WorkerConfig(model="tiny-random", threads=args.threads, device=args.device)
         elif is_stable_audio_folder(args.model_dir):
             config = WorkerConfig(model="stable-audio", model_dir=str(args.model_dir),
+                                  threads=args.threads, device=args.device)
+        elif is_musicgen_folder(args.model_dir):
+            config = WorkerConfig(model="musicgen", model_dir=str(args.model_dir),
                                   threads=args.threads, device=args.device)
         else:
             model_dir = args.model_dir

@@ -134,6 +134,8 @@ class GenerationController(QObject):
         self.model_text = ""
         self.model_plans = True  # the worker's model writes plans (Stable Audio Open does not)
         self.model_imports = True  # and encodes recordings to import
+        self.model_repaints_inside = True  # and repaints bars with kept bars after them
+        self._repaint_tip = actions.repaint.toolTip()
         self.device_text = ""  # " · cpu": where the worker runs, kept for "ready" after a job
         self.running: dict[str, RunningJob] = {}
         self.preview_every = PREVIEW_EVERY_STEPS
@@ -213,6 +215,7 @@ class GenerationController(QObject):
             self.geometry = LatentGeometry.from_model(status.model)
             self.model_text = status.model.model_id
             self.model_plans, self.model_imports = status.model.plans, status.model.imports
+            self.model_repaints_inside = status.model.repaints_inside
         device = self.device_text = f" · {status.device}" if status.device else ""
         if status.state is WorkerState.BROKEN:
             self.sig_worker_status.emit(f"unavailable ({status.detail})", "error")
@@ -512,8 +515,15 @@ class GenerationController(QObject):
             action.setEnabled(ready and section is not None)
         actions.plan.setEnabled(ready and section is not None and self.model_plans)
         bar_range = self.context.selection.bar_range
+        # A left-to-right model (MusicGen) repaints only bars that run to the section's end.
+        inside = (section is not None and bar_range is not None
+                  and bar_range.end < section.length_bars and not self.model_repaints_inside)
         actions.repaint.setEnabled(ready and active is not None and bar_range is not None
-                                   and bar_range.section_id == section.id)
+                                   and bar_range.section_id == section.id and not inside)
+        actions.repaint.setToolTip(
+            f"{self.model_text} writes music left to right: it repaints bars up to the "
+            "section's end (select them), or vary the take from a step" if inside
+            else self._repaint_tip)
         actions.vary.setEnabled(ready and active is not None and bool(vary_steps(active)))
         actions.import_audio.setEnabled(ready and section is not None and self.model_imports)
 

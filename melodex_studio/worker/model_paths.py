@@ -11,6 +11,8 @@ from melodex_studio.worker.protocol import WorkerConfig
 BUILTIN_MODEL_ID = "melodex-tiny"
 #: The settings' name for Stable Audio Open, loaded from the folder the musician chose.
 STABLE_AUDIO_MODEL_ID = "stable-audio-open"
+#: The settings' name for MusicGen (any size), loaded from the folder the musician chose.
+MUSICGEN_MODEL_ID = "musicgen"
 #: The parts a model folder's config.json must describe before it can generate.
 REQUIRED_COMPONENTS = ("codec", "structure", "renderer")
 
@@ -55,16 +57,14 @@ def missing_model_message(model_dir: Path | None = None) -> str:
     )
 
 
-def is_stable_audio_folder(folder: Path | None) -> bool:
-    """A diffusers Stable Audio Open download (its model_index.json), not a built-in model."""
-    return folder is not None and (Path(folder) / "model_index.json").is_file()
-
-
-def worker_config(model_id: str, stable_audio_dir: str | None, device: str,
-                  threads: int) -> WorkerConfig:
-    """The worker configuration for the model the preferences name: Stable Audio Open from its
-    folder, else the built-in model."""
+def worker_config(model_id: str, stable_audio_dir: str | None, device: str, threads: int,
+                  musicgen_dir: str | None = None) -> WorkerConfig:
+    """The worker configuration for the model the preferences name: Stable Audio Open or
+    MusicGen from its folder, else the built-in model."""
     if model_id == STABLE_AUDIO_MODEL_ID:
         return WorkerConfig(model="stable-audio", model_dir=stable_audio_dir, device=device,
+                            threads=threads)
+    if model_id == MUSICGEN_MODEL_ID:
+        return WorkerConfig(model="musicgen", model_dir=musicgen_dir, device=device,
                             threads=threads)
     return WorkerConfig(model="builtin", device=device, threads=threads)

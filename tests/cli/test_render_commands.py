@@ -147,3 +147,28 @@ def test_a_stable_audio_open_folder_renders_from_the_prompt_without_plans(tmp_pa
                      *model]) == 0
     with open_project(song) as opened:
         assert opened.project.section_by_name("A").length_bars == 3
+
+
+def test_a_musicgen_folder_continues_the_song_from_the_prompt(tmp_path, capsys) -> None:
+    from tests.musicgen_folder import write_tiny_musicgen
+
+    folder = write_tiny_musicgen(tmp_path / "musicgen")
+    song = tmp_path / "song.mlx"
+    model = ["--model-dir", str(folder), "--steps", "3", "--quiet"]
+    assert cli.main(["generate", "warm pads", "--sections", "A:2,B:1@90", "--out", str(song),
+                     *model]) == 0
+    with open_project(song) as opened:
+        a, b = opened.project.sections
+        assert a.plan is None and b.plan is None
+        assert a.active_take.model_id == "musicgen" and b.active_take.bpm == 90.0
+        assert a.active_take.audio_sample_rate == 8000
+    # The last bar continues the first; the first cannot be repainted under a kept second.
+    assert cli.main(["render", str(song), "--section", "A", "--op", "repaint", "--bars", "2",
+                     *model]) == 0
+    assert cli.main(["render", str(song), "--section", "A", "--op", "repaint", "--bars", "1",
+                     *model]) == 2
+    assert "cannot repaint bars with kept bars" in capsys.readouterr().err
+    assert cli.main(["render", str(song), "--section", "A", "--op", "extend", "--add-bars", "1",
+                     *model]) == 0
+    with open_project(song) as opened:
+        assert opened.project.section_by_name("A").length_bars == 3

@@ -70,8 +70,11 @@ def test_preferences_apply_and_persist(qtbot, studio, user_dirs):
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("light"))
     assert dialog.model_combo.findText("stable-audio-open") >= 0
     dialog.stable_audio_edit.setText("  /models/stable-audio-open-1.0 ")
+    assert dialog.model_combo.findText("musicgen") >= 0
+    dialog.musicgen_edit.setText("/models/musicgen-small")
     new = dialog.settings()
     assert new.inference.stable_audio_dir == "/models/stable-audio-open-1.0"
+    assert new.inference.musicgen_dir == "/models/musicgen-small"
     studio.apply_preferences(new)
     settle(qtbot, studio)
     saved = load_settings()

@@ -291,3 +291,32 @@ def test_a_model_that_writes_no_plans_greys_out_planning_and_import(qtbot, gener
     assert "writes no plans" in studio.plan_editor.replan_button.toolTip()
     studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model)))
     assert actions.plan.isEnabled() and studio.plan_editor.replan_button.isEnabled()
+
+
+def test_a_left_to_right_model_repaints_only_bars_that_run_to_the_sections_end(
+        qtbot, generating):
+    from melodex_studio.ui.selection import BarRange
+    from melodex_studio.worker.protocol import Envelope, WorkerState, WorkerStatus
+
+    studio = generating
+    section = studio.context.project.sections[0]
+    studio.generation.generate(section.id)
+    wait_jobs_done(qtbot, studio)
+    section = studio.context.project.sections[0]
+    selection, repaint = studio.context.selection, studio.studio_actions.repaint
+    selection.select_one(section.id)
+    first_bar = BarRange(section.id, 0, 1)
+    last_bars = BarRange(section.id, 1, section.length_bars)
+    selection.set_bar_range(first_bar)
+    assert repaint.isEnabled()
+    model = studio.generation.client.status.model
+    studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model.model_copy(
+        update={"model_id": "musicgen", "plans": False, "imports": False,
+                "repaints_inside": False}))))
+    assert not repaint.isEnabled()
+    assert "musicgen writes music left to right" in repaint.toolTip()
+    selection.set_bar_range(last_bars)
+    assert repaint.isEnabled() and "left to right" not in repaint.toolTip()
+    studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model)))
+    selection.set_bar_range(first_bar)
+    assert repaint.isEnabled()

@@ -33,10 +33,30 @@ def test_an_unreadable_config_counts_as_missing(tmp_path: Path) -> None:
 
 
 def test_the_preferences_model_names_the_worker_configuration() -> None:
-    from melodex_studio.worker.model_paths import STABLE_AUDIO_MODEL_ID, worker_config
+    from melodex_studio.worker.model_paths import (
+        MUSICGEN_MODEL_ID,
+        STABLE_AUDIO_MODEL_ID,
+        worker_config,
+    )
 
     config = worker_config(STABLE_AUDIO_MODEL_ID, "/models/sao", "cuda", 4)
     assert (config.model, config.model_dir, config.device, config.threads) == (
         "stable-audio", "/models/sao", "cuda", 4)
     builtin = worker_config("melodex-tiny", "/models/sao", "auto", 0)
     assert (builtin.model, builtin.model_dir) == ("builtin", None)
+    musicgen = worker_config(MUSICGEN_MODEL_ID, "/models/sao", "cpu", 2, "/models/musicgen")
+    assert (musicgen.model, musicgen.model_dir) == ("musicgen", "/models/musicgen")
+
+
+def test_a_large_models_folder_is_told_apart_by_its_config_files(tmp_path: Path) -> None:
+    from melodex_studio.engine.backends.folders import is_musicgen_folder, is_stable_audio_folder
+
+    assert not is_musicgen_folder(tmp_path) and not is_stable_audio_folder(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    assert not is_musicgen_folder(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "musicgen"}))
+    assert is_musicgen_folder(tmp_path) and not is_stable_audio_folder(tmp_path)
+    (tmp_path / "config.json").write_text("{broken")
+    assert not is_musicgen_folder(tmp_path) and not is_musicgen_folder(None)
+    (tmp_path / "model_index.json").write_text("{}")
+    assert is_stable_audio_folder(tmp_path)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from melodex_studio.settings import Settings
 from melodex_studio.settings.model import AudioSettings, InferenceSettings
-from melodex_studio.worker.model_paths import STABLE_AUDIO_MODEL_ID
+from melodex_studio.worker.model_paths import MUSICGEN_MODEL_ID, STABLE_AUDIO_MODEL_ID
 
 DEFAULT_DEVICE = "System default"
 
@@ -86,20 +86,19 @@ class PreferencesDialog(QDialog):
         self.model_combo.setEditable(True)
         self.model_combo.setAccessibleName("Model")
         for model in dict.fromkeys([settings.inference.model_id, *models_on_disk(),
-                                    STABLE_AUDIO_MODEL_ID]):
+                                    STABLE_AUDIO_MODEL_ID, MUSICGEN_MODEL_ID]):
             self.model_combo.addItem(model)
-        # Stable Audio Open: the diffusers folder the musician downloaded (never fetched here).
-        self.stable_audio_edit = QLineEdit(settings.inference.stable_audio_dir or "")
-        self.stable_audio_edit.setAccessibleName("Stable Audio Open folder")
-        self.stable_audio_edit.setPlaceholderText("the folder with model_index.json")
-        self.stable_audio_edit.setToolTip(
+        # The large models: the folders the musician downloaded (never fetched here).
+        self.stable_audio_edit, stable_audio_row = self._folder_row(
+            "Stable Audio Open folder", settings.inference.stable_audio_dir,
+            "the folder with model_index.json",
             "Stable Audio Open 1.0 as diffusers lays it out (model_index.json, transformer/, "
             "vae/, text_encoder/, ...); used when the model is stable-audio-open")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._choose_stable_audio_dir)
-        stable_audio_row = QHBoxLayout()
-        stable_audio_row.addWidget(self.stable_audio_edit, 1)
-        stable_audio_row.addWidget(browse)
+        self.musicgen_edit, musicgen_row = self._folder_row(
+            "MusicGen folder", settings.inference.musicgen_dir,
+            "the folder with config.json and the tokenizer",
+            "MusicGen (small, medium, large or stereo) as transformers saves it: config.json, "
+            "the weights and the tokenizer files in one folder; used when the model is musicgen")
         self.compute_combo = QComboBox()
         self.compute_combo.setAccessibleName("Compute device")
         for value, label in (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"),
@@ -112,6 +111,7 @@ class PreferencesDialog(QDialog):
         self.threads_spin.setValue(settings.inference.threads)
         model_form.addRow("Model", self.model_combo)
         model_form.addRow("Stable Audio Open", stable_audio_row)
+        model_form.addRow("MusicGen", musicgen_row)
         model_form.addRow("Device", self.compute_combo)
         model_form.addRow("CPU threads", self.threads_spin)
         model_form.addRow(QLabel("Model changes apply when the worker restarts."))
@@ -141,11 +141,26 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def _choose_stable_audio_dir(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Stable Audio Open folder",
-                                                  self.stable_audio_edit.text())
-        if folder:
-            self.stable_audio_edit.setText(folder)
+    def _folder_row(self, name: str, value: str | None, placeholder: str,
+                    tip: str) -> tuple[QLineEdit, QHBoxLayout]:
+        """A large model's folder: its path and a Browse… button."""
+        edit = QLineEdit(value or "")
+        edit.setAccessibleName(name)
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        browse = QPushButton("Browse…")
+        browse.setAccessibleName(f"Browse for the {name}")
+
+        def choose() -> None:
+            folder = QFileDialog.getExistingDirectory(self, name, edit.text())
+            if folder:
+                edit.setText(folder)
+
+        browse.clicked.connect(choose)
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        return edit, row
 
     def settings(self) -> Settings:
         """The settings as edited (validated: out-of-range values cannot be entered)."""
@@ -160,6 +175,7 @@ class PreferencesDialog(QDialog):
         inference = original.inference.model_copy(update={
             "model_id": self.model_combo.currentText().strip() or original.inference.model_id,
             "stable_audio_dir": self.stable_audio_edit.text().strip() or None,
+            "musicgen_dir": self.musicgen_edit.text().strip() or None,
             "device": self.compute_combo.currentData(),
             "threads": self.threads_spin.value(),
         })
