@@ -41,7 +41,7 @@ class PreferencesDialog(QDialog):
     def __init__(self, settings: Settings, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Preferences")
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(560)  # room for a model folder's path
         self.original = settings
         layout = QVBoxLayout(self)
 
