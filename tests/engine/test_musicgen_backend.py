@@ -24,8 +24,10 @@ def backend(tmp_path_factory) -> MusicGen:
     return MusicGen.from_folder(write_tiny_musicgen(tmp_path_factory.mktemp("musicgen")))
 
 
-def transformers_codes(model: MusicGen, prompt: str, frames: int, guidance: float) -> torch.Tensor:
-    """The codes transformers' stock greedy `generate` writes, caught on their way to EnCodec."""
+def transformers_codes(model: MusicGen, prompt: str, frames: int, guidance: float,
+                       before: torch.Tensor | None = None) -> torch.Tensor:
+    """The codes transformers' stock greedy `generate` writes (continuing the codes `before`,
+    its audio prompt), caught on their way to EnCodec."""
     caught: list[torch.Tensor] = []
     decode = model.model.audio_encoder.decode
 
@@ -36,8 +38,12 @@ def transformers_codes(model: MusicGen, prompt: str, frames: int, guidance: floa
     model.model.audio_encoder.decode = catch
     try:
         inputs = model.tokenizer([prompt], return_tensors="pt")
-        model.model.generate(**inputs, do_sample=False, guidance_scale=guidance,
-                             max_new_tokens=frames + max(model.delays))
+        known = 0 if before is None else before.shape[1]
+        start = torch.full((model.codebooks, 1), model.pad)
+        prompt_ids = start if before is None else torch.cat([start, before.long()], dim=1)
+        model.model.generate(**inputs, decoder_input_ids=prompt_ids, do_sample=False,
+                             guidance_scale=guidance,
+                             max_new_tokens=frames - known + max(model.delays))
     finally:
         model.model.audio_encoder.decode = decode
     if len(caught) == 2:  # stereo: left and right decoded apart, interleaved in the model
@@ -50,11 +56,19 @@ def test_our_token_loop_writes_what_transformers_generate_writes(tmp_path, stere
     model = MusicGen.from_folder(write_tiny_musicgen(tmp_path, codebooks=8 if stereo else 4,
                                                      stereo=stereo, do_sample=False))
     assert model.delays == ([0, 0, 1, 1, 2, 2, 3, 3] if stereo else [0, 1, 2, 3])
+    cond = model.condition("dusty lo-fi keys")
     for guidance in (1.0, 3.0):
-        ours = model.render(model.condition("dusty lo-fi keys"), FRAMES, steps=4,
-                            guidance=guidance).final_latent
+        ours = model.render(cond, FRAMES, steps=4, guidance=guidance).final_latent
         assert torch.equal(ours.long(), transformers_codes(model, "dusty lo-fi keys", FRAMES,
                                                            guidance))
+        # A continuation of 9 frames of other music: transformers' audio-prompt path.
+        before = model.render(cond, FRAMES, seed=1, steps=4, temperature=1.0,
+                              top_k=0).final_latent
+        mask = torch.arange(FRAMES) >= 9
+        continued = model.render(cond, FRAMES, steps=4, guidance=guidance, region_mask=mask,
+                                 source_latents=before).final_latent
+        assert torch.equal(continued.long(), transformers_codes(
+            model, "dusty lo-fi keys", FRAMES, guidance, before[:, :9]))
     audio = model.decode(ours)
     assert audio.shape == (2 if stereo else 1, FRAMES * 80) and bool(torch.isfinite(audio).all())
 
@@ -91,7 +105,7 @@ def test_same_seed_same_codes_and_the_seed_and_prompt_matter(backend) -> None:
 def test_checkpoints_are_token_prefixes_and_resuming_reproduces_the_run(backend) -> None:
     cond = backend.condition("dusty lo-fi keys")
     steps = 6
-    run = backend.render(cond, FRAMES, seed=5, steps=steps)
+    run = backend.render(cond, FRAMES, seed=5, steps=steps, guidance_interval=(0.0, 0.5))
     assert sorted(run.checkpoints) == list(range(steps + 1))
     assert torch.equal(run.checkpoints[steps], run.final_latent)
     for step, state in run.checkpoints.items():
@@ -100,17 +114,49 @@ def test_checkpoints_are_token_prefixes_and_resuming_reproduces_the_run(backend)
         assert bool((state[:, known:] == -1).all())
     for step in (0, 1, 3, 5, 6):
         resumed = backend.render(cond, FRAMES, seed=5, steps=steps, start_step=step,
-                                 init_latent=run.checkpoints[step])
+                                 init_latent=run.checkpoints[step], guidance_interval=(0.0, 0.5))
         assert torch.equal(resumed.final_latent, run.final_latent), step
         assert resumed.steps_run == steps - step and sorted(resumed.checkpoints)[0] == step
     # Another seed from the same prefix: the prefix stays, the rest is new.
     varied = backend.render(cond, FRAMES, seed=6, steps=steps, start_step=3,
-                            init_latent=run.checkpoints[3])
+                            init_latent=run.checkpoints[3], guidance_interval=(0.0, 0.5))
     assert torch.equal(varied.final_latent[:, :12], run.final_latent[:, :12])
     assert not torch.equal(varied.final_latent[:, 12:], run.final_latent[:, 12:])
     with pytest.raises(ValueError, match="holds no codes"):
         backend.render(cond, FRAMES, seed=5, steps=steps, start_step=3,
                        init_latent=run.checkpoints[1])
+
+
+@pytest.mark.parametrize("stereo", [False, True])
+def test_a_region_between_neighbours_resumes_exactly_from_every_step(tmp_path, stereo) -> None:
+    model = MusicGen.from_folder(write_tiny_musicgen(tmp_path, codebooks=8 if stereo else 4,
+                                                     stereo=stereo))
+    cond = model.condition("warm pads")
+    source = model.render(cond, FRAMES, seed=1, steps=4).final_latent
+    mask = (torch.arange(FRAMES) >= 7) & (torch.arange(FRAMES) < 19)
+    run = model.render(cond, FRAMES, seed=2, steps=5, region_mask=mask, source_latents=source)
+    for step, state in run.checkpoints.items():
+        resumed = model.render(cond, FRAMES, seed=2, steps=5, region_mask=mask,
+                               source_latents=source, start_step=step, init_latent=state)
+        assert torch.equal(resumed.final_latent, run.final_latent), step
+
+
+def test_a_regions_end_leads_into_what_follows_and_nothing_else_hears_it(backend) -> None:
+    cond = backend.condition("warm pads")
+    source = backend.render(cond, FRAMES, seed=1, steps=4).final_latent
+    other_after = source.clone()
+    other_after[:, 16:] = backend.render(cond, FRAMES, seed=3, steps=4).final_latent[:, 16:]
+    mask = (torch.arange(FRAMES) >= 8) & (torch.arange(FRAMES) < 16)
+    one = backend.render(cond, FRAMES, seed=7, steps=4, region_mask=mask, source_latents=source)
+    two = backend.render(cond, FRAMES, seed=7, steps=4, region_mask=mask,
+                         source_latents=other_after)
+    lag = max(backend.delays)
+    # Codebook 0 of every frame, and every codebook up to the last `lag` frames, is written
+    # before the music after the region is read; the finer codebooks of the last frames
+    # hear how the next section begins.
+    assert torch.equal(one.final_latent[0, 8:16], two.final_latent[0, 8:16])
+    assert torch.equal(one.final_latent[:, 8 : 16 - lag], two.final_latent[:, 8 : 16 - lag])
+    assert not torch.equal(one.final_latent[1:, 16 - lag : 16], two.final_latent[1:, 16 - lag : 16])
 
 
 def test_a_continuation_keeps_the_frames_around_its_region_and_hears_what_came_before(
@@ -124,9 +170,11 @@ def test_a_continuation_keeps_the_frames_around_its_region_and_hears_what_came_b
                             source_latents=source)
     assert torch.equal(result.final_latent[:, ~mask], source[:, ~mask])
     assert not torch.equal(result.final_latent[:, mask], source[:, mask])
+    other_before = source.clone()
+    other_before[:, :8] = other[:, :8]  # the same music after the region, other music before
     after_other = backend.render(cond, FRAMES, seed=7, steps=4, region_mask=mask,
-                                 source_latents=other)
-    assert not torch.equal(after_other.final_latent[:, mask], result.final_latent[:, mask])
+                                 source_latents=other_before)
+    assert not torch.equal(after_other.final_latent[0, 8:16], result.final_latent[0, 8:16])
     # A variation of a take from step 2 of 4 keeps the first half of its region.
     varied = backend.render(cond, FRAMES, seed=9, steps=4, region_mask=mask,
                             source_latents=result.final_latent, strength=0.5)
@@ -174,3 +222,10 @@ def test_the_draw_is_the_inverse_cdf_among_the_best_codes() -> None:
     assert pick(logits, torch.tensor([share - 0.01]), 1.0, 2).tolist() == [1]
     assert pick(logits, torch.tensor([share + 0.01]), 1.0, 2).tolist() == [2]
     assert pick(logits, torch.tensor([0.999]), 1.0, 2).tolist() == [2]  # never past the top 2
+
+
+def test_a_folder_without_generation_settings_samples_as_musicgen_does(tmp_path) -> None:
+    folder = write_tiny_musicgen(tmp_path, do_sample=False)
+    (folder / "generation_config.json").unlink()
+    model = MusicGen.from_folder(folder)
+    assert (model.top_k, model.temperature, model.default_guidance) == (250, 1.0, 3.0)

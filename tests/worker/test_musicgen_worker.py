@@ -93,6 +93,9 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
     varied = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 1.0,
                                                     geometry=geometry)).takes[0]
     assert varied.source_checkpoint_step == 0 and varied.final_latent == take.final_latent
+    same = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
+                                                  geometry=geometry)).takes[0]
+    assert same.source_checkpoint_step == 2 and same.final_latent == take.final_latent
     half = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
                                                   prompt="brass fanfare",
                                                   geometry=geometry)).takes[0]
@@ -114,3 +117,20 @@ def test_a_folder_that_is_not_musicgen_is_refused_with_the_reason(tmp_path) -> N
         executor.load()
     with pytest.raises(ModelUnavailable, match="Preferences"):
         MusicGenExecutor(WorkerConfig(model="musicgen")).load()
+
+
+def test_guidance_holds_to_the_end_whatever_the_sections_interval(client) -> None:
+    """The guidance interval is one of noise levels; over a token model's progress it would
+    leave the end of the section unguided, so MusicGen guides everywhere."""
+    project = new_project("MusicGen", 240, "A minor", "4/4", "Intro:1", seed=4)
+    section = project.sections[0]
+    geometry = ops.LatentGeometry.from_model(client.status.model)
+    latents = []
+    for interval in ((0.0, 1.0), (0.0, 0.25)):
+        settings = section.settings.model_copy(update={"steps": 4, "guidance_interval": interval})
+        changed = project.replace_section(validated_copy(section, prompt="warm pads",
+                                                         settings=settings))
+        request = ops.generate_section(changed, MemoryBlobs().get, section.id, geometry=geometry)
+        result = client.submit(request.job, blobs=request.blobs).result(120)
+        latents.append(result.blobs[result.message.output.candidates[0].final_latent])
+    assert latents[0] == latents[1]

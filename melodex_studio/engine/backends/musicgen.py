@@ -14,7 +14,10 @@ the way a diffusion take does:
   is MusicGen's natural checkpoint: resuming from it replays the prefix through the network
   one position at a time, as the run did, and draws the rest exactly as the run did.
 The model only continues music, so it renders one region that nothing kept follows (a
-section, the bars to its end, a continuation), never a gap inside a take.
+section, the bars to its end, a continuation), never a gap inside a take. Where the window has
+frames after the region (the next section), the delay pattern feeds their first codebooks
+while the region's last frames get their finer codebooks, as it would inside a longer piece:
+the region's end is written to lead into what follows. Its other frames do not depend on it.
 
 Weights are never downloaded: `from_folder` reads a folder laid out as transformers saves
 MusicGen (config.json, the weights, the tokenizer files) with `local_files_only`.
@@ -144,6 +147,11 @@ class MusicGen:
                 folder, local_files_only=True, dtype=torch.float32)
         except Exception as error:  # a truncated or foreign file: say so
             raise ModelLoadError(f"cannot load MusicGen from {folder}: {error}") from error
+        if not (folder / "generation_config.json").is_file():
+            # MusicGen's published sampling: greedy decoding loops on one sound.
+            generation = model.generation_config
+            generation.do_sample, generation.top_k, generation.temperature = True, 250, 1.0
+            generation.guidance_scale = 3.0
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         except Exception as error:

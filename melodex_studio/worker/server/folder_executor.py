@@ -75,6 +75,7 @@ class FolderModelExecutor:
 
     model_id = ""
     name = ""
+    decode_context_frames = DECODE_CONTEXT_FRAMES  # frames decoded around a span, its codec's reach
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
@@ -87,6 +88,10 @@ class FolderModelExecutor:
 
     def condition(self, job: RenderJob) -> Any:
         raise NotImplementedError
+
+    def guidance_interval(self, job: RenderJob) -> tuple[float, float]:
+        """Where guidance applies, as progress through the render (the section's setting)."""
+        return job.guidance_interval
 
     def check_render(self, job: RenderJob) -> None:
         """Refuse, with what to do, a render the model cannot make (before any work)."""
@@ -180,7 +185,7 @@ class FolderModelExecutor:
             noise, init, start = state
             return backend.render(
                 cond, frames, seed=seed, noise=noise, steps=job.steps, guidance=job.guidance,
-                guidance_interval=job.guidance_interval, sampler=job.sampler,
+                guidance_interval=self.guidance_interval(job), sampler=job.sampler,
                 region_mask=inputs.mask, source_latents=inputs.source, start_step=start,
                 init_latent=init, step_callback=on_step, cancel=lambda: reporter.cancelled,
                 checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
@@ -210,8 +215,8 @@ class FolderModelExecutor:
             left = first - span.start // hop  # frames repeated before the window
             # Decoded with the frames around the span as the codec's context (its convolutions
             # reach a few frames), so a section's edges sound as inside the song.
-            lo = max(0, first - DECODE_CONTEXT_FRAMES)
-            hi = min(padded.shape[-1], last + DECODE_CONTEXT_FRAMES)
+            lo = max(0, first - self.decode_context_frames)
+            hi = min(padded.shape[-1], last + self.decode_context_frames)
             decoded = backend.decode(padded[:, lo:hi]).mean(dim=0).numpy()
             offset = span.start - (lo - left) * hop
             audio = decoded[offset : offset + span.end - span.start]

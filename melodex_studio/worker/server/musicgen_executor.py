@@ -4,12 +4,13 @@ Everything but the model is `folder_executor.FolderModelExecutor`'s. MusicGen co
 left to right, so it writes a section after the bars before it (its context), continues a take
 into new bars and varies a take from any step (the bars up to that step kept), but does not
 repaint bars that have kept bars of the same take after them: such a job is refused with what
-to do instead.
+to do instead. Guidance applies to the whole render: the section's guidance interval is one of
+noise levels, which a token model does not have. Spans decode with a second of codes around
+them, as EnCodec's decoder (an LSTM) reaches far.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ class MusicGenExecutor(FolderModelExecutor):
 
     model_id = MODEL_ID
     name = "MusicGen"
+    decode_context_frames = 50  # a second: EnCodec's decoder has an LSTM, which reaches far
 
     def load_backend(self, folder: Path, device: torch.device) -> MusicGen:
         return MusicGen.from_folder(folder, device)
@@ -33,13 +35,21 @@ class MusicGenExecutor(FolderModelExecutor):
     def condition(self, job: RenderJob) -> MusicGenConditioning:
         return self.backend.condition(prompt_text(job))
 
+    def guidance_interval(self, job: RenderJob) -> tuple[float, float]:
+        """Everywhere: the section's interval is one of noise levels, which a token model
+        does not have (over progress through the music it would leave the end unguided)."""
+        return (0.0, 1.0)
+
     def check_render(self, job: RenderJob) -> None:
         super().check_render(job)
         spans = sorted((span.start, span.end) for span in job.generate)
-        if any(later[0] > earlier[1] for earlier, later in itertools.pairwise(spans)):
-            raise ValueError("MusicGen writes one stretch of bars at a time: repaint the "
-                             "stretches one after another")
-        if spans and spans[-1][1] < job.keep.end:
+        end = spans[0][1]
+        for start, stop in spans[1:]:
+            if start > end:
+                raise ValueError("MusicGen writes one stretch of bars at a time: repaint the "
+                                 "stretches one after another")
+            end = max(end, stop)
+        if end < job.keep.end:
             raise ValueError("MusicGen continues music from left to right and cannot repaint "
                              "bars with kept bars of the take after them: repaint to the end of "
                              "the section, vary the take from a step, or use the built-in model "
