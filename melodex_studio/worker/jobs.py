@@ -281,6 +281,9 @@ class ModelInfo(BaseModel):
     plans: bool = True
     imports: bool = True
     repaints_inside: bool = True
+    # Its latents are token codes (MusicGen): the state at step k is the codes with the frames
+    # after k/steps of the render unknown (-1), not a noised latent.
+    tokens: bool = False
 
 
 class PlanOutput(BaseModel):

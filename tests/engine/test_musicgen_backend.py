@@ -71,6 +71,12 @@ def test_our_token_loop_writes_what_transformers_generate_writes(tmp_path, stere
             model, "dusty lo-fi keys", FRAMES, guidance, before[:, :9]))
     audio = model.decode(ours)
     assert audio.shape == (2 if stereo else 1, FRAMES * 80) and bool(torch.isfinite(audio).all())
+    # A recording becomes codes of the same grid (a stereo model's left and right the same).
+    codes = model.encode(audio)
+    assert codes.shape == (model.codebooks, FRAMES) and torch.equal(codes, codes.round())
+    assert bool(((codes >= 0) & (codes < 16)).all())
+    if stereo:
+        assert torch.equal(codes[0::2], codes[1::2])
 
 
 def test_it_loads_from_a_local_folder_and_refuses_one_that_is_not(backend, tmp_path) -> None:

@@ -45,7 +45,8 @@ def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
     info = client.status.model
     assert info is not None and info.model_id == "musicgen"
     assert (info.sample_rate, info.samples_per_frame, info.latent_channels) == (RATE, 80, 4)
-    assert info.latent_frame_rate == 100.0 and not info.plans and not info.imports
+    assert info.latent_frame_rate == 100.0 and not info.plans and info.imports and info.tokens
+    assert not info.repaints_inside
     assert len(info.weights_hash) == 64
 
 
@@ -134,3 +135,38 @@ def test_guidance_holds_to_the_end_whatever_the_sections_interval(client) -> Non
         result = client.submit(request.job, blobs=request.blobs).result(120)
         latents.append(result.blobs[result.message.output.candidates[0].final_latent])
     assert latents[0] == latents[1]
+
+
+def test_a_recording_is_imported_as_codes_and_continued_from_any_point(client) -> None:
+    project = new_project("MusicGen", 240, "A minor", "4/4", "Riff:2", seed=4)
+    section = project.sections[0]
+    project = project.replace_section(validated_copy(
+        section, prompt="warm pads", settings=section.settings.model_copy(update={"steps": 4})))
+    doc, blobs = Document(project), MemoryBlobs()
+    geometry = ops.LatentGeometry.from_model(client.status.model)
+    assert geometry.tokens
+    time = np.arange(2 * RATE) / RATE
+    riff = (0.3 * np.sin(2 * np.pi * 220 * time) * (np.sin(2 * np.pi * 2 * time) > 0))
+    request = ops.import_recording(doc.project, section.id, riff.astype(np.float32),
+                                   name="riff.wav", geometry=geometry)
+    outcome = ops.finish_import(doc.project, request,
+                                client.submit(request.job, blobs=request.blobs).result(60))
+    for sha in outcome.blobs:
+        blobs.add(sha, outcome.blobs[sha])
+    doc.history.push(outcome.command)
+    imported = outcome.takes[0]
+    codes = ops.read_latent(blobs.get, imported.final_latent)
+    assert codes.shape == (4, 200) and np.array_equal(codes, np.round(codes))
+    assert codes.min() >= 0 and codes.max() < 16
+    # Vary from half way: the recording's first bar is kept code for code, the second written
+    # by the model as a continuation of it.
+    half = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id, 0.5,
+                                                  geometry=geometry)).takes[0]
+    varied = ops.read_latent(blobs.get, half.final_latent)
+    assert np.array_equal(varied[:, :100], codes[:, :100])
+    assert not np.array_equal(varied[:, 100:], codes[:, 100:])
+    # Extend the recording by a bar: the new bar continues it, the recording stays.
+    extended = _run(client, doc, blobs, ops.extend_section(
+        doc.project, blobs.get, section.id, 1, geometry=geometry)).takes[0]
+    longer = ops.read_latent(blobs.get, extended.final_latent)
+    assert longer.shape == (4, 300) and np.array_equal(longer[:, :200], varied)

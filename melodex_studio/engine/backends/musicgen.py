@@ -42,7 +42,7 @@ from melodex_studio.engine.sampling import CancelFlag, is_cancelled, seeded_nois
 from melodex_studio.engine.weights import ModelLoadError
 
 CAPABILITIES = BackendCapabilities(generate=True, repaint=False, extend=True, resume=True,
-                                   plan=False, max_seconds=30.0)
+                                   plan=False, imports=True, max_seconds=30.0)
 UNKNOWN = -1.0  # a checkpoint's frames not written yet
 
 
@@ -109,6 +109,7 @@ class MusicGen:
     on one device, in eval mode."""
 
     capabilities = CAPABILITIES
+    tokens = True  # its latents are codes: a state at step k is a prefix (`Region`)
 
     def __init__(self, model: Any, tokenizer: Any, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
@@ -368,6 +369,19 @@ class MusicGen:
         return ids
 
     # --- codec ---------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def encode(self, audio: Tensor) -> Tensor:
+        """Audio [samples] or [channels, samples] at `sample_rate` -> codes [K, frames], the
+        channels mixed to mono (a stereo model gets the same codes on both sides, as
+        transformers gives it a mono audio prompt). What a recording is continued from."""
+        audio = audio.float()
+        mono = audio if audio.ndim == 1 else audio.mean(dim=0)
+        codes = self.model.audio_encoder.encode(mono[None, None].to(self.device)).audio_codes
+        codes = codes[0, 0]  # [K / channels, frames]
+        if self.stereo:
+            codes = codes.repeat_interleave(2, dim=0)
+        return codes.float().cpu()
 
     @torch.inference_mode()
     def decode(self, codes: Tensor) -> Tensor:

@@ -51,6 +51,7 @@ class LatentGeometry:
     samples_per_frame: int = 1024
     schedule_shift: float = 1.0
     model_id: str = "melodex-tiny"
+    tokens: bool = False  # latents are token codes (`ModelInfo.tokens`)
 
     @property
     def frame_rate(self) -> float:
@@ -65,6 +66,7 @@ class LatentGeometry:
             samples_per_frame=info.samples_per_frame,
             schedule_shift=info.schedule_shift,
             model_id=info.model_id,
+            tokens=info.tokens,
         )
 
 

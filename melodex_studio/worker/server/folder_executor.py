@@ -6,8 +6,9 @@ and no plan-reading decoder: a plan job is refused with what to do instead, the 
 the section's tempo and key in words (the way these models were trained to read them), and the
 model's audio is mixed to the studio's mono takes. Windows, masks, recorded noise,
 checkpoints, previews and listening for the key work as with the built-in model
-(`render_jobs.run_render_job`). Importing a recording is not offered: a variation of one starts
-from its latent the built-in way, which is not these models'.
+(`render_jobs.run_render_job`). A model that says so (`capabilities.imports`: MusicGen) also
+encodes recordings to import; Stable Audio Open does not yet, as the studio would vary an
+import by noising its latent the built-in way, which is not that model's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor
 
 from melodex_studio.audio.limiter import limit_overs
+from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.backends.capabilities import BackendCapabilities
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
 from melodex_studio.engine.sampling import seeded_noise
@@ -33,6 +35,7 @@ from melodex_studio.worker.jobs import (
     DecodeJob,
     DecodeOutput,
     EncodeJob,
+    EncodeOutput,
     Job,
     JobOutput,
     ModelInfo,
@@ -65,6 +68,7 @@ class FolderBackend(Protocol):
     samples_per_frame: int
 
     def render(self, cond: Any, n_frames: int, **kwargs: Any) -> RenderResult: ...
+    def encode(self, audio: Tensor) -> Tensor: ...
     def decode(self, latents: Tensor) -> Tensor: ...
 
 
@@ -120,7 +124,7 @@ class FolderModelExecutor:
             latent_channels=backend.latent_channels, latent_frame_rate=backend.frame_rate,
             sample_rate=backend.sample_rate, samples_per_frame=backend.samples_per_frame,
             plans=backend.capabilities.plan, imports=backend.capabilities.imports,
-            repaints_inside=backend.capabilities.repaint)
+            repaints_inside=backend.capabilities.repaint, tokens=getattr(backend, "tokens", False))
 
     def describe(self) -> WorkerStatus:
         return WorkerStatus(
@@ -140,8 +144,10 @@ class FolderModelExecutor:
                 raise ValueError(f"{self.name} writes no plans: write the plan yourself "
                                  "(Create Empty Plan) or plan with the built-in model")
             if isinstance(job, EncodeJob):
-                raise ValueError("importing a recording works with the built-in model only for "
-                                 "now")
+                if not self.backend.capabilities.imports:
+                    raise ValueError(f"importing a recording into {self.name} is not offered: "
+                                     "import it with the built-in model or MusicGen")
+                return self._encode(job, bag)
             return self._decode(job, bag)
         except RenderCancelled as exc:
             raise JobCancelled(reporter.job_id) from exc
@@ -222,6 +228,24 @@ class FolderModelExecutor:
             audio = decoded[offset : offset + span.end - span.start]
         return limit_overs(np.ascontiguousarray(audio, dtype=np.float32), info.sample_rate,
                            PEAK_CEILING)
+
+    def _encode(self, job: EncodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
+        """A recording's latent over the section's frames (cut, or its last frame repeated) and
+        the noise a render of that length draws from the job's seed, as the built-in model's."""
+        assert self.info is not None
+        audio = torch.from_numpy(bag.tensor(job.audio, "audio").reshape(-1).copy())
+        if audio.numel() == 0:
+            raise ValueError("there is no audio to encode")
+        latent = self.backend.encode(audio)[:, : job.frames]
+        if latent.shape[1] < job.frames:  # the section ends a little after the audio
+            latent = torch.cat([latent, latent[:, -1:].expand(-1, job.frames - latent.shape[1])],
+                               dim=1)
+        noise = seeded_noise(job.seed, tuple(latent.shape))
+        heard = heard_key(audio.numpy(), self.info.sample_rate)
+        out = BlobBag()
+        return EncodeOutput(latent=out.add_latent(latent.contiguous().numpy()),
+                            noise=out.add_noise(noise.numpy()), model=self.info,
+                            heard_key="" if heard is None else str(heard)), out
 
     def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         assert self.info is not None
