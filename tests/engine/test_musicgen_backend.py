@@ -235,3 +235,28 @@ def test_a_folder_without_generation_settings_samples_as_musicgen_does(tmp_path)
     (folder / "generation_config.json").unlink()
     model = MusicGen.from_folder(folder)
     assert (model.top_k, model.temperature, model.default_guidance) == (250, 1.0, 3.0)
+
+
+def test_a_render_longer_than_a_pass_continues_pass_after_pass_and_resumes_exactly(
+        tmp_path) -> None:
+    model = MusicGen.from_folder(write_tiny_musicgen(tmp_path))
+    model.pass_frames, model.context_frames = 16, 6  # as 30 s and 10 s are to the real model
+    cond = model.condition("warm pads")
+    frames = 40
+    run = model.render(cond, frames, seed=3, steps=5)
+    codes = run.final_latent
+    assert bool(((codes >= 0) & (codes < 16)).all())
+    assert torch.equal(codes, model.render(cond, frames, seed=3, steps=5).final_latent)
+    # Passes write [0, 16), [16, 26), [26, 36), [36, 40); each continues the 6 frames before
+    # its part as a sequence of its own: exactly a one-pass render of that stretch.
+    for first, part_start, part_end in ((10, 16, 26), (20, 26, 36), (30, 36, 40)):
+        stop = part_end
+        mask = torch.zeros(stop - first, dtype=torch.bool)
+        mask[part_start - first :] = True
+        alone = model.render(cond, stop - first, noise=run.initial_noise[:, first:stop], steps=5,
+                             region_mask=mask, source_latents=codes[:, first:stop].clone())
+        assert torch.equal(alone.final_latent, codes[:, first:stop]), part_start
+    for step, state in run.checkpoints.items():
+        assert bool((state[:, frames * step // 5 :] == -1).all())
+        resumed = model.render(cond, frames, seed=3, steps=5, start_step=step, init_latent=state)
+        assert torch.equal(resumed.final_latent, codes), step

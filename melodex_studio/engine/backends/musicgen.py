@@ -18,6 +18,9 @@ section, the bars to its end, a continuation), never a gap inside a take. Where 
 frames after the region (the next section), the delay pattern feeds their first codebooks
 while the region's last frames get their finer codebooks, as it would inside a longer piece:
 the region's end is written to lead into what follows. Its other frames do not depend on it.
+MusicGen reads at most 30 s as one sequence; a longer render is written in passes, each
+continuing the 10 s before it (`_passes`, cut where the region alone says, so resumes stay
+exact).
 
 Weights are never downloaded: `from_folder` reads a folder laid out as transformers saves
 MusicGen (config.json, the weights, the tokenizer files) with `local_files_only`.
@@ -42,7 +45,9 @@ from melodex_studio.engine.sampling import CancelFlag, is_cancelled, seeded_nois
 from melodex_studio.engine.weights import ModelLoadError
 
 CAPABILITIES = BackendCapabilities(generate=True, repaint=False, extend=True, resume=True,
-                                   plan=False, imports=True, max_seconds=30.0)
+                                   plan=False, imports=True, max_seconds=300.0)
+PASS_SECONDS = 30.0  # the longest stretch one pass reads, as MusicGen was trained
+CONTEXT_SECONDS = 10.0  # what a later pass of a longer render continues from
 UNKNOWN = -1.0  # a checkpoint's frames not written yet
 
 
@@ -128,6 +133,11 @@ class MusicGen:
         self.default_guidance = float(generation.guidance_scale or 3.0)
         self.delays = [k // 2 if self.stereo else k for k in range(self.codebooks)]
         self.max_positions = int(decoder.config.max_position_embeddings)
+        # A render longer than a pass is written pass after pass, each continuing the last
+        # `context_frames` before it (how MusicGen writes long pieces).
+        self.pass_frames = min(round(PASS_SECONDS * self.frame_rate),
+                               self.max_positions - max(self.delays) - 1)
+        self.context_frames = min(round(CONTEXT_SECONDS * self.frame_rate), self.pass_frames // 2)
         parameters = inspect.signature(decoder.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
@@ -237,9 +247,6 @@ class MusicGen:
         if source_latents is not None and tuple(source_latents.shape) != shape:
             raise ValueError(f"source latents must be {list(shape)}, got "
                              f"{tuple(source_latents.shape)}")
-        if n_frames + max(self.delays) + 1 > self.max_positions:
-            raise ValueError(f"MusicGen writes at most {self.max_positions - max(self.delays) - 1}"
-                             f" frames, {n_frames} were asked for")
         if steps < 1:
             raise ValueError(f"a render needs at least one step, got {steps}")
         if noise is None:
@@ -289,24 +296,26 @@ class MusicGen:
             state[:, start + region.completed_at(step, steps) : end] = UNKNOWN
             return state
 
-        positions = (self._positions(cond, codes, region, scale, guidance_interval)
-                     if region.done < region.frames else iter(()))
-        for position, logits in positions:
-            if is_cancelled(cancel):
-                raise RenderCancelled(step, at_step(step), checkpoints)
-            rows = [k for k, delay in enumerate(self.delays)
-                    if start + region.done <= position - delay < end]
-            frames = [position - self.delays[k] for k in rows]
-            codes[rows, frames] = pick(logits[rows], draws[rows, frames], temperature,
-                                       top_k).float()
-            complete = min(max(position - max(self.delays) + 1 - start, 0), region.frames)
-            while step < steps and region.completed_at(step + 1, steps) <= complete:
-                step += 1
-                state = at_step(step)
-                if step in wanted:
-                    checkpoints[step] = state
-                if step_callback is not None:
-                    step_callback(step, steps, state)
+        for first_frame, part, last_frame in self._passes(region, n_frames):
+            # One pass reads window frames [first_frame, last_frame) as its own sequence.
+            view, view_draws = codes[:, first_frame:last_frame], draws[:, first_frame:last_frame]
+            for position, logits in self._positions(cond, view, part, scale, guidance_interval):
+                if is_cancelled(cancel):
+                    raise RenderCancelled(step, at_step(step), checkpoints)
+                rows = [k for k, delay in enumerate(self.delays)
+                        if part.start + part.done <= position - delay < part.end]
+                frames = [position - self.delays[k] for k in rows]
+                view[rows, frames] = pick(logits[rows], view_draws[rows, frames], temperature,
+                                          top_k).float()
+                complete = first_frame + part.start - start + min(
+                    max(position - max(self.delays) + 1 - part.start, 0), part.frames)
+                while step < steps and region.completed_at(step + 1, steps) <= complete:
+                    step += 1
+                    state = at_step(step)
+                    if step in wanted:
+                        checkpoints[step] = state
+                    if step_callback is not None:
+                        step_callback(step, steps, state)
         while step < steps:  # a region of fewer frames than steps: the last steps are empty
             step += 1
             if step in wanted:
@@ -317,6 +326,29 @@ class MusicGen:
         return RenderResult(initial_noise=noise, checkpoints=checkpoints, final_latent=codes,
                             steps_run=steps - first, start_step=first, schedule=progress,
                             control=torch.zeros(0, n_frames))
+
+    def _passes(self, region: Region, n_frames: int) -> list[tuple[int, Region, int]]:
+        """The passes that write what `region` still lacks: (first window frame the pass reads,
+        its part of the region counted from that frame, the frame it stops reading at). A
+        window of one pass is read whole (the context before the region, the frames after
+        it); a longer one is cut at frames fixed by the region alone, so a resumed run cuts
+        where the run did: each pass continues the `context_frames` before its part and ends
+        its sequence at the part's end, the last one reading the frames after the region."""
+        if n_frames <= self.pass_frames:
+            cuts = [(0, region.start, region.end, n_frames)]
+        else:
+            cuts = []
+            part_start, first = region.start, max(0, region.start - self.context_frames)
+            while part_start < region.end:
+                part_end = min(region.end, first + self.pass_frames)
+                stop = min(n_frames, first + self.pass_frames) if part_end == region.end \
+                    else part_end
+                cuts.append((first, part_start, part_end, stop))
+                part_start, first = part_end, max(0, part_end - self.context_frames)
+        known = region.start + region.done
+        return [(first, Region(part_start - first, part_end - first,
+                               max(0, known - part_start)), stop)
+                for first, part_start, part_end, stop in cuts if known < part_end]
 
     def _positions(self, cond: MusicGenConditioning, codes: Tensor, region: Region, scale: float,
                    interval: tuple[float, float]):
