@@ -18,6 +18,7 @@ from melodex_studio.store import MemoryBlobs
 from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
+from tests.finished_renders import run_request
 from tests.musicgen_folder import write_tiny_musicgen
 
 RATE = 8000  # the tiny folder's EnCodec: 80 samples a frame, 100 frames a second
@@ -29,16 +30,6 @@ def client(tmp_path_factory) -> Iterator[InProcessClient]:
     worker = InProcessClient(WorkerConfig(model="musicgen", model_dir=str(folder), threads=2))
     yield worker
     worker.close()
-
-
-def _run(client: InProcessClient, doc: Document, blobs: MemoryBlobs,
-         request: ops.RenderRequest) -> ops.RenderOutcome:
-    result = client.submit(request.job, blobs=request.blobs).result(120)
-    outcome = ops.finish_render(doc.project, request, result, blobs.get)
-    for sha in outcome.blobs:
-        blobs.add(sha, outcome.blobs[sha])
-    doc.history.push(outcome.command)
-    return outcome
 
 
 def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
@@ -60,7 +51,7 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
     geometry = ops.LatentGeometry.from_model(client.status.model)
     intro, verse = doc.project.sections
     for section in (intro, verse):
-        _run(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
+        run_request(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
                                                       geometry=geometry))
     intro, verse = doc.project.sections
     take = verse.active_take
@@ -72,7 +63,7 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
     # Repaint the verse's last bar: a continuation of its first bar; the intro stays.
     repaint = ops.repaint_bars(doc.project, blobs.get, verse.id, [(1, 2)], seed=9,
                                geometry=geometry)
-    repainted_take = _run(client, doc, blobs, repaint).takes[0]
+    repainted_take = run_request(client, doc, blobs, repaint).takes[0]
     repainted = ops.read_audio(blobs.get, repainted_take.audio)
     fade = ops.crossfade_samples(geometry.sample_rate)
     assert np.array_equal(repainted[: RATE - fade], verse_audio[: RATE - fade])
@@ -91,13 +82,13 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
                                                               take.noise)
     # A variation from step 0 is the take again (same noise, same context); from half way with
     # another prompt it keeps the first half of the take's codes and writes the rest anew.
-    varied = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 1.0,
+    varied = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 1.0,
                                                     geometry=geometry)).takes[0]
     assert varied.source_checkpoint_step == 0 and varied.final_latent == take.final_latent
-    same = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
+    same = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
                                                   geometry=geometry)).takes[0]
     assert same.source_checkpoint_step == 2 and same.final_latent == take.final_latent
-    half = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
+    half = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
                                                   prompt="brass fanfare",
                                                   geometry=geometry)).takes[0]
     assert half.source_checkpoint_step == 2
@@ -160,13 +151,13 @@ def test_a_recording_is_imported_as_codes_and_continued_from_any_point(client) -
     assert codes.min() >= 0 and codes.max() < 16
     # Vary from half way: the recording's first bar is kept code for code, the second written
     # by the model as a continuation of it.
-    half = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id, 0.5,
+    half = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id, 0.5,
                                                   geometry=geometry)).takes[0]
     varied = ops.read_latent(blobs.get, half.final_latent)
     assert np.array_equal(varied[:, :100], codes[:, :100])
     assert not np.array_equal(varied[:, 100:], codes[:, 100:])
     # Extend the recording by a bar: the new bar continues it, the recording stays.
-    extended = _run(client, doc, blobs, ops.extend_section(
+    extended = run_request(client, doc, blobs, ops.extend_section(
         doc.project, blobs.get, section.id, 1, geometry=geometry)).takes[0]
     longer = ops.read_latent(blobs.get, extended.final_latent)
     assert longer.shape == (4, 300) and np.array_equal(longer[:, :200], varied)

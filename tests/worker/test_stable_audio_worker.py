@@ -18,6 +18,7 @@ from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
 from melodex_studio.worker.server.folder_executor import prompt_text
+from tests.finished_renders import run_request
 from tests.stable_audio_folder import write_tiny_stable_audio
 
 
@@ -30,16 +31,6 @@ def client(tmp_path_factory) -> Iterator[InProcessClient]:
                                           threads=2))
     yield worker
     worker.close()
-
-
-def _run(client: InProcessClient, doc: Document, blobs: MemoryBlobs,
-         request: ops.RenderRequest) -> ops.RenderOutcome:
-    result = client.submit(request.job, blobs=request.blobs).result(120)
-    outcome = ops.finish_render(doc.project, request, result, blobs.get)
-    for sha in outcome.blobs:
-        blobs.add(sha, outcome.blobs[sha])
-    doc.history.push(outcome.command)
-    return outcome
 
 
 def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
@@ -59,7 +50,7 @@ def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -
     geometry = ops.LatentGeometry.from_model(client.status.model)
     intro, verse = doc.project.sections
     for section in (intro, verse):
-        _run(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
+        run_request(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
                                                       geometry=geometry))
     intro, verse = doc.project.sections
     assert len(ops.read_audio(blobs.get, verse.active_take.audio)) == 4 * 8000  # 2 bars of 2 s
@@ -68,7 +59,7 @@ def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -
     # Repaint the verse's second bar: its first bar (up to the crossfade) and the intro stay.
     repaint = ops.repaint_bars(doc.project, blobs.get, verse.id, [(1, 2)], seed=9,
                                geometry=geometry)
-    take = _run(client, doc, blobs, repaint).takes[0]
+    take = run_request(client, doc, blobs, repaint).takes[0]
     repainted = ops.read_audio(blobs.get, take.audio)
     fade = ops.crossfade_samples(geometry.sample_rate)
     assert np.array_equal(repainted[: 8000 * 2 - fade], verse_audio[: 8000 * 2 - fade])
@@ -84,7 +75,7 @@ def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -
     # A variation from step 0 starts from the take's own noise: with the same context (the
     # intro) and settings, it is the take again.
     first = doc.project.sections[1].takes[0]
-    varied = _run(client, doc, blobs, ops.vary_take(doc.project, blobs.get, first.id, 1.0,
+    varied = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, first.id, 1.0,
                                                     geometry=geometry)).takes[0]
     assert varied.source_checkpoint_step == 0 and varied.final_latent == first.final_latent
     # Takes another model rendered are neither context nor worked from.
