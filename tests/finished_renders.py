@@ -18,3 +18,23 @@ def run_request(client: InProcessClient, doc: Document, blobs: MemoryBlobs,
         blobs.add(sha, outcome.blobs[sha])
     doc.history.push(outcome.command)
     return outcome
+
+
+def rendered_song(client: InProcessClient, title: str, bpm: float,
+                  sections: str = "Intro:2,Verse:2",
+                  ) -> tuple[Document, MemoryBlobs, ops.LatentGeometry]:
+    """A song in A minor whose sections ("warm pads", 4 steps) the worker's model has
+    rendered one after another, each with the ones before it as context."""
+    from melodex_studio.project.fields import validated_copy
+    from melodex_studio.project.models import new_project
+
+    project = new_project(title, bpm, "A minor", "4/4", sections, seed=4)
+    project = project.with_sections(tuple(
+        validated_copy(s, prompt="warm pads", settings=s.settings.model_copy(
+            update={"steps": 4})) for s in project.sections))
+    doc, blobs = Document(project), MemoryBlobs()
+    geometry = ops.LatentGeometry.from_model(client.status.model)
+    for section in project.sections:
+        run_request(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
+                                                             geometry=geometry))
+    return doc, blobs, geometry

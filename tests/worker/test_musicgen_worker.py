@@ -18,7 +18,7 @@ from melodex_studio.store import MemoryBlobs
 from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
-from tests.finished_renders import run_request
+from tests.finished_renders import rendered_song, run_request
 from tests.musicgen_folder import write_tiny_musicgen
 
 RATE = 8000  # the tiny folder's EnCodec: 80 samples a frame, 100 frames a second
@@ -42,17 +42,7 @@ def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
 
 
 def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) -> None:
-    # 240 BPM: a bar is a second, 100 frames.
-    project = new_project("MusicGen", 240, "A minor", "4/4", "Intro:2,Verse:2", seed=4)
-    project = project.with_sections(tuple(
-        validated_copy(s, prompt="warm pads", settings=s.settings.model_copy(
-            update={"steps": 4})) for s in project.sections))
-    doc, blobs = Document(project), MemoryBlobs()
-    geometry = ops.LatentGeometry.from_model(client.status.model)
-    intro, verse = doc.project.sections
-    for section in (intro, verse):
-        run_request(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
-                                                      geometry=geometry))
+    doc, blobs, geometry = rendered_song(client, "MusicGen", 240)  # a bar: 1 s, 100 frames
     intro, verse = doc.project.sections
     take = verse.active_take
     assert len(ops.read_audio(blobs.get, take.audio)) == 2 * RATE
@@ -82,15 +72,15 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
                                                               take.noise)
     # A variation from step 0 is the take again (same noise, same context); from half way with
     # another prompt it keeps the first half of the take's codes and writes the rest anew.
-    varied = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 1.0,
-                                                    geometry=geometry)).takes[0]
+    vary = ops.vary_take(doc.project, blobs.get, take.id, 1.0, geometry=geometry)
+    varied = run_request(client, doc, blobs, vary).takes[0]
     assert varied.source_checkpoint_step == 0 and varied.final_latent == take.final_latent
-    same = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
-                                                  geometry=geometry)).takes[0]
+    vary = ops.vary_take(doc.project, blobs.get, take.id, 0.5, geometry=geometry)
+    same = run_request(client, doc, blobs, vary).takes[0]
     assert same.source_checkpoint_step == 2 and same.final_latent == take.final_latent
-    half = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, take.id, 0.5,
-                                                  prompt="brass fanfare",
-                                                  geometry=geometry)).takes[0]
+    vary = ops.vary_take(doc.project, blobs.get, take.id, 0.5, prompt="brass fanfare",
+                         geometry=geometry)
+    half = run_request(client, doc, blobs, vary).takes[0]
     assert half.source_checkpoint_step == 2
     half_codes = ops.read_latent(blobs.get, half.final_latent)
     assert np.array_equal(half_codes[:, :100], codes[:, :100])
@@ -151,8 +141,8 @@ def test_a_recording_is_imported_as_codes_and_continued_from_any_point(client) -
     assert codes.min() >= 0 and codes.max() < 16
     # Vary from half way: the recording's first bar is kept code for code, the second written
     # by the model as a continuation of it.
-    half = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id, 0.5,
-                                                  geometry=geometry)).takes[0]
+    vary = ops.vary_take(doc.project, blobs.get, imported.id, 0.5, geometry=geometry)
+    half = run_request(client, doc, blobs, vary).takes[0]
     varied = ops.read_latent(blobs.get, half.final_latent)
     assert np.array_equal(varied[:, :100], codes[:, :100])
     assert not np.array_equal(varied[:, 100:], codes[:, 100:])

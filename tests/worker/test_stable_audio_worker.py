@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from melodex_studio.project import operations as ops
-from melodex_studio.project.document import Document
 from melodex_studio.project.fields import validated_copy
 from melodex_studio.project.models import new_project
 from melodex_studio.store import MemoryBlobs
@@ -18,7 +17,7 @@ from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
 from melodex_studio.worker.server.folder_executor import prompt_text
-from tests.finished_renders import run_request
+from tests.finished_renders import rendered_song, run_request
 from tests.stable_audio_folder import write_tiny_stable_audio
 
 
@@ -42,16 +41,7 @@ def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
 
 
 def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -> None:
-    project = new_project("SAO", 120, "A minor", "4/4", "Intro:2,Verse:2", seed=4)
-    project = project.with_sections(tuple(
-        validated_copy(s, prompt="warm pads", settings=s.settings.model_copy(
-            update={"steps": 4})) for s in project.sections))
-    doc, blobs = Document(project), MemoryBlobs()
-    geometry = ops.LatentGeometry.from_model(client.status.model)
-    intro, verse = doc.project.sections
-    for section in (intro, verse):
-        run_request(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
-                                                      geometry=geometry))
+    doc, blobs, geometry = rendered_song(client, "SAO", 120)
     intro, verse = doc.project.sections
     assert len(ops.read_audio(blobs.get, verse.active_take.audio)) == 4 * 8000  # 2 bars of 2 s
     intro_audio = ops.read_audio(blobs.get, intro.active_take.audio)
@@ -75,8 +65,8 @@ def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -
     # A variation from step 0 starts from the take's own noise: with the same context (the
     # intro) and settings, it is the take again.
     first = doc.project.sections[1].takes[0]
-    varied = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, first.id, 1.0,
-                                                    geometry=geometry)).takes[0]
+    vary = ops.vary_take(doc.project, blobs.get, first.id, 1.0, geometry=geometry)
+    varied = run_request(client, doc, blobs, vary).takes[0]
     assert varied.source_checkpoint_step == 0 and varied.final_latent == first.final_latent
     # Takes another model rendered are neither context nor worked from.
     other = ops.MELODEX_TINY_GEOMETRY
