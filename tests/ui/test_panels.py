@@ -242,6 +242,8 @@ def test_takes_list_make_active_delete_and_vary_controls(qtbot, studio, monkeypa
     assert takes.vary_box.isVisible()
     takes.checkpoint_slider.setValue(2)
     assert takes.checkpoint_step() == 6
+    assert "rough shape" in takes.checkpoint_slider.toolTip()
+    assert "keeps" not in takes.checkpoint_label.text()
     assert not takes.vary_button.isEnabled()  # no worker in this window
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
@@ -250,6 +252,18 @@ def test_takes_list_make_active_delete_and_vary_controls(qtbot, studio, monkeypa
     section = studio.context.project.section(intro.id)
     assert [t.id for t in section.takes] == [second.id]
     assert section.active_take_id == second.id
+    # A MusicGen take's step is a point in time: the panel says how much of it stays.
+    from melodex_studio.project.commands.takes import AddTake
+    from melodex_studio.project.fields import new_id
+
+    tokens = second.model_copy(update={"id": new_id(), "model_id": "musicgen"})
+    assert studio.context.undo.push(AddTake(intro.id, tokens))
+    settle(qtbot, studio)
+    takes.tree.setCurrentItem(takes.tree.topLevelItem(1))
+    takes.checkpoint_slider.setValue(2)
+    total = tokens.settings.steps
+    assert takes.checkpoint_label.text() == f"6/{total} · keeps {6 / total:.0%}"
+    assert "up to this point" in takes.checkpoint_slider.toolTip()
 
 
 def test_plan_editor_chord_edit_valid_invalid_and_undo(qtbot, studio):

@@ -28,6 +28,7 @@ from melodex_studio.ui.context import StudioContext
 from melodex_studio.ui.panels.section_binding import CurrentSectionBinding
 from melodex_studio.ui.playback import PlaybackController
 from melodex_studio.ui.resources import icon
+from melodex_studio.worker.model_paths import MUSICGEN_MODEL_ID
 
 TAKE_ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -111,8 +112,6 @@ class TakesPanel(QWidget):
         vary = QVBoxLayout(self.vary_box)
         self.checkpoint_slider = QSlider(Qt.Orientation.Horizontal)
         self.checkpoint_slider.setAccessibleName("Checkpoint step")
-        self.checkpoint_slider.setToolTip(
-            "Early steps keep only the rough shape; late steps keep nearly everything")
         self.checkpoint_label = QLabel()
         self.strength_slider = QSlider(Qt.Orientation.Horizontal)
         self.strength_slider.setRange(5, 100)
@@ -237,7 +236,14 @@ class TakesPanel(QWidget):
         step = self.checkpoint_step()
         take = self.selected_take()
         total = take.settings.steps if take is not None else 0
-        self.checkpoint_label.setText("" if step is None else f"{step}/{total}")
+        tokens = take is not None and take.model_id == MUSICGEN_MODEL_ID
+        label = "" if step is None else f"{step}/{total}"
+        if tokens and step is not None and total:  # a token model's step is a point in time
+            label += f" · keeps {step / total:.0%}"
+        self.checkpoint_label.setText(label)
+        self.checkpoint_slider.setToolTip(
+            "MusicGen keeps the take up to this point and writes the rest again" if tokens
+            else "Early steps keep only the rough shape; late steps keep nearly everything")
         self.strength_label.setText(f"{self.strength():.2f}")
 
     # -- widgets -> commands --------------------------------------------------------------------
