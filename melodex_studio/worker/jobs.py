@@ -107,6 +107,9 @@ class ResumeFrom(BaseModel):
     latent: BlobId
     step: int = Field(ge=0, le=MAX_STEPS)
     total_steps: int = Field(ge=1, le=MAX_STEPS)
+    # `latent` is the clean latent of an imported recording, which the model brings to `step`
+    # its own way with the job's `noise` (`ModelInfo.noises_imports`), not a stored x_k.
+    clean: bool = False
 
     @model_validator(mode="after")
     def _inside(self) -> ResumeFrom:
@@ -281,9 +284,10 @@ class ModelInfo(BaseModel):
     plans: bool = True
     imports: bool = True
     repaints_inside: bool = True
-    # Its latents are token codes (MusicGen): the state at step k is the codes with the frames
-    # after k/steps of the render unknown (-1), not a noised latent.
-    tokens: bool = False
+    # A variation of an imported recording starts from its clean latent, which the worker
+    # brings to the step its own way (`ResumeFrom.clean`): Stable Audio Open's noise levels,
+    # MusicGen's token prefix. False: the studio noises it the built-in model's way.
+    noises_imports: bool = False
 
 
 class PlanOutput(BaseModel):

@@ -36,7 +36,8 @@ def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
     info = client.status.model
     assert info is not None and info.model_id == "musicgen"
     assert (info.sample_rate, info.samples_per_frame, info.latent_channels) == (RATE, 80, 4)
-    assert info.latent_frame_rate == 100.0 and not info.plans and info.imports and info.tokens
+    assert info.latent_frame_rate == 100.0 and not info.plans and info.imports
+    assert info.noises_imports
     assert not info.repaints_inside
     assert len(info.weights_hash) == 64
 
@@ -125,7 +126,7 @@ def test_a_recording_is_imported_as_codes_and_continued_from_any_point(client) -
         section, prompt="warm pads", settings=section.settings.model_copy(update={"steps": 4})))
     doc, blobs = Document(project), MemoryBlobs()
     geometry = ops.LatentGeometry.from_model(client.status.model)
-    assert geometry.tokens
+    assert geometry.noises_imports
     time = np.arange(2 * RATE) / RATE
     riff = (0.3 * np.sin(2 * np.pi * 220 * time) * (np.sin(2 * np.pi * 2 * time) > 0))
     request = ops.import_recording(doc.project, section.id, riff.astype(np.float32),

@@ -36,7 +36,7 @@ def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
     info = client.status.model
     assert info is not None and info.model_id == "stable-audio-open"
     assert (info.sample_rate, info.samples_per_frame, info.latent_channels) == (8000, 256, 3)
-    assert not info.plans and not info.imports
+    assert not info.plans and info.imports and info.noises_imports and info.repaints_inside
     assert len(info.weights_hash) == 64
 
 
@@ -99,3 +99,30 @@ def test_a_folder_that_is_not_stable_audio_open_is_refused_with_the_reason(tmp_p
         executor.load()
     with pytest.raises(ModelUnavailable, match="Preferences"):
         StableAudioExecutor(WorkerConfig(model="stable-audio")).load()
+
+
+def test_an_imported_recording_is_varied_from_its_latent_noised_the_models_way(client) -> None:
+    doc, blobs, geometry = rendered_song(client, "SAO", 120, sections="Riff:2")
+    section = doc.project.sections[0]
+    time = np.arange(4 * 8000) / 8000
+    riff = (0.3 * np.sin(2 * np.pi * 220 * time)).astype(np.float32)
+    request = ops.import_recording(doc.project, section.id, riff, name="riff.wav",
+                                   geometry=geometry)
+    outcome = ops.finish_import(doc.project, request,
+                                client.submit(request.job, blobs=request.blobs).result(60))
+    for sha in outcome.blobs:
+        blobs.add(sha, outcome.blobs[sha])
+    doc.history.push(outcome.command)
+    imported = outcome.takes[0]
+    vary = ops.vary_take(doc.project, blobs.get, imported.id, 0.5, geometry=geometry)
+    assert vary.job.resume is not None and vary.job.resume.clean  # the worker noises it
+    assert vary.job.noise is not None  # with the import's own noise
+    varied = run_request(client, doc, blobs, vary).takes[0]
+    assert varied.final_latent != imported.final_latent
+    again = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id,
+                                                          0.5, geometry=geometry)).takes[0]
+    assert again.final_latent == varied.final_latent  # deterministic
+    rerun = ops.rerun_take(doc.project, blobs.get, varied.id, geometry=geometry)
+    assert ops.finish_render(doc.project, rerun, client.submit(
+        rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0].final_latent == (
+        varied.final_latent)

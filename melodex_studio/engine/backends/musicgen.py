@@ -114,7 +114,6 @@ class MusicGen:
     on one device, in eval mode."""
 
     capabilities = CAPABILITIES
-    tokens = True  # its latents are codes: a state at step k is a prefix (`Region`)
 
     def __init__(self, model: Any, tokenizer: Any, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)

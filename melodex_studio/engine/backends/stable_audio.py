@@ -39,7 +39,7 @@ from melodex_studio.engine.sampling import (
 from melodex_studio.engine.weights import ModelLoadError
 
 CAPABILITIES = BackendCapabilities(generate=True, repaint=True, extend=True, resume=True,
-                                   plan=False, max_seconds=47.0)
+                                   plan=False, imports=True, max_seconds=47.0)
 
 
 @dataclass(frozen=True)

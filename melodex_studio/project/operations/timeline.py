@@ -51,7 +51,7 @@ class LatentGeometry:
     samples_per_frame: int = 1024
     schedule_shift: float = 1.0
     model_id: str = "melodex-tiny"
-    tokens: bool = False  # latents are token codes (`ModelInfo.tokens`)
+    noises_imports: bool = False  # the worker noises an import for a variation (`ModelInfo`)
 
     @property
     def frame_rate(self) -> float:
@@ -66,7 +66,7 @@ class LatentGeometry:
             samples_per_frame=info.samples_per_frame,
             schedule_shift=info.schedule_shift,
             model_id=info.model_id,
-            tokens=info.tokens,
+            noises_imports=info.noises_imports,
         )
 
 

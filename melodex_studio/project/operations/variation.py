@@ -36,6 +36,7 @@ from melodex_studio.project.operations.timeline import (
     build_window,
     check_latent_space,
     fit_frames,
+    read_latent,
     section_span,
 )
 from melodex_studio.worker.blobs import BlobBag, decode_tensor
@@ -101,21 +102,16 @@ def vary_steps(take: Take) -> list[int]:
 
 
 def state_latent(read_blob: ReadBlob, section: Section, take: Take, step: int,
-                 shift: float = 1.0, tokens: bool = False) -> np.ndarray:
+                 shift: float = 1.0) -> np.ndarray:
     """x_step of `take`'s trajectory as an array. For an imported recording (or a variation
     that branched off one) it is the recording's latent noised to step k's time with the
     import's own noise, ``(1 - t) x0 + t noise`` (the engine's `noised`): what a render
-    started from that latent at that strength holds. A token model's (`tokens`) state at step
-    k is the recording's codes up to k/steps of it, the rest unknown (-1)."""
+    started from that latent at that strength holds."""
     origin, ref = state_at_step(section, take, step)
     if ref is not None:
         return decode_tensor(read_blob(ref))
     if origin.final_latent is None or origin.noise is None:
         raise OperationError(f"take {origin.display_name} lacks the latent or noise to vary")
-    if tokens:
-        codes = decode_tensor(read_blob(origin.final_latent)).astype(np.float32)
-        codes[:, round(step * codes.shape[1] / origin.settings.steps):] = -1.0
-        return codes
     t = np.float32(timestep_schedule(origin.settings.steps, shift)[step])
     x0 = decode_tensor(read_blob(origin.final_latent)).astype(np.float32)
     noise = decode_tensor(read_blob(origin.noise)).astype(np.float32)
@@ -169,9 +165,21 @@ def vary_take(
     if k >= steps:  # strength 0: the variation is its source, no worker job
         return RenderRequest(job=None, blobs=BlobBag(), section_id=section.id,  # type: ignore[arg-type]
                              style=section.style, length_bars=section.length_bars, **shared)
-    state = state_latent(read_blob, section, source, k, geometry.schedule_shift, geometry.tokens)
-    state = fit_frames(state, span.n_frames, f"take {source.display_name}")
+    origin, ref = state_at_step(section, source, k)
     bag = BlobBag()
+    if ref is None and geometry.noises_imports:
+        # An import: the worker brings its clean latent to step k its own way, with its noise.
+        if origin.final_latent is None or origin.noise is None:
+            raise OperationError(f"take {origin.display_name} lacks the latent or noise to vary")
+        clean = fit_frames(read_latent(read_blob, origin.final_latent), span.n_frames,
+                           f"take {origin.display_name}")
+        resume = ResumeFrom(latent=bag.add_latent(clean), step=k, total_steps=steps, clean=True)
+        window = build_window(project, read_blob, geometry, section, span, None, context_frames)
+        return build_request(project, section, window, [window.keep], read_blob=read_blob,
+                             bag=bag, resume=resume, noise_of=origin,
+                             preview_every=preview_every, **shared)
+    state = state_latent(read_blob, section, source, k, geometry.schedule_shift)
+    state = fit_frames(state, span.n_frames, f"take {source.display_name}")
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
     return build_request(project, section, window, [window.keep], read_blob=read_blob, bag=bag,

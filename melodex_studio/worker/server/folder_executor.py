@@ -6,9 +6,9 @@ and no plan-reading decoder: a plan job is refused with what to do instead, the 
 the section's tempo and key in words (the way these models were trained to read them), and the
 model's audio is mixed to the studio's mono takes. Windows, masks, recorded noise,
 checkpoints, previews and listening for the key work as with the built-in model
-(`render_jobs.run_render_job`). A model that says so (`capabilities.imports`: MusicGen) also
-encodes recordings to import; Stable Audio Open does not yet, as the studio would vary an
-import by noising its latent the built-in way, which is not that model's.
+(`render_jobs.run_render_job`). Recordings are encoded to import, and a variation of an import
+starts from its clean latent, brought to the chosen step by the model's own way of noising
+(`ResumeFrom.clean`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ from melodex_studio.worker.server.render_jobs import (
 )
 
 PEAK_CEILING = 0.98
+#: Where a candidate starts: its noise, a stored state, the step, and the window's source.
+StartState = tuple[Tensor | None, Tensor | None, int | None, Tensor | None]
 DECODE_CONTEXT_FRAMES = 8
 
 
@@ -124,7 +126,7 @@ class FolderModelExecutor:
             latent_channels=backend.latent_channels, latent_frame_rate=backend.frame_rate,
             sample_rate=backend.sample_rate, samples_per_frame=backend.samples_per_frame,
             plans=backend.capabilities.plan, imports=backend.capabilities.imports,
-            repaints_inside=backend.capabilities.repaint, tokens=getattr(backend, "tokens", False))
+            repaints_inside=backend.capabilities.repaint, noises_imports=True)
 
     def describe(self) -> WorkerStatus:
         return WorkerStatus(
@@ -170,29 +172,36 @@ class FolderModelExecutor:
         cond = self.condition(job)
         shape = (backend.latent_channels, frames)
 
-        def start_state(index: int, seed: int,
-                        inputs: WindowInputs) -> tuple[Tensor | None, Tensor | None, int | None]:
-            """(noise, init latent, start step). Step 0 of a take is its noise (what the studio
-            stores), not a model's first state, so a variation from there, like a re-run from
-            recorded noise, is a render from that noise."""
+        def start_state(index: int, seed: int, inputs: WindowInputs) -> StartState:
+            """(noise, init latent, start step, source). Step 0 of a take is its noise (what
+            the studio stores), not a model's first state, so a variation from there, like a
+            re-run from recorded noise, is a render from that noise."""
+            if job.resume is not None and job.resume.clean:
+                # An import's clean latent becomes the section's source, which the model
+                # brings to the step its own way, with the import's noise.
+                noise = (None if job.noise is None else kept_frames(
+                    seeded_noise(seed, shape), bag, job.noise, inputs.keep, "noise"))
+                base = torch.zeros(shape) if inputs.source is None else inputs.source.clone()
+                return (noise, None, job.resume.step,
+                        kept_frames(base, bag, job.resume.latent, inputs.keep))
             if job.resume is not None and job.resume.step == 0:
                 return kept_frames(seeded_noise(seed, shape), bag, job.resume.latent,
-                                   inputs.keep), None, None
+                                   inputs.keep), None, None, inputs.source
             if job.resume is not None:
                 return (None, kept_frames(torch.zeros(shape), bag, job.resume.latent,
-                                          inputs.keep), job.resume.step)
+                                          inputs.keep), job.resume.step, inputs.source)
             if job.noise is not None and index == 0:
                 return kept_frames(seeded_noise(seed, shape), bag, job.noise, inputs.keep,
-                                   "noise"), None, None
-            return None, None, None
+                                   "noise"), None, None, inputs.source
+            return None, None, None, inputs.source
 
-        def render_one(seed: int, state: tuple[Tensor | None, Tensor | None, int | None],
-                       inputs: WindowInputs, on_step: StepCallback) -> RenderResult:
-            noise, init, start = state
+        def render_one(seed: int, state: StartState, inputs: WindowInputs,
+                       on_step: StepCallback) -> RenderResult:
+            noise, init, start, source = state
             return backend.render(
                 cond, frames, seed=seed, noise=noise, steps=job.steps, guidance=job.guidance,
                 guidance_interval=self.guidance_interval(job), sampler=job.sampler,
-                region_mask=inputs.mask, source_latents=inputs.source, start_step=start,
+                region_mask=inputs.mask, source_latents=source, start_step=start,
                 init_latent=init, step_callback=on_step, cancel=lambda: reporter.cancelled,
                 checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
                 else "all")
