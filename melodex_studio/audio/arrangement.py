@@ -24,6 +24,7 @@ from safetensors.numpy import save as save_safetensors
 from melodex_studio.audio.errors import MissingTakeAudioError
 from melodex_studio.audio.fades import db_to_gain
 from melodex_studio.audio.resample import resample
+from melodex_studio.audio.stretch import stretched, tempo_factor
 
 if TYPE_CHECKING:
     from melodex_studio.music.tempo import TempoGrid
@@ -138,7 +139,8 @@ def encode_take_audio(audio: np.ndarray) -> bytes:
 
 @dataclass
 class TakeAudioCache:
-    """Take audio already resampled to an output rate, by (audio blob, take rate, output rate).
+    """Take audio already resampled to an output rate (and stretched to a section's tempo), by
+    (audio blob, take rate, output rate, tempo factor).
 
     Blobs are content-addressed and immutable, so an entry never goes stale; the cache returns
     the same array object for an unchanged take, which is how the mixer knows a section did not
@@ -146,18 +148,22 @@ class TakeAudioCache:
     """
 
     max_entries: int = 128
-    _entries: OrderedDict[tuple[str, int, int], np.ndarray] = field(default_factory=OrderedDict)
+    _entries: OrderedDict[tuple[str, int, int, float], np.ndarray] = field(
+        default_factory=OrderedDict)
 
-    def get(self, take: Take, read_audio: ReadTakeAudio, to_rate: int) -> np.ndarray:
+    def get(self, take: Take, read_audio: ReadTakeAudio, to_rate: int,
+            factor: float = 1.0) -> np.ndarray:
+        """The take's audio at `to_rate`, played `factor` times as fast (`audio.stretch`)."""
         if take.audio is None:
             raise MissingTakeAudioError(f"take {take.display_name} has no rendered audio yet")
-        key = (take.audio, take.audio_sample_rate, to_rate)
+        key = (take.audio, take.audio_sample_rate, to_rate, factor)
         cached = self._entries.get(key)
         if cached is not None:
             self._entries.move_to_end(key)
             return cached
         raw = np.asarray(read_audio(take), dtype=np.float32).reshape(-1)
         converted = np.array(resample(raw, take.audio_sample_rate, to_rate), dtype=np.float32)
+        converted = np.array(stretched(converted, to_rate, factor), dtype=np.float32)
         converted.flags.writeable = False
         self._entries[key] = converted
         while len(self._entries) > self.max_entries:
@@ -180,14 +186,17 @@ def clip_for_section(
     """The clip that plays `section` on a grid at the output rate, or None if it has no take.
 
     The take's region starts `region_start_bar` bars into the section; its audio is resampled
-    to `grid.sample_rate`.
+    to `grid.sample_rate`, and time-stretched to the section's tempo when it was rendered at
+    another (in the same meter).
     """
     take = section.active_take
     if take is None or take.audio is None:
         return None
     cache = cache if cache is not None else TakeAudioCache()
+    factor = tempo_factor(take.bpm, take.meter, grid.bpm_at(section.start_bar),
+                          str(grid.meter_at(section.start_bar)))
     try:
-        audio = cache.get(take, read_audio, grid.sample_rate)
+        audio = cache.get(take, read_audio, grid.sample_rate, factor)
     except (KeyError, OSError, ValueError) as error:
         raise MissingTakeAudioError(
             f"cannot read the audio of {section.span_text}, take {take.display_name}: {error}"

@@ -242,3 +242,29 @@ def test_a_fitting_preview_replaces_its_sections_take_and_a_stale_one_does_not(s
         retimed = project.replace_section(verse.model_copy(update=change))
         assert not fits.fits(retimed, retimed.section_by_name("Verse"))
         assert fits.fits(project, verse)
+
+
+def test_a_take_rendered_at_another_tempo_plays_stretched_to_the_sections_at_its_pitch(
+        store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:2", bpm=120.0, sample_rate=48000)
+    verse = project.section_by_name("Verse")
+    take = make_take(store, verse, tone(24000 * 4, 24000, 440.0)).model_copy(
+        update={"bpm": 120.0, "meter": "4/4"})
+    project = with_take(project, "Verse", take)
+    cache = TakeAudioCache()
+    as_rendered = arrangement_from_project(project, store.read_audio, cache=cache)
+    assert len(as_rendered.clip(verse.id).audio) == 4 * 48000  # at its own tempo: as it is
+    slower = project.replace_section(project.section_by_name("Verse").model_copy(
+        update={"bpm": 80.0}))
+    arrangement = arrangement_from_project(slower, store.read_audio, cache=cache)
+    clip = arrangement.clip(verse.id)
+    assert len(clip.audio) == 6 * 48000  # two bars of 3 s: it fills them
+    spectrum = np.abs(np.fft.rfft(clip.audio[48000:5 * 48000]))
+    assert abs(np.argmax(spectrum) / 4 - 440.0) < 2.0  # same pitch (bins of 0.25 Hz)
+    assert arrangement_from_project(slower, store.read_audio, cache=cache).clip(
+        verse.id).audio is clip.audio  # stretched once, then cached
+    # Rendered in another meter its bars cannot line up: it plays as it is.
+    waltz = slower.replace_section(slower.section_by_name("Verse").model_copy(
+        update={"meter": "3/4"}))
+    assert len(arrangement_from_project(waltz, store.read_audio).clip(verse.id).audio) == (
+        4 * 48000)

@@ -171,6 +171,9 @@ def test_header_detail_says_when_the_active_take_predates_the_sections_timing(st
     faster = intro.model_copy(update={"bpm": 150.0, "meter": "3/4"})
     assert header_detail(faster, (150.0, "3/4")) == (
         f"4 bars · 150 BPM · 3/4 · take at {context.project.bpm:g} BPM · take in 4/4")
+    only_faster = intro.model_copy(update={"bpm": 150.0})  # same meter: it plays stretched
+    assert header_detail(only_faster, (150.0, "4/4")) == (
+        f"4 bars · 150 BPM · take at {context.project.bpm:g} BPM, stretched")
     # The scene hands each block the timing it plays at now.
     context.undo.push(EditSectionSettings(intro.id, bpm=150.0))
     context.undo.push(SetSectionMeter(intro.id, "3/4"))

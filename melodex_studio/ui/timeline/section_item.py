@@ -414,7 +414,9 @@ def header_detail(section: Section, timing: tuple[float, str] | None = None) -> 
     take = section.active_take
     if timing is not None and take is not None:
         if take.bpm is not None and take.bpm != timing[0]:
-            parts.append(f"take at {take.bpm:g} BPM")
+            # In its own meter it plays time-stretched to the section's tempo (`audio.stretch`).
+            fits = take.meter is None or take.meter == timing[1]
+            parts.append(f"take at {take.bpm:g} BPM" + (", stretched" if fits else ""))
         if take.meter is not None and take.meter != timing[1]:
             parts.append(f"take in {take.meter}")
     if section.muted:

@@ -1,0 +1,36 @@
+"""A take's audio played at another tempo than it was rendered at, until it is rendered again.
+
+A section whose tempo changed keeps its takes; each records the tempo it was rendered at
+(`Take.bpm`). Played as it is, such a take would run past or stop short of its bars and drift
+off the metronome, so it plays time-stretched to the section's tempo, its pitch kept (Rubber
+Band, through pedalboard), the way a DAW warps audio to its grid. Stretching 30 s takes about a
+second, so it runs where take audio is prepared (the file thread), and the result is cached with
+the take's audio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+
+
+def tempo_factor(take_bpm: float | None, take_meter: str | None, bpm: float,
+                 meter: str) -> float:
+    """How much faster the section plays than the take was rendered (1.0: as it is). A take
+    rendered in another meter keeps its own bars: stretching cannot line them up."""
+    if take_bpm is None or take_bpm == bpm or (take_meter is not None and take_meter != meter):
+        return 1.0
+    return bpm / take_bpm
+
+
+def stretched(audio: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
+    """Mono float32 `audio` played `factor` times as fast at the same pitch: exactly
+    round(len / factor) samples."""
+    if factor == 1.0 or len(audio) == 0:
+        return audio
+    length = round(len(audio) / factor)
+    out = pedalboard.time_stretch(np.ascontiguousarray(audio, dtype=np.float32)[None],
+                                  float(sample_rate), stretch_factor=float(factor))[0]
+    if len(out) < length:
+        out = np.concatenate([out, np.zeros(length - len(out), dtype=np.float32)])
+    return np.ascontiguousarray(out[:length], dtype=np.float32)
