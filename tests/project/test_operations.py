@@ -626,3 +626,28 @@ def test_a_section_in_its_own_meter_is_planned_rendered_and_rerun_in_it(studio: 
                                for t in studio.section("Verse").takes)}))
     with pytest.raises(ops.OperationError, match=r"12 steps per bar.*4/4 \(16\)"):
         ops.rerun_take(legacy, studio.blobs.get, take.id, geometry=studio.geometry)
+
+
+def test_a_neighbour_rendered_at_its_old_tempo_is_not_context_and_blocks_nothing(
+        studio: Studio) -> None:
+    # The verse goes to 150 BPM and keeps its take (it plays stretched); the intro and the
+    # chorus can still be rendered, without the verse's stale latent as their context.
+    verse = studio.section("Verse")
+    stale = verse.active_take
+    first_chorus = studio.section("Chorus").active_take
+    assert stale.id in first_chorus.context_take_ids
+    studio.doc.history.push(EditSectionSettings(verse.id, bpm=150.0))
+    # A take rendered next to the verse's take cannot be re-run exactly any more: it says so.
+    with pytest.raises(ops.OperationError, match="no longer fits its section"):
+        ops.rerun_take(studio.project, studio.blobs.get, first_chorus.id,
+                       geometry=studio.geometry)
+    for name in ("Intro", "Chorus"):
+        request = ops.regenerate_section(studio.project, studio.blobs.get,
+                                         studio.section(name).id, geometry=studio.geometry)
+        assert stale.id not in request.context_take_ids
+        window = ops.timeline.build_window(studio.project, studio.blobs.get, studio.geometry,
+                                           studio.section(name), request.span)
+        assert window.frames == request.span.n_frames  # no context where the verse is
+        take = studio.run(request).takes[0]
+        assert take.context_take_ids == ()
+    _rerun_matches(studio, studio.section("Chorus").active_take.id)

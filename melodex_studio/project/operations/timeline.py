@@ -178,10 +178,14 @@ def compose_song_latents(
     skip_section_id: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Latents [C, n] of song frames [start_frame, end_frame) from every other section's active
-    take, and a mask of the frames some take covers (the rest is zeros)."""
+    take, a mask of the frames some take covers (the rest is zeros), and which takes cover
+    which song frames. A take that no longer fits its section (rendered before the section's
+    tempo or length changed: it plays stretched, but its latent covers other frames) is not
+    context, as another model's is not."""
     n = end_frame - start_frame
     latents = np.zeros((geometry.channels, n), dtype=np.float32)
     known = np.zeros(n, dtype=bool)
+    used: dict[str, tuple[int, int]] = {}
     for section in project.sections:
         take = section.active_take
         if (section.id == skip_section_id or take is None or take.final_latent is None
@@ -191,14 +195,17 @@ def compose_song_latents(
         lo, hi = max(span.start_frame, start_frame), min(span.end_frame, end_frame)
         if lo >= hi:
             continue
-        latent = fit_frames(
-            read_latent(read_blob, take.final_latent), span.n_frames, f"take {take.display_name}"
-        )
+        try:
+            latent = fit_frames(read_latent(read_blob, take.final_latent), span.n_frames,
+                                f"take {take.display_name}")
+        except OperationError:  # stale: rendered at another tempo or length
+            continue
         latents[:, lo - start_frame : hi - start_frame] = latent[
             :, lo - span.start_frame : hi - span.start_frame
         ]
         known[lo - start_frame : hi - start_frame] = True
-    return latents, known
+        used[take.id] = (span.start_frame, span.end_frame)
+    return latents, known, used
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,7 @@ def build_window(
     neighbours' latents outside the section, `own_latent` (or zeros) on the section."""
     lo = max(0, span.start_frame - context_frames)
     hi = span.end_frame + context_frames
-    neighbours, known = compose_song_latents(
+    neighbours, known, used = compose_song_latents(
         project, read_blob, geometry, lo, hi, skip_section_id=section.id
     )
     left = 0
@@ -256,22 +263,8 @@ def build_window(
             )
         source[:, left : left + span.n_frames] = own_latent
     return RenderWindow(start=start, frames=end - start, span=span, source=source,
-                        context_take_ids=_takes_between(project, geometry, section, start, end))
-
-
-def _takes_between(project: Project, geometry: LatentGeometry, section: Section, start: int,
-                   end: int) -> tuple[str, ...]:
-    """Active takes of the other sections that overlap song frames [start, end)."""
-    ids = []
-    for other in project.sections:
-        take = other.active_take
-        if (other.id == section.id or take is None or take.final_latent is None
-                or not in_latent_space(take, geometry)):
-            continue
-        span = section_span(project, other, geometry)
-        if span.start_frame < end and start < span.end_frame:
-            ids.append(take.id)
-    return tuple(ids)
+                        context_take_ids=tuple(take_id for take_id, (lo, hi) in used.items()
+                                               if lo < end and start < hi))
 
 
 def take_latent_for_span(

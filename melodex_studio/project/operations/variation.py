@@ -240,7 +240,20 @@ def rerun_take(
             f"take {take.display_name} was planned with {take.plan.steps_per_bar} steps per bar "
             f"and {section.name} is now in {project.section_meter(section)} ({steps}): set the "
             "section's meter back to re-run it")
-    section = project.section(section.id)
+    request = _request_from_record(project, read_blob, project.section(section.id), take,
+                                   geometry, context_frames)
+    lost = [i for i in take.context_take_ids if i not in request.context_take_ids]
+    if lost:
+        raise OperationError(
+            f"take {take.display_name} was rendered next to take {lost[0]}, which no longer "
+            "fits its section (its tempo or length changed since): it can no longer be re-run "
+            "exactly; regenerate that section or set its tempo back")
+    return request
+
+
+def _request_from_record(project: Project, read_blob: ReadBlob, section: Section, take: Take,
+                         geometry: LatentGeometry, context_frames: int) -> RenderRequest:
+    """The request of `take`'s operation with its recorded seed, noise and settings."""
     options = dict(
         prompt=take.prompt,
         settings=take.settings,
