@@ -148,6 +148,7 @@ class TakeAudioCache:
     """
 
     max_entries: int = 128
+    max_bytes: int = 1 << 30  # stretched copies of long takes add up: about 18 five-minute takes
     _entries: OrderedDict[tuple[str, int, int, float], np.ndarray] = field(
         default_factory=OrderedDict)
 
@@ -166,9 +167,14 @@ class TakeAudioCache:
         converted = np.array(stretched(converted, to_rate, factor), dtype=np.float32)
         converted.flags.writeable = False
         self._entries[key] = converted
-        while len(self._entries) > self.max_entries:
+        while len(self._entries) > 1 and (len(self._entries) > self.max_entries
+                                          or self.nbytes > self.max_bytes):
             self._entries.popitem(last=False)
         return converted
+
+    @property
+    def nbytes(self) -> int:
+        return sum(audio.nbytes for audio in self._entries.values())
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -13,14 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 
+from melodex_studio.music.tempo import tempo_factor
 
-def tempo_factor(take_bpm: float | None, take_meter: str | None, bpm: float,
-                 meter: str) -> float:
-    """How much faster the section plays than the take was rendered (1.0: as it is). A take
-    rendered in another meter keeps its own bars: stretching cannot line them up."""
-    if take_bpm is None or take_bpm == bpm or (take_meter is not None and take_meter != meter):
-        return 1.0
-    return bpm / take_bpm
+__all__ = ["stretched", "tempo_factor"]
 
 
 def stretched(audio: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:

@@ -339,3 +339,14 @@ def _checked_span(start_bar: int, n_bars: int) -> tuple[int, int]:
     if start_bar < 0 or n_bars < 0:
         raise ValueError(f"bar span {start_bar} + {n_bars} must not be negative")
     return int(start_bar), int(n_bars)
+
+
+def tempo_factor(rendered_bpm: float | None, rendered_meter: str | None, bpm: float,
+                 meter: str) -> float:
+    """How much faster a section at `bpm` in `meter` plays than its take was rendered (1.0:
+    as it is; `audio.stretch`). A take rendered in another meter keeps its own bars:
+    stretching cannot line them up."""
+    if (rendered_bpm is None or rendered_bpm == bpm
+            or (rendered_meter is not None and rendered_meter != meter)):
+        return 1.0
+    return bpm / rendered_bpm

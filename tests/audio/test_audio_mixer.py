@@ -268,3 +268,26 @@ def test_a_take_rendered_at_another_tempo_plays_stretched_to_the_sections_at_its
         update={"meter": "3/4"}))
     assert len(arrangement_from_project(waltz, store.read_audio).clip(verse.id).audio) == (
         4 * 48000)
+
+
+def test_a_stretched_take_keeps_its_place_inside_the_section(store: BlobStore) -> None:
+    # A repaint-like take of bars 3-4 of a 4-bar verse, rendered at 120 BPM; the verse now at
+    # 80 BPM: the take starts on the verse's bar 3 and fills its two 3 s bars.
+    project = rendered_project(store, "Intro:2,Verse:4", bpm=120.0, sample_rate=48000)
+    verse = project.section_by_name("Verse")
+    take = make_take(store, verse, tone(24000 * 4, 24000, 330.0), region=(2, 4)).model_copy(
+        update={"bpm": 120.0, "meter": "4/4"})
+    project = with_take(project, "Verse", take)
+    project = project.replace_section(project.section_by_name("Verse").model_copy(
+        update={"bpm": 80.0}))
+    clip = arrangement_from_project(project, store.read_audio).clip(verse.id)
+    grid = project.grid()
+    assert clip.start_sample == grid.bar_to_sample(2 + 2) == (4 + 6) * 48000
+    assert len(clip.audio) == 6 * 48000
+
+
+def test_the_take_audio_cache_is_bounded_by_bytes(store: BlobStore) -> None:
+    project = rendered_project(store, "Intro:2,Verse:2,Chorus:2")  # 4 s each at 48 kHz
+    cache = TakeAudioCache(max_bytes=2 * 4 * 48000 * 4)  # room for two takes
+    arrangement_from_project(project, store.read_audio, cache=cache)
+    assert len(cache) == 2 and cache.nbytes <= cache.max_bytes

@@ -638,7 +638,7 @@ def test_a_neighbour_rendered_at_its_old_tempo_is_not_context_and_blocks_nothing
     assert stale.id in first_chorus.context_take_ids
     studio.doc.history.push(EditSectionSettings(verse.id, bpm=150.0))
     # A take rendered next to the verse's take cannot be re-run exactly any more: it says so.
-    with pytest.raises(ops.OperationError, match="no longer fits its section"):
+    with pytest.raises(ops.OperationError, match="no longer context there"):
         ops.rerun_take(studio.project, studio.blobs.get, first_chorus.id,
                        geometry=studio.geometry)
     for name in ("Intro", "Chorus"):
@@ -651,3 +651,19 @@ def test_a_neighbour_rendered_at_its_old_tempo_is_not_context_and_blocks_nothing
         take = studio.run(request).takes[0]
         assert take.context_take_ids == ()
     _rerun_matches(studio, studio.section("Chorus").active_take.id)
+
+
+def test_a_rerun_sees_only_the_context_its_take_saw(studio: Studio) -> None:
+    # The chorus goes stale (150 BPM), the verse is regenerated without it as context, the
+    # chorus comes back to 100 BPM: the verse's take still re-runs as it was made, without the
+    # chorus it never heard. The same holds for a neighbour rendered after the take.
+    chorus = studio.section("Chorus")
+    studio.doc.history.push(EditSectionSettings(chorus.id, bpm=150.0))
+    verse = studio.section("Verse")
+    take = studio.run(ops.regenerate_section(studio.project, studio.blobs.get, verse.id,
+                                             geometry=studio.geometry)).takes[0]
+    assert take.context_take_ids == (studio.section("Intro").active_take.id,)
+    studio.doc.history.push(EditSectionSettings(chorus.id, bpm=None))
+    rerun = ops.rerun_take(studio.project, studio.blobs.get, take.id, geometry=studio.geometry)
+    assert rerun.context_take_ids == take.context_take_ids
+    _rerun_matches(studio, take.id)

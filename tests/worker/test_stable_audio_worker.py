@@ -9,10 +9,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from melodex_studio.engine.backends.stable_audio import EdmSchedule
 from melodex_studio.project import operations as ops
+from melodex_studio.project.commands import EditSectionSettings
 from melodex_studio.project.fields import validated_copy
 from melodex_studio.project.models import new_project
 from melodex_studio.store import MemoryBlobs
+from melodex_studio.worker.blobs import decode_tensor
 from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
@@ -119,6 +122,15 @@ def test_an_imported_recording_is_varied_from_its_latent_noised_the_models_way(c
     assert vary.job.noise is not None  # with the import's own noise
     varied = run_request(client, doc, blobs, vary).takes[0]
     assert varied.final_latent != imported.final_latent
+    # The state it started from is the recording's latent at step k's noise level with the
+    # import's noise (Stable Audio Open's x0 + sigma noise, not the built-in model's mix).
+    k = varied.source_checkpoint_step
+    start = next(c for c in varied.checkpoints if c.step == k)
+    sigma = float(EdmSchedule().sigmas(varied.settings.steps)[k])
+    expected = (ops.read_latent(blobs.get, imported.final_latent)
+                + sigma * decode_tensor(blobs.get(imported.noise)))
+    np.testing.assert_allclose(ops.read_latent(blobs.get, start.latent), expected, rtol=1e-5,
+                               atol=1e-4)
     again = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id,
                                                           0.5, geometry=geometry)).takes[0]
     assert again.final_latent == varied.final_latent  # deterministic
@@ -126,3 +138,29 @@ def test_an_imported_recording_is_varied_from_its_latent_noised_the_models_way(c
     assert ops.finish_render(doc.project, rerun, client.submit(
         rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0].final_latent == (
         varied.final_latent)
+
+
+def test_an_import_varies_after_its_section_moved_a_frame(client) -> None:
+    """A section whose bars now round to one frame more or less than when a recording was
+    imported into it: the import's latent and noise are both fitted to it."""
+    # 3 bars at 120 BPM: 187.5 frames, so where the riff starts decides 187 or 188.
+    doc, blobs, geometry = rendered_song(client, "SAO", 120, sections="Intro:1,Riff:3")
+    intro, riff = doc.project.sections
+    riff_audio = (0.3 * np.sin(np.arange(6 * 8000) / 8000 * 2 * np.pi * 220)).astype(np.float32)
+    request = ops.import_recording(doc.project, riff.id, riff_audio, name="riff.wav",
+                                   geometry=geometry)
+    outcome = ops.finish_import(doc.project, request,
+                                client.submit(request.job, blobs=request.blobs).result(60))
+    for sha in outcome.blobs:
+        blobs.add(sha, outcome.blobs[sha])
+    doc.history.push(outcome.command)
+    frames = ops.section_span(doc.project, riff, geometry).n_frames
+    for bpm in np.arange(100.0, 140.0, 0.25):  # an intro tempo that moves the riff a frame
+        doc.history.push(EditSectionSettings(intro.id, bpm=float(bpm)))
+        moved = ops.section_span(doc.project, doc.project.sections[1], geometry).n_frames
+        if moved != frames:
+            break
+    assert abs(moved - frames) == 1
+    vary = ops.vary_take(doc.project, blobs.get, outcome.takes[0].id, 0.5, geometry=geometry)
+    varied = run_request(client, doc, blobs, vary).takes[0]
+    assert ops.read_latent(blobs.get, varied.final_latent).shape[1] == moved

@@ -40,11 +40,12 @@ from melodex_studio.project.operations.timeline import (
     SectionSpan,
     bars_span,
     build_window,
+    fit_frames,
     section_of,
     section_span,
     take_latent_for_span,
 )
-from melodex_studio.worker.blobs import BlobBag
+from melodex_studio.worker.blobs import BlobBag, decode_tensor
 from melodex_studio.worker.jobs import (
     MAX_CANDIDATES,
     AudioSpan,
@@ -137,10 +138,10 @@ def build_request(
     """The worker job for `generate` (frame ranges of `window`) and the request around it: what
     every operation shares. `extra` holds the operation's own RenderRequest fields."""
     bag = bag if bag is not None else BlobBag()
-    noise_ref = _noise_ref(noise_of, read_blob, bag)  # (blobs go in the bag in this order)
+    keep_start, keep_end = window.keep
+    noise_ref = _noise_ref(noise_of, read_blob, bag, keep_end - keep_start)  # (bag order)
     covered = sum(end - start for start, end in generate)
     source_ref = bag.add_latent(window.source) if covered < window.frames else None
-    keep_start, keep_end = window.keep
     changes = project.tempo_changes()
     first_bpm, first_meter = project.timing_at_start()
     decode_start, decode_end = window.decode_span(geometry)
@@ -188,10 +189,17 @@ def build_request(
     )
 
 
-def _noise_ref(take: Take | None, read_blob: ReadBlob, bag: BlobBag) -> str | None:
+def _noise_ref(take: Take | None, read_blob: ReadBlob, bag: BlobBag,
+               n_frames: int) -> str | None:
+    """`take`'s recorded noise for a section of `n_frames` (its blob as it is, or fitted where
+    the section's bars now round to a frame more or less)."""
     if take is None or take.noise is None:
         return None
-    return bag.add(read_blob(take.noise))
+    data = read_blob(take.noise)
+    noise = decode_tensor(data)
+    if noise.shape[-1] == n_frames:
+        return bag.add(data)
+    return bag.add_noise(fit_frames(noise, n_frames, f"the noise of take {take.display_name}"))
 
 
 # --- whole-section renders -----------------------------------------------------------------------

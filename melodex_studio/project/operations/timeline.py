@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from melodex_studio.music.tempo import TempoGrid
+from melodex_studio.music.tempo import TempoGrid, tempo_factor
 from melodex_studio.project.models import Project, Section, Take
 from melodex_studio.worker.blobs import AUDIO as AUDIO_TENSOR
 from melodex_studio.worker.blobs import LATENT, NOISE, decode_tensor
@@ -176,7 +176,7 @@ def compose_song_latents(
     start_frame: int,
     end_frame: int,
     skip_section_id: str,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
     """Latents [C, n] of song frames [start_frame, end_frame) from every other section's active
     take, a mask of the frames some take covers (the rest is zeros), and which takes cover
     which song frames. A take that no longer fits its section (rendered before the section's
@@ -191,6 +191,9 @@ def compose_song_latents(
         if (section.id == skip_section_id or take is None or take.final_latent is None
                 or not in_latent_space(take, geometry)):  # another model's: no context
             continue
+        if tempo_factor(take.bpm, take.meter, project.section_bpm(section),
+                        str(project.section_meter(section))) != 1.0:
+            continue  # it plays stretched: its latent is of another tempo
         span = section_span(project, section, geometry)
         lo, hi = max(span.start_frame, start_frame), min(span.end_frame, end_frame)
         if lo >= hi:

@@ -187,8 +187,15 @@ def vary_take(
 
 
 def with_context_takes(project: Project, take: Take) -> Project:
-    """The project as `take` saw it: each neighbour's recorded context take made active again
-    (only for the re-run's view; the document is not touched)."""
+    """The project as `take` saw it: each neighbour's recorded context take made active again,
+    and the other sections' takes (rendered later, or not context then) left out, so the
+    re-run sees the context the take saw (only for the re-run's view; the document is not
+    touched)."""
+    recorded = set(take.context_take_ids)
+    for other in project.sections:
+        if (other.id != take.section_id and other.active_take_id is not None
+                and other.active_take_id not in recorded):
+            project = project.replace_section(other.model_copy(update={"active_take_id": None}))
     for context_id in take.context_take_ids:
         try:
             neighbour = project.section_of_take(context_id)
@@ -245,9 +252,9 @@ def rerun_take(
     lost = [i for i in take.context_take_ids if i not in request.context_take_ids]
     if lost:
         raise OperationError(
-            f"take {take.display_name} was rendered next to take {lost[0]}, which no longer "
-            "fits its section (its tempo or length changed since): it can no longer be re-run "
-            "exactly; regenerate that section or set its tempo back")
+            f"take {take.display_name} was rendered next to take {lost[0]}, which is no longer "
+            "context there (its section's tempo, length or place changed since): it can no "
+            "longer be re-run exactly; regenerate that section or set it back")
     return request
 
 

@@ -13,6 +13,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from melodex_studio.music.key import Key
+from melodex_studio.music.tempo import tempo_factor
 from melodex_studio.project.section import Section
 from melodex_studio.ui.theme import current_palette, section_colour
 from melodex_studio.ui.timeline.geometry import TimelineGeometry
@@ -317,6 +318,8 @@ class SectionItem(QGraphicsObject):
         ppb = self.geometry.pixels_per_bar
         x0 = take.region_start_bar * ppb
         seconds = len(self.peaks) / _peaks_rate(self.peaks, take)
+        if self.timing is not None:  # a take at another tempo plays stretched to the section's
+            seconds /= tempo_factor(take.bpm, take.meter, *self.timing)
         width = seconds / self.seconds_per_bar * ppb
         width = min(width, self.width() - x0)
         if width <= 1:

@@ -228,6 +228,9 @@ class EngineExecutor:
         assert models is not None
         info = models.info
         reporter.check_cancelled()
+        if job.resume is not None and job.resume.clean:
+            raise ValueError("the built-in model varies an import from the state the studio "
+                             "sends (ModelInfo.noises_imports is false), not a clean latent")
         cond = job.conditioning
         grid = job.grid(info.sample_rate)
         key = Key.parse(cond.key)
