@@ -87,6 +87,9 @@ def test_it_loads_from_a_local_folder_and_refuses_one_that_is_not(backend, tmp_p
     assert not is_musicgen_folder(tmp_path)
     with pytest.raises(ModelLoadError, match="not a MusicGen folder"):
         MusicGen.from_folder(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "musicgen_melody"}')
+    with pytest.raises(ModelLoadError, match="MusicGen Melody"):
+        MusicGen.from_folder(tmp_path)
     broken = write_tiny_musicgen(tmp_path / "broken")
     (broken / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(ModelLoadError, match="cannot load MusicGen"):
@@ -106,6 +109,8 @@ def test_same_seed_same_codes_and_the_seed_and_prompt_matter(backend) -> None:
     assert not torch.equal(codes, backend.render(cond, FRAMES, seed=4, steps=4).final_latent)
     other = backend.render(backend.condition("brass fanfare"), FRAMES, seed=3, steps=4)
     assert not torch.equal(codes, other.final_latent)
+    long_prompt = backend.condition("lo-fi " * 200)  # past the text encoder's length: cut
+    assert long_prompt.states.shape[1] == 64  # the tiny tokenizer's model_max_length
 
 
 def test_checkpoints_are_token_prefixes_and_resuming_reproduces_the_run(backend) -> None:

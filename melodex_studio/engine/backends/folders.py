@@ -12,12 +12,18 @@ def is_stable_audio_folder(folder: Path | str | None) -> bool:
     return folder is not None and (Path(folder) / "model_index.json").is_file()
 
 
-def is_musicgen_folder(folder: Path | str | None) -> bool:
-    """A folder whose config.json names a MusicGen model (what transformers saves)."""
+def folder_model_type(folder: Path | str | None) -> str | None:
+    """The `model_type` a transformers folder's config.json names, if it is readable."""
     if folder is None:
-        return False
+        return None
     try:
         config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and config.get("model_type") == "musicgen"
+        return None
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def is_musicgen_folder(folder: Path | str | None) -> bool:
+    """A folder whose config.json names a MusicGen model (what transformers saves)."""
+    return folder_model_type(folder) == "musicgen"

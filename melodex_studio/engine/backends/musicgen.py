@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from melodex_studio.engine.backends.capabilities import BackendCapabilities
-from melodex_studio.engine.backends.folders import is_musicgen_folder
+from melodex_studio.engine.backends.folders import folder_model_type, is_musicgen_folder
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
 from melodex_studio.engine.sampling import CancelFlag, is_cancelled, seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
@@ -146,6 +146,9 @@ class MusicGen:
         "musicgen", the weights, generation_config.json and the tokenizer's files)."""
         folder = Path(folder)
         if not is_musicgen_folder(folder):
+            if folder_model_type(folder) == "musicgen_melody":
+                raise ModelLoadError(f"{folder} holds MusicGen Melody, which the studio does not "
+                                     "run yet: use MusicGen small, medium, large or stereo")
             raise ModelLoadError(
                 f"{folder} is not a MusicGen folder: its config.json does not describe a "
                 "MusicGen model (point the studio at the folder that holds config.json, the "
@@ -191,7 +194,9 @@ class MusicGen:
 
     @torch.inference_mode()
     def condition(self, prompt: str) -> MusicGenConditioning:
-        tokens = self.tokenizer([prompt], padding=True, return_tensors="pt")
+        longest = getattr(self.tokenizer, "model_max_length", 512)
+        tokens = self.tokenizer([prompt], padding=True, truncation=True,
+                                max_length=min(int(longest), 512), return_tensors="pt")
         ids = tokens.input_ids.to(self.device)
         mask = tokens.attention_mask.to(self.device)
         states = self.model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
