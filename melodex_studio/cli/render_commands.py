@@ -84,34 +84,23 @@ class _Session:
     """The worker, the blobs and the document of one command."""
 
     def __init__(self, args: argparse.Namespace, project: Any, file_blobs: Any = None) -> None:
-        from melodex_studio.engine.backends.folders import (
-            is_musicgen_folder,
-            is_stable_audio_folder,
-        )
         from melodex_studio.project.document import Document
         from melodex_studio.project.operations import LatentGeometry
         from melodex_studio.store import ChainBlobs, MemoryBlobs
         from melodex_studio.worker.inprocess import InProcessClient
-        from melodex_studio.worker.model_paths import missing_model_message, model_is_present
+        from melodex_studio.worker.model_paths import (
+            folder_worker_config,
+            missing_model_message,
+            model_is_present,
+        )
         from melodex_studio.worker.protocol import WorkerConfig
 
         if args.tiny_random_model:
             config = WorkerConfig(model="tiny-random", threads=args.threads, device=args.device)
-        elif is_stable_audio_folder(args.model_dir):
-            config = WorkerConfig(model="stable-audio", model_dir=str(args.model_dir),
-                                  threads=args.threads, device=args.device)
-        elif is_musicgen_folder(args.model_dir):
-            config = WorkerConfig(model="musicgen", model_dir=str(args.model_dir),
-                                  threads=args.threads, device=args.device)
         else:
-            model_dir = args.model_dir
-            if not model_is_present(model_dir):
-                raise CliError(missing_model_message(model_dir))
-            config = WorkerConfig(
-                model_dir=str(model_dir) if model_dir else None,
-                threads=args.threads,
-                device=args.device,
-            )
+            config = folder_worker_config(args.model_dir, args.device, args.threads)
+            if config.model == "builtin" and not model_is_present(args.model_dir):
+                raise CliError(missing_model_message(args.model_dir))
         self.quiet = args.quiet
         self.client = InProcessClient(config)
         self.geometry = LatentGeometry.from_model(self.client.status.model)

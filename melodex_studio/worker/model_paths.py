@@ -68,3 +68,19 @@ def worker_config(model_id: str, stable_audio_dir: str | None, device: str, thre
         return WorkerConfig(model="musicgen", model_dir=musicgen_dir, device=device,
                             threads=threads)
     return WorkerConfig(model="builtin", device=device, threads=threads)
+
+
+def folder_worker_config(model_dir: Path | None, device: str, threads: int) -> WorkerConfig:
+    """The worker configuration for a model folder given by path (`--model-dir`): Stable Audio
+    Open or MusicGen told apart by their config files, else a built-in model's folder (None:
+    the shipped one)."""
+    from melodex_studio.engine.backends.folders import is_musicgen_folder, is_stable_audio_folder
+
+    if is_stable_audio_folder(model_dir):
+        return WorkerConfig(model="stable-audio", model_dir=str(model_dir), device=device,
+                            threads=threads)
+    if is_musicgen_folder(model_dir):
+        return WorkerConfig(model="musicgen", model_dir=str(model_dir), device=device,
+                            threads=threads)
+    return WorkerConfig(model="builtin", model_dir=str(model_dir) if model_dir else None,
+                        device=device, threads=threads)

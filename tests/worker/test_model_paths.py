@@ -60,3 +60,19 @@ def test_a_large_models_folder_is_told_apart_by_its_config_files(tmp_path: Path)
     assert not is_musicgen_folder(tmp_path) and not is_musicgen_folder(None)
     (tmp_path / "model_index.json").write_text("{}")
     assert is_stable_audio_folder(tmp_path)
+
+
+def test_a_model_folder_given_by_path_names_its_worker(tmp_path: Path) -> None:
+    from melodex_studio.worker.model_paths import folder_worker_config
+
+    assert folder_worker_config(None, "auto", 2).model == "builtin"
+    assert folder_worker_config(None, "auto", 2).model_dir is None
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "musicgen"}))
+    musicgen = folder_worker_config(tmp_path, "cuda", 4)
+    assert (musicgen.model, musicgen.model_dir, musicgen.device) == ("musicgen", str(tmp_path),
+                                                                     "cuda")
+    (tmp_path / "model_index.json").write_text("{}")
+    assert folder_worker_config(tmp_path, "cpu", 1).model == "stable-audio"
+    (tmp_path / "model_index.json").unlink()
+    (tmp_path / "config.json").write_text(json.dumps({"codec": {}}))
+    assert folder_worker_config(tmp_path, "cpu", 1).model == "builtin"
