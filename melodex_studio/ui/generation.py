@@ -135,6 +135,7 @@ class GenerationController(QObject):
         self.model_plans = True  # the worker's model writes plans (Stable Audio Open does not)
         self.model_imports = True  # and encodes recordings to import
         self.model_repaints_inside = True  # and repaints bars with kept bars after them
+        self.model_diffusion = True  # and has a sampler and noise levels (MusicGen has not)
         self._repaint_tip = actions.repaint.toolTip()
         self.device_text = ""  # " · cpu": where the worker runs, kept for "ready" after a job
         self.running: dict[str, RunningJob] = {}
@@ -169,14 +170,14 @@ class GenerationController(QObject):
         return self._available and self.client is not None
 
     def _set_available(self, available: bool, reason: str) -> None:
-        state = (available, self.model_plans, self.model_imports)
+        state = (available, self.model_plans, self.model_imports, self.model_diffusion)
         if state != self._announced:  # a model that cannot plan greys out the planning
             self._available = available
             self._announced = state
             self.sig_available_changed.emit(available, reason)
         self._update_actions()
 
-    _announced: tuple[bool, bool, bool] = (False, True, True)
+    _announced: tuple[bool, bool, bool, bool] = (False, True, True, True)
 
     def _handle(self, envelope: Envelope) -> None:
         message = envelope.message
@@ -216,6 +217,7 @@ class GenerationController(QObject):
             self.model_text = status.model.model_id
             self.model_plans, self.model_imports = status.model.plans, status.model.imports
             self.model_repaints_inside = status.model.repaints_inside
+            self.model_diffusion = status.model.diffusion
         device = self.device_text = f" · {status.device}" if status.device else ""
         if status.state is WorkerState.BROKEN:
             self.sig_worker_status.emit(f"unavailable ({status.detail})", "error")

@@ -297,6 +297,8 @@ class MainWindow(QMainWindow):
         self.generation._update_actions()
         self.takes_panel.set_generation_available(available)
         self.plan_editor.set_generation_available(available, self.generation.model_plans)
+        self.inspector.generation.set_model(self.generation.model_diffusion,
+                                            self.generation.model_text)
 
     def _worker_status(self, text: str, state: str) -> None:
         self.status.set_worker(text, state)

@@ -288,6 +288,9 @@ class ModelInfo(BaseModel):
     # brings to the step its own way (`ResumeFrom.clean`): Stable Audio Open's noise levels,
     # MusicGen's token prefix. False: the studio noises it the built-in model's way.
     noises_imports: bool = False
+    # A diffusion model: the settings' sampler and guidance interval apply (a token model such
+    # as MusicGen has neither; its steps are checkpoints along the take).
+    diffusion: bool = True
 
 
 class PlanOutput(BaseModel):

@@ -311,12 +311,17 @@ def test_a_left_to_right_model_repaints_only_bars_that_run_to_the_sections_end(
     assert repaint.isEnabled()
     model = studio.generation.client.status.model
     studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model.model_copy(
-        update={"model_id": "musicgen", "plans": False, "imports": False,
-                "repaints_inside": False}))))
+        update={"model_id": "musicgen", "plans": False, "imports": True,
+                "repaints_inside": False, "diffusion": False}))))
     assert not repaint.isEnabled()
     assert "musicgen writes music left to right" in repaint.toolTip()
+    settings_box = studio.inspector.generation  # no sampler, no noise levels to guide over
+    assert not settings_box.sampler_combo.isEnabled()
+    assert not settings_box.interval_start.isEnabled()
+    assert "Not used by musicgen" in settings_box.sampler_combo.toolTip()
+    assert "Checkpoints along the take" in settings_box.steps_spin.toolTip()
     selection.set_bar_range(last_bars)
     assert repaint.isEnabled() and "left to right" not in repaint.toolTip()
     studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model)))
     selection.set_bar_range(first_bar)
-    assert repaint.isEnabled()
+    assert repaint.isEnabled() and settings_box.sampler_combo.isEnabled()

@@ -38,7 +38,7 @@ def test_the_worker_says_what_the_model_is_and_cannot_do(client) -> None:
     assert (info.sample_rate, info.samples_per_frame, info.latent_channels) == (RATE, 80, 4)
     assert info.latent_frame_rate == 100.0 and not info.plans and info.imports
     assert info.noises_imports
-    assert not info.repaints_inside
+    assert not info.repaints_inside and not info.diffusion
     assert len(info.weights_hash) == 64
 
 

@@ -114,6 +114,7 @@ class MusicGen:
     on one device, in eval mode."""
 
     capabilities = CAPABILITIES
+    diffusion = False  # no sampler, no noise levels: its steps are points along the take
 
     def __init__(self, model: Any, tokenizer: Any, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)

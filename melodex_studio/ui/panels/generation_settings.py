@@ -140,6 +140,19 @@ class GenerationSettingsBox(QGroupBox):
         self.seed_dice.clicked.connect(self._new_seed)
         self.binding = CurrentSectionBinding(context, self.show_section, self)
         self.binding.refresh()
+        self.set_model(True, "the model")
+
+    def set_model(self, diffusion: bool, name: str) -> None:
+        """Grey out what the model in use does not read: a token model (MusicGen) has no
+        sampler and no noise levels to guide over, and its steps are points along the take."""
+        unused = "" if diffusion else f"Not used by {name}: it writes tokens, not denoising steps"
+        for widget in (self.sampler_combo, self.interval_start, self.interval_end):
+            widget.setEnabled(diffusion)
+            widget.setToolTip(unused)
+        self.steps_spin.setToolTip(
+            "Denoising steps: more is slower and a little cleaner" if diffusion else
+            f"Checkpoints along the take: Vary from step k of them keeps the first k/steps "
+            f"of the take ({name})")
 
     def _toggle_expert(self, shown: bool) -> None:
         self.expert_body.setVisible(shown)

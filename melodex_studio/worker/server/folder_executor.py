@@ -126,7 +126,8 @@ class FolderModelExecutor:
             latent_channels=backend.latent_channels, latent_frame_rate=backend.frame_rate,
             sample_rate=backend.sample_rate, samples_per_frame=backend.samples_per_frame,
             plans=backend.capabilities.plan, imports=backend.capabilities.imports,
-            repaints_inside=backend.capabilities.repaint, noises_imports=True)
+            repaints_inside=backend.capabilities.repaint, noises_imports=True,
+            diffusion=getattr(backend, "diffusion", True))
 
     def describe(self) -> WorkerStatus:
         return WorkerStatus(
