@@ -38,3 +38,16 @@ def rendered_song(client: InProcessClient, title: str, bpm: float,
         run_request(client, doc, blobs, ops.generate_section(doc.project, blobs.get, section.id,
                                                              geometry=geometry))
     return doc, blobs, geometry
+
+
+def imported_take(client: InProcessClient, doc: Document, blobs: MemoryBlobs,
+                  geometry: ops.LatentGeometry, section_id: str, audio):
+    """Import mono `audio` (at the model's rate) into a section as its active take."""
+    request = ops.import_recording(doc.project, section_id, audio, name="riff.wav",
+                                   geometry=geometry)
+    outcome = ops.finish_import(doc.project, request,
+                                client.submit(request.job, blobs=request.blobs).result(60))
+    for sha in outcome.blobs:
+        blobs.add(sha, outcome.blobs[sha])
+    doc.history.push(outcome.command)
+    return outcome.takes[0]

@@ -18,7 +18,7 @@ from melodex_studio.store import MemoryBlobs
 from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
-from tests.finished_renders import rendered_song, run_request
+from tests.finished_renders import imported_take, rendered_song, run_request
 from tests.musicgen_folder import write_tiny_musicgen
 
 RATE = 8000  # the tiny folder's EnCodec: 80 samples a frame, 100 frames a second
@@ -129,14 +129,7 @@ def test_a_recording_is_imported_as_codes_and_continued_from_any_point(client) -
     assert geometry.noises_imports
     time = np.arange(2 * RATE) / RATE
     riff = (0.3 * np.sin(2 * np.pi * 220 * time) * (np.sin(2 * np.pi * 2 * time) > 0))
-    request = ops.import_recording(doc.project, section.id, riff.astype(np.float32),
-                                   name="riff.wav", geometry=geometry)
-    outcome = ops.finish_import(doc.project, request,
-                                client.submit(request.job, blobs=request.blobs).result(60))
-    for sha in outcome.blobs:
-        blobs.add(sha, outcome.blobs[sha])
-    doc.history.push(outcome.command)
-    imported = outcome.takes[0]
+    imported = imported_take(client, doc, blobs, geometry, section.id, riff.astype(np.float32))
     codes = ops.read_latent(blobs.get, imported.final_latent)
     assert codes.shape == (4, 200) and np.array_equal(codes, np.round(codes))
     assert codes.min() >= 0 and codes.max() < 16

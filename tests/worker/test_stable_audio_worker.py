@@ -20,7 +20,7 @@ from melodex_studio.worker.handles import JobError
 from melodex_studio.worker.inprocess import InProcessClient
 from melodex_studio.worker.protocol import WorkerConfig
 from melodex_studio.worker.server.folder_executor import prompt_text
-from tests.finished_renders import rendered_song, run_request
+from tests.finished_renders import imported_take, rendered_song, run_request
 from tests.stable_audio_folder import write_tiny_stable_audio
 
 
@@ -109,14 +109,7 @@ def test_an_imported_recording_is_varied_from_its_latent_noised_the_models_way(c
     section = doc.project.sections[0]
     time = np.arange(4 * 8000) / 8000
     riff = (0.3 * np.sin(2 * np.pi * 220 * time)).astype(np.float32)
-    request = ops.import_recording(doc.project, section.id, riff, name="riff.wav",
-                                   geometry=geometry)
-    outcome = ops.finish_import(doc.project, request,
-                                client.submit(request.job, blobs=request.blobs).result(60))
-    for sha in outcome.blobs:
-        blobs.add(sha, outcome.blobs[sha])
-    doc.history.push(outcome.command)
-    imported = outcome.takes[0]
+    imported = imported_take(client, doc, blobs, geometry, section.id, riff)
     vary = ops.vary_take(doc.project, blobs.get, imported.id, 0.5, geometry=geometry)
     assert vary.job.resume is not None and vary.job.resume.clean  # the worker noises it
     assert vary.job.noise is not None  # with the import's own noise
@@ -147,13 +140,7 @@ def test_an_import_varies_after_its_section_moved_a_frame(client) -> None:
     doc, blobs, geometry = rendered_song(client, "SAO", 120, sections="Intro:1,Riff:3")
     intro, riff = doc.project.sections
     riff_audio = (0.3 * np.sin(np.arange(6 * 8000) / 8000 * 2 * np.pi * 220)).astype(np.float32)
-    request = ops.import_recording(doc.project, riff.id, riff_audio, name="riff.wav",
-                                   geometry=geometry)
-    outcome = ops.finish_import(doc.project, request,
-                                client.submit(request.job, blobs=request.blobs).result(60))
-    for sha in outcome.blobs:
-        blobs.add(sha, outcome.blobs[sha])
-    doc.history.push(outcome.command)
+    imported = imported_take(client, doc, blobs, geometry, riff.id, riff_audio)
     frames = ops.section_span(doc.project, riff, geometry).n_frames
     for bpm in np.arange(100.0, 140.0, 0.25):  # an intro tempo that moves the riff a frame
         doc.history.push(EditSectionSettings(intro.id, bpm=float(bpm)))
@@ -161,6 +148,6 @@ def test_an_import_varies_after_its_section_moved_a_frame(client) -> None:
         if moved != frames:
             break
     assert abs(moved - frames) == 1
-    vary = ops.vary_take(doc.project, blobs.get, outcome.takes[0].id, 0.5, geometry=geometry)
+    vary = ops.vary_take(doc.project, blobs.get, imported.id, 0.5, geometry=geometry)
     varied = run_request(client, doc, blobs, vary).takes[0]
     assert ops.read_latent(blobs.get, varied.final_latent).shape[1] == moved
