@@ -196,6 +196,8 @@ def test_a_continuation_keeps_the_frames_around_its_region_and_hears_what_came_b
         backend.render(cond, FRAMES, steps=4, region_mask=gap, source_latents=source)
     with pytest.raises(ValueError, match="need source latents"):
         backend.render(cond, FRAMES, steps=4, region_mask=mask)
+    with pytest.raises(ValueError, match="not MusicGen codes"):  # another model's latent
+        backend.render(cond, FRAMES, steps=4, region_mask=mask, source_latents=source + 0.25)
 
 
 def test_a_cancel_stops_between_positions_with_a_checkpoint_that_resumes(backend) -> None:
@@ -223,6 +225,10 @@ def test_a_checkpoint_decodes_with_its_unwritten_end_silent(backend) -> None:
     audio = backend.decode(run.checkpoints[2])
     assert audio.shape == (1, FRAMES * 80)
     assert bool((audio[:, 12 * 80 :] == 0).all()) and bool(audio[:, : 12 * 80].abs().sum() > 0)
+    for hostile in (run.final_latent + 0.5, run.final_latent * 1e6,
+                    torch.full_like(run.final_latent, float("nan"))):
+        with pytest.raises(ValueError, match="not MusicGen codes"):
+            backend.decode(hostile)
 
 
 def test_the_draw_is_the_inverse_cdf_among_the_best_codes() -> None:

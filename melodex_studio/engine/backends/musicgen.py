@@ -261,6 +261,9 @@ class MusicGen:
         noise = noise.float().cpu()
         codes = (torch.zeros(shape) if source_latents is None
                  else source_latents.float().cpu().clone())
+        if not self.are_codes(codes):
+            raise ValueError("the source latent holds values that are not MusicGen codes: it "
+                             "is not this model's")
         region = Region(start, end)
 
         # Where the run starts: a stored checkpoint, the source's first frames, or nothing.
@@ -280,7 +283,7 @@ class MusicGen:
             if done:
                 assert prefix_from is not None
                 prefix = prefix_from.float().cpu()[:, start : start + done]
-                if bool(((prefix < 0) | (prefix >= self.vocab) | (prefix != prefix.round())).any()):
+                if bool((prefix < 0).any()) or not self.are_codes(prefix):
                     raise ValueError(f"the latent of step {first} holds no codes where the run "
                                      "resumes: it is not this model's checkpoint")
                 codes[:, start : start + done] = prefix
@@ -401,9 +404,15 @@ class MusicGen:
             if lo < hi:
                 column = codes[k, lo - 1 - delay : hi - 1 - delay]
                 if bool((column < 0).any()):
-                    raise AssertionError("an input reads a code not drawn yet")
+                    raise ValueError("the source has unwritten frames (-1) where the model "
+                                     "reads it: it is a checkpoint, not a take")
                 ids[k, lo - first : hi - first] = column.long()
         return ids
+
+    def are_codes(self, latent: Tensor) -> bool:
+        """Whether every value is one of this model's codes or -1 (not written yet)."""
+        return not bool(((latent < UNKNOWN) | (latent >= self.vocab)
+                         | (latent != latent.round())).any())
 
     # --- codec ---------------------------------------------------------------------------
 
@@ -425,6 +434,9 @@ class MusicGen:
         """Codes [K, frames] -> audio [channels, frames * samples_per_frame]. Unknown frames
         (-1, a checkpoint's unwritten end) are silent."""
         codes = codes.float().cpu()
+        if not self.are_codes(codes):
+            raise ValueError("the latent holds values that are not MusicGen codes: it is not "
+                             "a take of this model")
         unknown = (codes < 0).any(dim=0)
         ids = codes.clamp(min=0).long().to(self.device)
         groups = [ids[0::2], ids[1::2]] if self.stereo else [ids]
