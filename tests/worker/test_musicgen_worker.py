@@ -47,6 +47,13 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
     intro, verse = doc.project.sections
     take = verse.active_take
     assert len(ops.read_audio(blobs.get, take.audio)) == 2 * RATE
+    # The studio asks to listen for the key, but on a CPU a large model renders once (minutes
+    # each), without listening.
+    request = ops.regenerate_section(doc.project, blobs.get, verse.id, geometry=geometry)
+    assert request.job.key_retries
+    output = client.submit(request.job, blobs=request.blobs).result(120).message.output
+    candidate = output.candidates[0]
+    assert candidate.renders == 1 and not candidate.heard_key
     codes = ops.read_latent(blobs.get, take.final_latent)
     assert codes.shape == (4, 200) and np.array_equal(codes, np.round(codes))
     intro_audio = ops.read_audio(blobs.get, intro.active_take.audio)

@@ -169,6 +169,10 @@ class FolderModelExecutor:
         assert backend is not None and info is not None
         reporter.check_cancelled()
         self.check_render(job)
+        if self.device.type == "cpu" and job.key_retries:
+            # A large model's render takes minutes on a CPU: a take heard off key is kept (and
+            # the musician decides), not rendered up to four times over.
+            job = job.model_copy(update={"key_retries": 0})
         frames = job.window_frames
         cond = self.condition(job)
         shape = (backend.latent_channels, frames)
