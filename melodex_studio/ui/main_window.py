@@ -296,7 +296,8 @@ class MainWindow(QMainWindow):
             action.setToolTip(tip if available else f"{tip} — {reason}")
         self.generation._update_actions()
         self.takes_panel.set_generation_available(available)
-        self.plan_editor.set_generation_available(available, self.generation.model_plans)
+        self.plan_editor.set_generation_available(available, self.generation.model_plans,
+                                                  self.generation.model_text)
         self.inspector.generation.set_model(self.generation.model_diffusion,
                                             self.generation.model_text)
 

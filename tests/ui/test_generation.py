@@ -288,9 +288,12 @@ def test_a_model_that_writes_no_plans_greys_out_planning_and_import(qtbot, gener
     assert not actions.plan.isEnabled() and not actions.import_audio.isEnabled()
     assert actions.generate.isEnabled() and actions.regenerate.isEnabled()
     assert not studio.plan_editor.replan_button.isEnabled()
-    assert "writes no plans" in studio.plan_editor.replan_button.toolTip()
+    assert "writes and reads no plans" in studio.plan_editor.replan_button.toolTip()
+    assert not studio.plan_editor.model_note.isHidden()
+    assert "stable-audio-open renders from the prompt" in studio.plan_editor.model_note.text()
     studio.generation._handle(Envelope(WorkerStatus(state=WorkerState.IDLE, model=model)))
     assert actions.plan.isEnabled() and studio.plan_editor.replan_button.isEnabled()
+    assert studio.plan_editor.model_note.isHidden()
 
 
 def test_a_left_to_right_model_repaints_only_bars_that_run_to_the_sections_end(

@@ -132,6 +132,10 @@ class PlanEditor(QWidget):
         self.title.setObjectName("sectionTitle")
         self.error_label = QLabel()
         self.error_label.setObjectName("errorText")
+        self.model_note = QLabel()  # says when the model in use does not read plans
+        self.model_note.setObjectName("hint")
+        self.model_note.setVisible(False)
+        self.model_note.setWordWrap(True)
         self.create_button = QPushButton(icon("plan"), "Create Empty Plan")
         self.create_button.setToolTip("Start a plan by hand: no chords, no drums yet")
         self.replan_button = QPushButton(icon("regenerate"), "Re-plan Unlocked Bars")
@@ -150,6 +154,7 @@ class PlanEditor(QWidget):
         top.addWidget(self.replan_button)
         top.addWidget(self.clear_button)
         layout.addLayout(top)
+        layout.addWidget(self.model_note)
 
         self.model = PlanTableModel(context, self)
         self.table = QTableView()
@@ -215,14 +220,23 @@ class PlanEditor(QWidget):
             self.table.setMinimumHeight(ROW_HEIGHT * (len(ROWS) + 1) + 4)
         self._show_bar_range(self.context.selection.bar_range)
 
-    def set_generation_available(self, available: bool, plans: bool = True) -> None:
-        """`plans`: the worker's model writes plans (Stable Audio Open does not)."""
+    def set_generation_available(self, available: bool, plans: bool = True,
+                                 model: str = "") -> None:
+        """`plans`: the worker's model writes and reads plans (Stable Audio Open and MusicGen
+        render from the prompt alone)."""
         self._generation_available = available and plans
         self.replan_button.setEnabled(available and plans)
+        prompt_only = available and not plans
+        self.model_note.setVisible(prompt_only)
+        note = (f"{model or 'This model'} renders from the prompt: the plan is kept for the "
+                "built-in model and MIDI export")
+        self.model_note.setText(note)
+        self.model_note.setToolTip(note)
         if not available:
             tip = "Needs the inference worker"
         elif not plans:
-            tip = "The model in use writes no plans: write the bars yourself"
+            tip = (f"{model or 'The model in use'} writes and reads no plans: it renders from "
+                   "the prompt; the plan is kept for the built-in model and MIDI export")
         else:
             tip = "Let the structure model rewrite every bar that is not locked"
         self.replan_button.setToolTip(tip)
