@@ -17,4 +17,5 @@ class BackendCapabilities:
     resume: bool = False
     plan: bool = False
     imports: bool = False  # encodes a recording so it can be repainted and varied
+    diffusion: bool = True  # samples noise levels (a sampler, a guidance interval); not tokens
     max_seconds: float = 30.0

@@ -45,7 +45,7 @@ from melodex_studio.engine.sampling import CancelFlag, is_cancelled, seeded_nois
 from melodex_studio.engine.weights import ModelLoadError
 
 CAPABILITIES = BackendCapabilities(generate=True, repaint=False, extend=True, resume=True,
-                                   plan=False, imports=True, max_seconds=300.0)
+                                   plan=False, imports=True, diffusion=False, max_seconds=300.0)
 PASS_SECONDS = 30.0  # the longest stretch one pass reads, as MusicGen was trained
 CONTEXT_SECONDS = 10.0  # what a later pass of a longer render continues from
 UNKNOWN = -1.0  # a checkpoint's frames not written yet
@@ -114,7 +114,6 @@ class MusicGen:
     on one device, in eval mode."""
 
     capabilities = CAPABILITIES
-    diffusion = False  # no sampler, no noise levels: its steps are points along the take
 
     def __init__(self, model: Any, tokenizer: Any, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)

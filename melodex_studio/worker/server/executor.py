@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 
 from melodex_studio.audio.limiter import limit_overs
-from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.control_raster import control_raster
 from melodex_studio.engine.pipelines.decode import decode
 from melodex_studio.engine.pipelines.plan import PlanCancelled, plan_section
@@ -36,7 +35,6 @@ from melodex_studio.worker.jobs import (
     DecodeJob,
     DecodeOutput,
     EncodeJob,
-    EncodeOutput,
     Job,
     JobOutput,
     PlanJob,
@@ -56,6 +54,7 @@ from melodex_studio.worker.server.render_jobs import (
     WindowInputs,
     edge_padded,
     kept_frames,
+    run_encode_job,
     run_render_job,
 )
 
@@ -197,19 +196,8 @@ class EngineExecutor:
     def _encode(self, job: EncodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         models = self.models
         assert models is not None
-        audio = torch.from_numpy(bag.tensor(job.audio, "audio").reshape(-1).copy())
-        if audio.numel() == 0:
-            raise ValueError("there is no audio to encode")
-        latent = models.codec.encode(audio.to(models.device))[0].float().cpu()[:, : job.frames]
-        if latent.shape[1] < job.frames:  # the section ends a little after the audio
-            pad = latent[:, -1:].expand(-1, job.frames - latent.shape[1])
-            latent = torch.cat([latent, pad], dim=1)
-        noise = seeded_noise(job.seed, tuple(latent.shape))  # a render of this length's
-        heard = heard_key(audio.numpy(), models.codec.sample_rate)
-        out = BlobBag()
-        return EncodeOutput(latent=out.add_latent(latent.numpy()),
-                            noise=out.add_noise(noise.numpy()), model=models.info,
-                            heard_key="" if heard is None else str(heard)), out
+        return run_encode_job(job, bag, lambda audio: models.codec.encode(
+            audio.to(models.device))[0], models.info)
 
     def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         models = self.models

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +25,6 @@ import torch
 from torch import Tensor
 
 from melodex_studio.audio.limiter import limit_overs
-from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.backends.capabilities import BackendCapabilities
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
 from melodex_studio.engine.sampling import seeded_noise
@@ -35,7 +35,6 @@ from melodex_studio.worker.jobs import (
     DecodeJob,
     DecodeOutput,
     EncodeJob,
-    EncodeOutput,
     Job,
     JobOutput,
     ModelInfo,
@@ -51,6 +50,7 @@ from melodex_studio.worker.server.render_jobs import (
     WindowInputs,
     edge_padded,
     kept_frames,
+    run_encode_job,
     run_render_job,
 )
 
@@ -74,7 +74,7 @@ class FolderBackend(Protocol):
     def decode(self, latents: Tensor) -> Tensor: ...
 
 
-class FolderModelExecutor:
+class FolderModelExecutor(ABC):
     """A `JobExecutor` over a large model from `config.model_dir`. Subclasses name the model
     (`model_id`, `name`), load it (`load_backend`) and turn a render job into its conditioning
     (`condition`)."""
@@ -85,15 +85,17 @@ class FolderModelExecutor:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.backend: Any = None
+        self.backend: Any = None  # a `FolderBackend` once loaded
         self.info: ModelInfo | None = None
         self.device = torch.device("cpu")
 
-    def load_backend(self, folder: Path, device: torch.device) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def load_backend(self, folder: Path, device: torch.device) -> FolderBackend:
+        """The model from `folder` (raises `ModelLoadError` with what is wrong)."""
 
+    @abstractmethod
     def condition(self, job: RenderJob) -> Any:
-        raise NotImplementedError
+        """The model's conditioning for the job's prompt (and where its window sits)."""
 
     def guidance_interval(self, job: RenderJob) -> tuple[float, float]:
         """Where guidance applies, as progress through the render (the section's setting)."""
@@ -127,7 +129,7 @@ class FolderModelExecutor:
             sample_rate=backend.sample_rate, samples_per_frame=backend.samples_per_frame,
             plans=backend.capabilities.plan, imports=backend.capabilities.imports,
             repaints_inside=backend.capabilities.repaint, noises_imports=True,
-            diffusion=getattr(backend, "diffusion", True))
+            diffusion=backend.capabilities.diffusion)
 
     def describe(self) -> WorkerStatus:
         return WorkerStatus(
@@ -244,22 +246,8 @@ class FolderModelExecutor:
                            PEAK_CEILING)
 
     def _encode(self, job: EncodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
-        """A recording's latent over the section's frames (cut, or its last frame repeated) and
-        the noise a render of that length draws from the job's seed, as the built-in model's."""
         assert self.info is not None
-        audio = torch.from_numpy(bag.tensor(job.audio, "audio").reshape(-1).copy())
-        if audio.numel() == 0:
-            raise ValueError("there is no audio to encode")
-        latent = self.backend.encode(audio)[:, : job.frames]
-        if latent.shape[1] < job.frames:  # the section ends a little after the audio
-            latent = torch.cat([latent, latent[:, -1:].expand(-1, job.frames - latent.shape[1])],
-                               dim=1)
-        noise = seeded_noise(job.seed, tuple(latent.shape))
-        heard = heard_key(audio.numpy(), self.info.sample_rate)
-        out = BlobBag()
-        return EncodeOutput(latent=out.add_latent(latent.contiguous().numpy()),
-                            noise=out.add_noise(noise.numpy()), model=self.info,
-                            heard_key="" if heard is None else str(heard)), out
+        return run_encode_job(job, bag, self.backend.encode, self.info)
 
     def _decode(self, job: DecodeJob, bag: BlobBag) -> tuple[JobOutput, Mapping[str, bytes]]:
         assert self.info is not None

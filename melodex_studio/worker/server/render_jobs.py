@@ -1,5 +1,6 @@
 """What every model's executor does with a render job but the model call and the decode: read
-the window, run the candidates (with key retries, progress and previews), write their blobs."""
+the window, run the candidates (with key retries, progress and previews), write their blobs;
+and with an encode job but the encoder call."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from melodex_studio.engine.audio_key import heard_key
 from melodex_studio.engine.pipelines.render import RenderResult, StepCallback
 from melodex_studio.engine.pipelines.render_in_key import render_in_key
+from melodex_studio.engine.sampling import seeded_noise
 from melodex_studio.music.key import Key
 from melodex_studio.worker.blobs import BlobBag
-from melodex_studio.worker.jobs import AudioSpan, CheckpointRef, RenderedCandidate, RenderJob
+from melodex_studio.worker.jobs import (
+    AudioSpan,
+    CheckpointRef,
+    EncodeJob,
+    EncodeOutput,
+    ModelInfo,
+    RenderedCandidate,
+    RenderJob,
+)
 from melodex_studio.worker.runtime import StepReporter
 
 
@@ -140,3 +151,23 @@ def edge_padded(latent: Tensor, span: AudioSpan, samples_per_frame: int) -> tupl
         raise ValueError(f"audio span [{span.start}, {span.end}) is too far outside the window")
     padded = torch.cat([latent[:, :1]] * left + [latent] + [latent[:, -1:]] * right, dim=1)
     return padded, first + left, last + left
+
+
+def run_encode_job(job: EncodeJob, bag: BlobBag, encode: Callable[[Tensor], Tensor],
+                   info: ModelInfo) -> tuple[EncodeOutput, BlobBag]:
+    """A recording's latent over the section's frames (`encode(audio)` [C, T], cut, or its
+    last frame repeated where the section ends a little after the audio), the noise a render
+    of that length draws from the job's seed, and the key the recording is heard in."""
+    audio = torch.from_numpy(bag.tensor(job.audio, "audio").reshape(-1).copy())
+    if audio.numel() == 0:
+        raise ValueError("there is no audio to encode")
+    latent = encode(audio).float().cpu()[:, : job.frames]
+    if latent.shape[1] < job.frames:
+        latent = torch.cat([latent, latent[:, -1:].expand(-1, job.frames - latent.shape[1])],
+                           dim=1)
+    noise = seeded_noise(job.seed, tuple(latent.shape))
+    heard = heard_key(audio.numpy(), info.sample_rate)
+    out = BlobBag()
+    return EncodeOutput(latent=out.add_latent(latent.contiguous().numpy()),
+                        noise=out.add_noise(noise.numpy()), model=info,
+                        heard_key="" if heard is None else str(heard)), out
