@@ -11,7 +11,6 @@ the take's audio.
 from __future__ import annotations
 
 import numpy as np
-import pedalboard
 
 from melodex_studio.music.tempo import tempo_factor
 
@@ -23,6 +22,8 @@ def stretched(audio: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
     round(len / factor) samples."""
     if factor == 1.0 or len(audio) == 0:
         return audio
+    import pedalboard  # only when a take needs it: it adds a tenth of a second to start-up
+
     length = round(len(audio) / factor)
     out = pedalboard.time_stretch(np.ascontiguousarray(audio, dtype=np.float32)[None],
                                   float(sample_rate), stretch_factor=float(factor))[0]
