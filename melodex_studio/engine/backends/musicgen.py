@@ -238,9 +238,9 @@ class MusicGen:
         arguments mean what they mean for the other models' `render`: `start_step` with
         `init_latent` (a stored checkpoint) resumes, with the source alone (or `strength`,
         the fraction of the region drawn again) keeps the source's first frames of the region
-        and draws the rest. `guidance_interval` is in progress through the region, `sampler`
-        has no meaning for a token model. `guidance` defaults to the folder's own (3)."""
-        del sampler  # one way to draw tokens
+        and draws the rest. `guidance` (default: the folder's own, 3) applies to every code:
+        `guidance_interval` (noise levels) and `sampler` have no meaning for a token model."""
+        del sampler, guidance_interval  # one way to draw tokens, guided throughout
         shape = (self.codebooks, n_frames)
         mask = torch.ones(n_frames, dtype=torch.bool) if region_mask is None else region_mask
         if tuple(mask.shape) != (n_frames,):
@@ -306,7 +306,7 @@ class MusicGen:
         for first_frame, part, last_frame in self._passes(region, n_frames):
             # One pass reads window frames [first_frame, last_frame) as its own sequence.
             view, view_draws = codes[:, first_frame:last_frame], draws[:, first_frame:last_frame]
-            for position, logits in self._positions(cond, view, part, scale, guidance_interval):
+            for position, logits in self._positions(cond, view, part, scale):
                 if is_cancelled(cancel):
                     raise RenderCancelled(step, at_step(step), checkpoints)
                 rows = [k for k, delay in enumerate(self.delays)
@@ -357,8 +357,8 @@ class MusicGen:
                                max(0, known - part_start)), stop)
                 for first, part_start, part_end, stop in cuts if known < part_end]
 
-    def _positions(self, cond: MusicGenConditioning, codes: Tensor, region: Region, scale: float,
-                   interval: tuple[float, float]):
+    def _positions(self, cond: MusicGenConditioning, codes: Tensor, region: Region,
+                   scale: float):
         """(position, guided logits [K, V]) for every decoder position whose logits draw a
         code of the region not yet known, running the decoder as the run first did: the
         frames before the region in one pass, every later position one at a time (so a
@@ -371,7 +371,6 @@ class MusicGen:
         cache = None
         position = region.start  # the prefill runs positions 0..start
         inputs = self._inputs(codes, 0, position + 1)
-        lo, hi = interval
         while True:
             out = self.model.decoder(
                 input_ids=inputs.repeat(rows, 1).to(self.device), encoder_hidden_states=states,
@@ -382,9 +381,7 @@ class MusicGen:
             if position >= region.start + region.done:
                 if guided:
                     conditional, unconditional = logits.split(self.codebooks)
-                    progress = (position - region.start) / (region.frames + max(self.delays))
-                    weight = scale if lo <= progress < hi else 1.0
-                    logits = unconditional + (conditional - unconditional) * weight
+                    logits = unconditional + (conditional - unconditional) * scale
                 yield position, logits
             if position == last:
                 return

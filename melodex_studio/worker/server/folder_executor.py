@@ -97,10 +97,6 @@ class FolderModelExecutor(ABC):
     def condition(self, job: RenderJob) -> Any:
         """The model's conditioning for the job's prompt (and where its window sits)."""
 
-    def guidance_interval(self, job: RenderJob) -> tuple[float, float]:
-        """Where guidance applies, as progress through the render (the section's setting)."""
-        return job.guidance_interval
-
     def check_render(self, job: RenderJob) -> None:
         """Refuse, with what to do, a render the model cannot make (before any work)."""
         seconds = job.window_frames / self.backend.frame_rate
@@ -207,7 +203,7 @@ class FolderModelExecutor(ABC):
             noise, init, start, source = state
             return backend.render(
                 cond, frames, seed=seed, noise=noise, steps=job.steps, guidance=job.guidance,
-                guidance_interval=self.guidance_interval(job), sampler=job.sampler,
+                guidance_interval=job.guidance_interval, sampler=job.sampler,
                 region_mask=inputs.mask, source_latents=source, start_step=start,
                 init_latent=init, step_callback=on_step, cancel=lambda: reporter.cancelled,
                 checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None

@@ -4,8 +4,8 @@ Everything but the model is `folder_executor.FolderModelExecutor`'s. MusicGen co
 left to right, so it writes a section after the bars before it (its context), continues a take
 into new bars and varies a take from any step (the bars up to that step kept), but does not
 repaint bars that have kept bars of the same take after them: such a job is refused with what
-to do instead. Guidance applies to the whole render: the section's guidance interval is one of
-noise levels, which a token model does not have. Spans decode with a second of codes around
+to do instead. Guidance applies to the whole render (the section's guidance interval is one of
+noise levels, which a token model does not have). Spans decode with a second of codes around
 them, as EnCodec's decoder (an LSTM) reaches far.
 """
 
@@ -34,11 +34,6 @@ class MusicGenExecutor(FolderModelExecutor):
 
     def condition(self, job: RenderJob) -> MusicGenConditioning:
         return self.backend.condition(prompt_text(job))
-
-    def guidance_interval(self, job: RenderJob) -> tuple[float, float]:
-        """Everywhere: the section's interval is one of noise levels, which a token model
-        does not have (over progress through the music it would leave the end unguided)."""
-        return (0.0, 1.0)
 
     def check_render(self, job: RenderJob) -> None:
         super().check_render(job)
