@@ -64,6 +64,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wav", type=Path, default=None, help="also export the mixdown here")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--float32", action="store_true",
+                        help="compute in float32 on a GPU too (default: bfloat16 where the GPU "
+                             "has it; a CPU always computes in float32)")
     parser.add_argument(
         "--model-dir", type=Path, default=None,
         help="another model folder: a built-in model's, a Stable Audio Open download "
@@ -96,9 +99,11 @@ class _Session:
         from melodex_studio.worker.protocol import WorkerConfig
 
         if args.tiny_random_model:
-            config = WorkerConfig(model="tiny-random", threads=args.threads, device=args.device)
+            config = WorkerConfig(model="tiny-random", threads=args.threads, device=args.device,
+                                  half_precision=not args.float32)
         else:
-            config = folder_worker_config(args.model_dir, args.device, args.threads)
+            config = folder_worker_config(args.model_dir, args.device, args.threads,
+                                          not args.float32)
             if config.model == "builtin" and not model_is_present(args.model_dir):
                 raise CliError(missing_model_message(args.model_dir))
         self.quiet = args.quiet

@@ -62,7 +62,7 @@ def start_worker(window: MainWindow, settings: Settings) -> None:
 
     inference = settings.inference
     config = worker_config(inference.model_id, inference.stable_audio_dir, inference.device,
-                           inference.threads, inference.musicgen_dir)
+                           inference.threads, inference.musicgen_dir, inference.bf16_on_cuda)
     window.worker_factory = lambda w: start_worker(w, w.context.settings.value)
     client = WorkerClient(config, on_event=window.generation.on_client_event)
     window.generation.attach_client(client)

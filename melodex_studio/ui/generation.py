@@ -218,7 +218,8 @@ class GenerationController(QObject):
             self.model_plans, self.model_imports = status.model.plans, status.model.imports
             self.model_repaints_inside = status.model.repaints_inside
             self.model_diffusion = status.model.diffusion
-        device = self.device_text = f" · {status.device}" if status.device else ""
+        half = " · bf16" if status.precision == "bfloat16" else ""
+        device = self.device_text = f" · {status.device}{half}" if status.device else ""
         if status.state is WorkerState.BROKEN:
             self.sig_worker_status.emit(f"unavailable ({status.detail})", "error")
             self._set_available(False, status.detail or "the worker cannot start")

@@ -58,29 +58,28 @@ def missing_model_message(model_dir: Path | None = None) -> str:
 
 
 def worker_config(model_id: str, stable_audio_dir: str | None, device: str, threads: int,
-                  musicgen_dir: str | None = None) -> WorkerConfig:
+                  musicgen_dir: str | None = None, half_precision: bool = True) -> WorkerConfig:
     """The worker configuration for the model the preferences name: Stable Audio Open or
     MusicGen from its folder, else the built-in model."""
+    compute = {"device": device, "threads": threads, "half_precision": half_precision}
     if model_id == STABLE_AUDIO_MODEL_ID:
-        return WorkerConfig(model="stable-audio", model_dir=stable_audio_dir, device=device,
-                            threads=threads)
+        return WorkerConfig(model="stable-audio", model_dir=stable_audio_dir, **compute)
     if model_id == MUSICGEN_MODEL_ID:
-        return WorkerConfig(model="musicgen", model_dir=musicgen_dir, device=device,
-                            threads=threads)
-    return WorkerConfig(model="builtin", device=device, threads=threads)
+        return WorkerConfig(model="musicgen", model_dir=musicgen_dir, **compute)
+    return WorkerConfig(model="builtin", **compute)
 
 
-def folder_worker_config(model_dir: Path | None, device: str, threads: int) -> WorkerConfig:
+def folder_worker_config(model_dir: Path | None, device: str, threads: int,
+                         half_precision: bool = True) -> WorkerConfig:
     """The worker configuration for a model folder given by path (`--model-dir`): Stable Audio
     Open or MusicGen told apart by their config files, else a built-in model's folder (None:
     the shipped one)."""
     from melodex_studio.engine.backends.folders import is_musicgen_folder, is_stable_audio_folder
 
+    compute = {"device": device, "threads": threads, "half_precision": half_precision}
     if is_stable_audio_folder(model_dir):
-        return WorkerConfig(model="stable-audio", model_dir=str(model_dir), device=device,
-                            threads=threads)
+        return WorkerConfig(model="stable-audio", model_dir=str(model_dir), **compute)
     if is_musicgen_folder(model_dir):
-        return WorkerConfig(model="musicgen", model_dir=str(model_dir), device=device,
-                            threads=threads)
+        return WorkerConfig(model="musicgen", model_dir=str(model_dir), **compute)
     return WorkerConfig(model="builtin", model_dir=str(model_dir) if model_dir else None,
-                        device=device, threads=threads)
+                        **compute)

@@ -52,7 +52,8 @@ class Priority(IntEnum):
 
 
 class WorkerConfig(BaseModel):
-    """How a worker starts: which model, which device, how many CPU threads.
+    """How a worker starts: which model, which device, how many CPU threads, whether a GPU
+    may compute in bfloat16 (`engine.precision`).
 
     `model="tiny-random"` builds small randomly initialised networks from `tiny_seed` (tests and
     the CLI's hidden test flag); `"builtin"` loads `model_dir` (default: the shipped model);
@@ -67,6 +68,7 @@ class WorkerConfig(BaseModel):
     tiny_seed: int = Field(default=0, ge=0, le=2**31 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0, le=256)
+    half_precision: bool = True
 
 
 # --- client -> server ---------------------------------------------------------------------------
@@ -124,6 +126,7 @@ class WorkerStatus(BaseModel):
     type: Literal["status"] = "status"
     state: WorkerState
     device: str = ""
+    precision: Literal["float32", "bfloat16"] = "float32"
     model: ModelInfo | None = None
     memory_bytes: int = Field(default=0, ge=0)
     threads: int = Field(default=0, ge=0)

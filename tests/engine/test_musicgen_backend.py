@@ -271,3 +271,29 @@ def test_a_render_longer_than_a_pass_continues_pass_after_pass_and_resumes_exact
         assert bool((state[:, frames * step // 5 :] == -1).all())
         resumed = model.render(cond, frames, seed=3, steps=5, start_step=step, init_latent=state)
         assert torch.equal(resumed.final_latent, codes), step
+
+
+def test_bfloat16_runs_the_decoder_in_half_as_transformers_would_and_keeps_encodec_float32(
+        tmp_path) -> None:
+    folder = write_tiny_musicgen(tmp_path, do_sample=False)
+    model = MusicGen.from_folder(folder, dtype=torch.bfloat16)
+    assert model.model.decoder.dtype == model.model.text_encoder.dtype == torch.bfloat16
+    assert model.model.audio_encoder.dtype == torch.float32
+    # EnCodec's weights were read in float32, never rounded through bf16.
+    full = MusicGen.from_folder(folder)
+    for name, weight in full.model.audio_encoder.state_dict().items():
+        assert torch.equal(weight, model.model.audio_encoder.state_dict()[name]), name
+    cond = model.condition("dusty lo-fi keys")
+    assert cond.states.dtype == torch.bfloat16
+    # Greedy codes equal those of transformers' generate on the same bf16 networks.
+    ours = model.render(cond, FRAMES, steps=4, guidance=3.0).final_latent
+    assert ours.dtype == torch.float32
+    assert torch.equal(ours.long(), transformers_codes(model, "dusty lo-fi keys", FRAMES, 3.0))
+    # Sampled: the same seed, the same codes; a stored step resumes exactly.
+    run = model.render(cond, FRAMES, seed=5, steps=4, temperature=1.0, top_k=0)
+    again = model.render(cond, FRAMES, seed=5, steps=4, temperature=1.0, top_k=0)
+    assert torch.equal(run.final_latent, again.final_latent)
+    resumed = model.render(cond, FRAMES, seed=5, steps=4, temperature=1.0, top_k=0,
+                           start_step=2, init_latent=run.checkpoints[2])
+    assert torch.equal(resumed.final_latent, run.final_latent)
+    assert model.decode(run.final_latent).dtype == torch.float32

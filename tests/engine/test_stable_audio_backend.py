@@ -118,3 +118,26 @@ def test_half_precision_weights_load_as_float32(tmp_path) -> None:
     (folder / "vae" / "config.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="cannot load vae"):
         StableAudioOpen.from_folder(folder)
+
+
+def test_bfloat16_runs_the_networks_in_half_and_keeps_the_codec_and_the_state_float32(
+        folder, backend) -> None:
+    half = StableAudioOpen.from_folder(folder, dtype=torch.bfloat16)
+    assert half.text_encoder.dtype == half.transformer.dtype == torch.bfloat16
+    assert half.projection.dtype == torch.bfloat16 and half.vae.dtype == torch.float32
+    cond = half.condition("dusty lo-fi keys", 0.0, 1.5)
+    first = half.render(cond, FRAMES, seed=3, steps=4, guidance=3.0)
+    again = half.render(cond, FRAMES, seed=3, steps=4, guidance=3.0)
+    assert first.final_latent.dtype == torch.float32
+    assert all(x.dtype == torch.float32 for x in first.checkpoints.values())
+    assert torch.equal(first.final_latent, again.final_latent)  # deterministic in bf16 too
+    # The same render as float32's, to bfloat16's rounding, and not bit for bit.
+    full = backend.render(backend.condition("dusty lo-fi keys", 0.0, 1.5), FRAMES, seed=3,
+                          steps=4, guidance=3.0).final_latent
+    assert not torch.equal(first.final_latent, full)
+    assert torch.corrcoef(torch.stack([first.final_latent.flatten(), full.flatten()]))[0, 1] > 0.99
+    # A resume from a bf16 run's stored step continues it exactly.
+    resumed = half.render(cond, FRAMES, seed=3, steps=4, guidance=3.0, start_step=2,
+                          init_latent=first.checkpoints[2])
+    assert torch.equal(resumed.final_latent, first.final_latent)
+    assert half.decode(first.final_latent).dtype == torch.float32

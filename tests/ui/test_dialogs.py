@@ -72,15 +72,23 @@ def test_preferences_apply_and_persist(qtbot, studio, user_dirs):
     dialog.stable_audio_edit.setText("  /models/stable-audio-open-1.0 ")
     assert dialog.model_combo.findText("musicgen") >= 0
     dialog.musicgen_edit.setText("/models/musicgen-small")
+    # Half precision is the GPU's: greyed out for the CPU, kept as the musician set it.
+    assert dialog.half_check.isChecked() and dialog.half_check.isEnabled()
+    dialog.compute_combo.setCurrentIndex(dialog.compute_combo.findData("cpu"))
+    assert not dialog.half_check.isEnabled()
+    dialog.compute_combo.setCurrentIndex(dialog.compute_combo.findData("cuda"))
+    assert dialog.half_check.isEnabled()
+    dialog.half_check.setChecked(False)
     new = dialog.settings()
     assert new.inference.stable_audio_dir == "/models/stable-audio-open-1.0"
+    assert new.inference.device == "cuda" and not new.inference.bf16_on_cuda
     assert new.inference.musicgen_dir == "/models/musicgen-small"
     studio.apply_preferences(new)
     settle(qtbot, studio)
     saved = load_settings()
     assert saved.audio.output_device == "Headphones" and saved.audio.buffer_ms == 40
     assert saved.inference.threads == 2 and saved.autosave_interval_s == 60
-    assert saved.theme == "light"
+    assert saved.theme == "light" and not saved.inference.bf16_on_cuda
     from melodex_studio.ui.theme import current_palette
 
     assert current_palette().name == "light"

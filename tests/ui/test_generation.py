@@ -282,9 +282,11 @@ def test_a_model_that_writes_no_plans_greys_out_planning_and_import(qtbot, gener
     assert actions.plan.isEnabled() and actions.import_audio.isEnabled()
     assert studio.plan_editor.replan_button.isEnabled()
     model = studio.generation.client.status.model
-    status = WorkerStatus(state=WorkerState.IDLE, model=model.model_copy(
-        update={"model_id": "stable-audio-open", "plans": False, "imports": False}))
+    status = WorkerStatus(state=WorkerState.IDLE, device="cuda:0", precision="bfloat16",
+                          model=model.model_copy(update={"model_id": "stable-audio-open",
+                                                         "plans": False, "imports": False}))
     studio.generation._handle(Envelope(status))
+    assert studio.status.worker_label.text() == "Worker: ready · cuda:0 · bf16"
     assert not actions.plan.isEnabled() and not actions.import_audio.isEnabled()
     assert actions.generate.isEnabled() and actions.regenerate.isEnabled()
     assert not studio.plan_editor.replan_button.isEnabled()

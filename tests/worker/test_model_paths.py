@@ -46,6 +46,10 @@ def test_the_preferences_model_names_the_worker_configuration() -> None:
     assert (builtin.model, builtin.model_dir) == ("builtin", None)
     musicgen = worker_config(MUSICGEN_MODEL_ID, "/models/sao", "cpu", 2, "/models/musicgen")
     assert (musicgen.model, musicgen.model_dir) == ("musicgen", "/models/musicgen")
+    # Half precision on a GPU is the preference's, for every model.
+    assert config.half_precision and builtin.half_precision
+    for model_id in (STABLE_AUDIO_MODEL_ID, MUSICGEN_MODEL_ID, "melodex-tiny"):
+        assert not worker_config(model_id, "/a", "cuda", 0, "/b", False).half_precision
 
 
 def test_a_large_models_folder_is_told_apart_by_its_config_files(tmp_path: Path) -> None:
@@ -76,3 +80,5 @@ def test_a_model_folder_given_by_path_names_its_worker(tmp_path: Path) -> None:
     (tmp_path / "model_index.json").unlink()
     (tmp_path / "config.json").write_text(json.dumps({"codec": {}}))
     assert folder_worker_config(tmp_path, "cpu", 1).model == "builtin"
+    assert folder_worker_config(tmp_path, "cuda", 1).half_precision
+    assert not folder_worker_config(tmp_path, "cuda", 1, half_precision=False).half_precision

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import torch
 
 from melodex_studio.project import operations as ops
 from melodex_studio.project.document import Document
@@ -152,3 +153,30 @@ def test_a_recording_is_imported_as_codes_and_continued_from_any_point(client) -
         doc.project, blobs.get, section.id, 1, geometry=geometry)).takes[0]
     longer = ops.read_latent(blobs.get, extended.final_latent)
     assert longer.shape == (4, 300) and np.array_equal(longer[:, :200], varied)
+
+
+def test_a_worker_on_a_gpu_with_bfloat16_loads_the_networks_so_and_says_it(
+        tmp_path, monkeypatch) -> None:
+    """What a worker does on a GPU that computes in bfloat16 (here the CPU stands in for it:
+    the choice of dtype is made to say bfloat16), and that the musician can refuse it."""
+    from melodex_studio.worker.server import folder_executor
+    from melodex_studio.worker.server.musicgen_executor import MusicGenExecutor
+
+    monkeypatch.setattr(folder_executor, "compute_dtype",
+                        lambda device, half: torch.bfloat16 if half else torch.float32)
+    folder = write_tiny_musicgen(tmp_path)
+    half = InProcessClient(WorkerConfig(model="musicgen", model_dir=str(folder), threads=2))
+    try:
+        assert half.status.precision == "bfloat16"
+        doc, blobs, _ = rendered_song(half, "MusicGen", 240)
+        take = doc.project.sections[1].active_take
+        assert len(ops.read_audio(blobs.get, take.audio)) == 2 * RATE
+    finally:
+        half.close()
+    for allowed, dtype in ((True, torch.bfloat16), (False, torch.float32)):
+        executor = MusicGenExecutor(WorkerConfig(model="musicgen", model_dir=str(folder),
+                                                 half_precision=allowed))
+        executor.load()
+        assert executor.describe().precision == str(dtype).removeprefix("torch.")
+        assert executor.backend.model.decoder.dtype == dtype
+        assert executor.backend.model.audio_encoder.dtype == torch.float32

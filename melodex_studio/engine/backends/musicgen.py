@@ -141,9 +141,13 @@ class MusicGen:
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
     @classmethod
-    def from_folder(cls, folder: Path | str, device: torch.device | str = "cpu") -> MusicGen:
+    def from_folder(cls, folder: Path | str, device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float32) -> MusicGen:
         """Load a MusicGen folder as transformers saves one (config.json with model_type
-        "musicgen", the weights, generation_config.json and the tokenizer's files)."""
+        "musicgen", the weights, generation_config.json and the tokenizer's files). The prompt
+        encoder and the decoder compute in `dtype` (`engine.precision`); EnCodec stays float32,
+        so an import's codes and a take's audio are the full-precision codec's. The weights are
+        read in float32 and then cast, so EnCodec's are never rounded."""
         folder = Path(folder)
         if not is_musicgen_folder(folder):
             if folder_model_type(folder) == "musicgen_melody":
@@ -160,6 +164,10 @@ class MusicGen:
                 folder, local_files_only=True, dtype=torch.float32)
         except Exception as error:  # a truncated or foreign file: say so
             raise ModelLoadError(f"cannot load MusicGen from {folder}: {error}") from error
+        if dtype != torch.float32:
+            for name in ("text_encoder", "decoder", "enc_to_dec_proj"):  # no projection when
+                if hasattr(model, name):  # the prompt's width is the decoder's
+                    getattr(model, name).to(dtype)
         if not (folder / "generation_config.json").is_file():
             # MusicGen's published sampling: greedy decoding loops on one sound.
             generation = model.generation_config

@@ -117,9 +117,12 @@ class StableAudioOpen:
         self.rotary_dim = self.transformer.config.attention_head_dim // 2
 
     @classmethod
-    def from_folder(cls, folder: Path | str, device: torch.device | str = "cpu") -> StableAudioOpen:
+    def from_folder(cls, folder: Path | str, device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float32) -> StableAudioOpen:
         """Load a diffusers Stable Audio Open folder (model_index.json and the subfolders
-        tokenizer/, text_encoder/, projection_model/, transformer/, vae/, scheduler/)."""
+        tokenizer/, text_encoder/, projection_model/, transformer/, vae/, scheduler/). The
+        prompt encoder, its projection and the DiT compute in `dtype` (`engine.precision`);
+        the VAE stays float32, so an import encodes and a take decodes at full precision."""
         folder = Path(folder)
         if not (folder / "model_index.json").is_file():
             raise ModelLoadError(
@@ -134,12 +137,14 @@ class StableAudioOpen:
             if not (folder / part).is_dir():
                 raise ModelLoadError(f"{folder} has no {part}/ folder: it is not a whole "
                                      "Stable Audio Open download")
-            # float32 throughout: transformers would keep a half-precision checkpoint's dtype
-            # for T5 while diffusers loads float32, and the two would not multiply.
-            dtype = {"dtype": torch.float32} if part == "text_encoder" else (
-                {} if part == "tokenizer" else {"torch_dtype": torch.float32})
+            # Every part in the dtype asked for: transformers would keep a half-precision
+            # checkpoint's dtype for T5 while diffusers loads float32, and the two would not
+            # multiply.
+            wanted = torch.float32 if part == "vae" else dtype
+            dtypes = {"dtype": wanted} if part == "text_encoder" else (
+                {} if part == "tokenizer" else {"torch_dtype": wanted})
             try:
-                return loader.from_pretrained(folder / part, local_files_only=True, **dtype)
+                return loader.from_pretrained(folder / part, local_files_only=True, **dtypes)
             except Exception as error:  # a truncated or foreign file: say which part
                 raise ModelLoadError(f"cannot load {part} of Stable Audio Open from {folder}: "
                                      f"{error}") from error
@@ -190,9 +195,9 @@ class StableAudioOpen:
         states = self.text_encoder(ids, attention_mask=mask)[0]
         text = self.projection(text_hidden_states=states).text_hidden_states
         text = text * mask.unsqueeze(-1).to(text.dtype)
-        timing = self.projection(
-            start_seconds=torch.tensor([float(seconds_start)], device=self.device),
-            end_seconds=torch.tensor([float(seconds_total)], device=self.device))
+        seconds = {"device": self.device, "dtype": self.projection.dtype}
+        timing = self.projection(start_seconds=torch.tensor([float(seconds_start)], **seconds),
+                                 end_seconds=torch.tensor([float(seconds_total)], **seconds))
         start, end = timing.seconds_start_hidden_states, timing.seconds_end_hidden_states
         return StableAudioConditioning(text=torch.cat([text, start, end], dim=1),
                                        duration=torch.cat([start, end], dim=2))

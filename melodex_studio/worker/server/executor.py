@@ -25,6 +25,7 @@ from melodex_studio.engine.pipelines.render import (
     StepCallback,
     render,
 )
+from melodex_studio.engine.precision import precision_name
 from melodex_studio.engine.sampling import interval_from_progress, seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.music.key import Key
@@ -103,6 +104,7 @@ class EngineExecutor:
         return WorkerStatus(
             state=WorkerState.LOADING if models is None else WorkerState.IDLE,
             device=str(models.device) if models else self.config.device,
+            precision=precision_name(models.compute_dtype) if models else "float32",
             model=models.info if models else None,
             memory_bytes=_memory_bytes(models.device if models else None),
             threads=torch.get_num_threads(),
@@ -255,7 +257,7 @@ class EngineExecutor:
                 init_latent=init, control=control, preview_callback=on_step,
                 cancel=lambda: reporter.cancelled,
                 checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
-                else "all",
+                else "all", bf16_on_cuda=models.compute_dtype == torch.bfloat16,
             )
 
         candidates, out = run_render_job(

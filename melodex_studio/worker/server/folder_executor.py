@@ -27,6 +27,7 @@ from torch import Tensor
 from melodex_studio.audio.limiter import limit_overs
 from melodex_studio.engine.backends.capabilities import BackendCapabilities
 from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult, StepCallback
+from melodex_studio.engine.precision import compute_dtype, precision_name
 from melodex_studio.engine.sampling import seeded_noise
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.worker.blobs import BlobBag
@@ -88,10 +89,13 @@ class FolderModelExecutor(ABC):
         self.backend: Any = None  # a `FolderBackend` once loaded
         self.info: ModelInfo | None = None
         self.device = torch.device("cpu")
+        self.dtype = torch.float32
 
     @abstractmethod
-    def load_backend(self, folder: Path, device: torch.device) -> FolderBackend:
-        """The model from `folder` (raises `ModelLoadError` with what is wrong)."""
+    def load_backend(self, folder: Path, device: torch.device,
+                     dtype: torch.dtype) -> FolderBackend:
+        """The model from `folder`, its networks computing in `dtype` and its codec in
+        float32 (raises `ModelLoadError` with what is wrong)."""
 
     @abstractmethod
     def condition(self, job: RenderJob) -> Any:
@@ -111,11 +115,12 @@ class FolderModelExecutor(ABC):
             raise ModelUnavailable(f"{self.name} needs the folder its weights are in: set it in "
                                    "Preferences (Model)")
         self.device = resolve_device(self.config.device)
+        self.dtype = compute_dtype(self.device, self.config.half_precision)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         folder = Path(self.config.model_dir)
         try:
-            self.backend = self.load_backend(folder, self.device)
+            self.backend = self.load_backend(folder, self.device, self.dtype)
         except ModelLoadError as exc:
             raise ModelUnavailable(str(exc)) from exc
         backend = self.backend
@@ -130,8 +135,8 @@ class FolderModelExecutor(ABC):
     def describe(self) -> WorkerStatus:
         return WorkerStatus(
             state=WorkerState.LOADING if self.backend is None else WorkerState.IDLE,
-            device=str(self.device), model=self.info, memory_bytes=0,
-            threads=torch.get_num_threads(), pid=os.getpid())
+            device=str(self.device), precision=precision_name(self.dtype), model=self.info,
+            memory_bytes=0, threads=torch.get_num_threads(), pid=os.getpid())
 
     def run(self, job: Job, blobs: Mapping[str, bytes],
             reporter: StepReporter) -> tuple[JobOutput, Mapping[str, bytes]]:

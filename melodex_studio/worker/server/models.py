@@ -26,6 +26,7 @@ from melodex_studio.engine.codec import Codec
 from melodex_studio.engine.memory import keep_freed_memory
 from melodex_studio.engine.networks.dit import DiT
 from melodex_studio.engine.networks.structure_transformer import StructureTransformer
+from melodex_studio.engine.precision import compute_dtype
 from melodex_studio.engine.text_encoder import MiniLMTextEncoder
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.worker.jobs import ModelInfo
@@ -106,6 +107,7 @@ class LoadedModels:
     structure: StructureTransformer
     text: _LazyTextEncoder
     schedule_shift: float = 1.0
+    compute_dtype: torch.dtype = torch.float32  # the renderer's, under autocast on a GPU
 
     def embed(
         self, prompt: str, style: str | None, cancelled: Callable[[], bool] | None = None
@@ -177,4 +179,5 @@ def load_models(config: WorkerConfig) -> LoadedModels:
         samples_per_frame=codec.samples_per_latent_frame,
         schedule_shift=shift,
     )
-    return LoadedModels(info, device, codec, renderer, structure, _LazyTextEncoder(device), shift)
+    return LoadedModels(info, device, codec, renderer, structure, _LazyTextEncoder(device), shift,
+                        compute_dtype(device, config.half_precision))

@@ -29,8 +29,9 @@ class MusicGenExecutor(FolderModelExecutor):
     name = "MusicGen"
     decode_context_frames = 50  # a second: EnCodec's decoder has an LSTM, which reaches far
 
-    def load_backend(self, folder: Path, device: torch.device) -> MusicGen:
-        return MusicGen.from_folder(folder, device)
+    def load_backend(self, folder: Path, device: torch.device,
+                     dtype: torch.dtype) -> MusicGen:
+        return MusicGen.from_folder(folder, device, dtype)
 
     def condition(self, job: RenderJob) -> MusicGenConditioning:
         return self.backend.condition(prompt_text(job))

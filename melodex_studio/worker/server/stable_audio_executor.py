@@ -24,8 +24,9 @@ class StableAudioExecutor(FolderModelExecutor):
     model_id = MODEL_ID
     name = "Stable Audio Open"
 
-    def load_backend(self, folder: Path, device: torch.device) -> StableAudioOpen:
-        return StableAudioOpen.from_folder(folder, device)
+    def load_backend(self, folder: Path, device: torch.device,
+                     dtype: torch.dtype) -> StableAudioOpen:
+        return StableAudioOpen.from_folder(folder, device, dtype)
 
     def condition(self, job: RenderJob) -> StableAudioConditioning:
         start_seconds = job.window_start / self.backend.frame_rate
