@@ -49,7 +49,15 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             "--strength",
             type=float,
             default=0.5,
-            help="vary: 0 keeps the take, 1 starts from noise",
+            help="vary: the share of the denoising run again (picks the step it starts from): "
+                 "0 keeps the take, 1 starts from noise",
+        )
+        parser.add_argument(
+            "--variation",
+            type=float,
+            default=1.0,
+            help="vary: the share of the randomness after that step drawn anew from --seed "
+                 "(0 continues the take's own, so the same prompt gives the take again)",
         )
         parser.add_argument("--file", type=Path, default=None,
                             help="import: the recording (WAV, FLAC, AIFF, OGG, MP3)")
@@ -365,7 +373,8 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
         )
     elif args.op == "vary":
         take = _find_take(section, args.from_take)
-        request = ops.vary_take(project, read, take.id, args.strength, settings=settings, **common)
+        request = ops.vary_take(project, read, take.id, args.strength, settings=settings,
+                                variation=args.variation, seed=args.seed, **common)
     elif args.op == "import":
         if args.file is None:
             raise CliError("--op import needs --file, e.g. --file riff.wav")

@@ -72,6 +72,13 @@ def noised(source: Tensor, noise: Tensor, t: float) -> Tensor:
     return (1.0 - t) * source + t * noise
 
 
+def renoised(state: Tensor, level: float, old_noise: Tensor, new_noise: Tensor) -> Tensor:
+    """A state that holds `old_noise` at noise level `level` (t here, sigma for an EDM model),
+    holding `new_noise` instead: ``state + level * (new - old)``. A variation keeps what its
+    source's trajectory had decided by then and draws the rest anew."""
+    return state + level * (new_noise - old_noise)
+
+
 def training_pair(x0: Tensor, noise: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     """(x_t, target velocity) for a batch at times t [B]: what the renderer is trained on, in
     the same convention the sampler integrates."""

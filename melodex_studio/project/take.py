@@ -106,6 +106,10 @@ class Take(BaseModel):
     # The meter it was rendered in (format 1.2; absent in takes made before), for a re-run
     # after the section's meter changed.
     meter: MeterName | None = Field(default=None, exclude_if=absent_if_none)
+    # A variation's share of new randomness from its start step on (format 1.3; absent in
+    # variations made before, which continued their source's noise unchanged): its noise is
+    # sqrt(1 - v^2) * the source's + v * a fresh draw from `seed`.
+    variation: float | None = Field(default=None, ge=0.0, le=1.0, exclude_if=absent_if_none)
 
     @field_validator("checkpoints")
     @classmethod
@@ -135,10 +139,10 @@ class Take(BaseModel):
         if self.operation is TakeOperation.VARY:
             if self.strength is None or self.parent_id is None:
                 raise ValueError("a variation needs a parent take and a strength")
-        elif self.strength is not None or self.source_checkpoint_step is not None:
-            raise ValueError(
-                f"strength and source checkpoint only apply to variations, not {self.operation}"
-            )
+        elif (self.strength is not None or self.source_checkpoint_step is not None
+              or self.variation is not None):
+            raise ValueError(f"strength, variation and source checkpoint only apply to "
+                             f"variations, not {self.operation}")
         if self.checkpoints and self.checkpoints[-1].step > self.settings.steps:
             raise ValueError(
                 f"checkpoint at step {self.checkpoints[-1].step} is past the take's "

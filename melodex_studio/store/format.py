@@ -14,10 +14,11 @@ APPLICATION_ID = 0x4D4C5821
 JOURNAL_APPLICATION_ID = 0x4D4C584A
 
 #: The format this code writes. `PRAGMA user_version` = major * 1000 + minor. 1.1 added the
-#: optional key of a section and of a take, 1.2 their optional tempo and meter, each written
+#: optional key of a section and of a take, 1.2 their optional tempo and meter, 1.3 a
+#: variation's optional `variation` (how much of its randomness it drew anew), each written
 #: only when set.
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2
+FORMAT_MINOR = 3
 
 #: Blob kinds stored in the `blobs.kind` column (what the document uses the blob for).
 BLOB_KINDS = ("latent", "audio")

@@ -13,11 +13,15 @@ Format 0.9 (the preview layout of pre-release builds, user_version 9):
   were `start`/`bars`; a take's `checkpoints` were an object {"<step>": "<sha256>"} and its
   final latent was `latent`.
 
-Format 1.0: the layout of 1.2; its documents lack only the optional `key`, `bpm` and `meter`
-of a section and of a take.
+Format 1.0: the layout of 1.3; its documents lack only the optional `key`, `bpm` and `meter`
+of a section and of a take, and a variation's `variation`.
 
-Format 1.1: the layout of 1.2; its documents lack only the optional `bpm` and `meter` of a
-section and of a take.
+Format 1.1: the layout of 1.3; its documents lack only the optional `bpm` and `meter` of a
+section and of a take, and a variation's `variation`.
+
+Format 1.2: the layout of 1.3; its documents lack only a variation's optional `variation`
+(its variations continued their source's noise unchanged, which is what a take without it
+means).
 """
 
 from __future__ import annotations
@@ -63,10 +67,11 @@ CURRENT_LAYOUT = Layout(
     has_revisions=True,
 )
 
-#: Formats 1.0 and 1.1 stored the document as 1.2 does; 1.1 and 1.2 only added optional
+#: Formats 1.0 to 1.2 stored the document as 1.3 does; 1.1 to 1.3 only added optional
 #: section and take fields.
 LAYOUT_1_0 = replace(CURRENT_LAYOUT, version=(1, 0))
 LAYOUT_1_1 = replace(CURRENT_LAYOUT, version=(1, 1))
+LAYOUT_1_2 = replace(CURRENT_LAYOUT, version=(1, 2))
 
 LAYOUT_0_9 = Layout(
     version=(0, 9),
@@ -88,6 +93,7 @@ LAYOUTS: dict[tuple[int, int], Layout] = {
     (0, 9): LAYOUT_0_9,
     (1, 0): LAYOUT_1_0,
     (1, 1): LAYOUT_1_1,
+    (1, 2): LAYOUT_1_2,
     (FORMAT_MAJOR, FORMAT_MINOR): CURRENT_LAYOUT,
 }
 
@@ -149,10 +155,16 @@ def migrate_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def migrate_1_2_to_1_3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Nothing to change: 1.3 only added a variation's optional `variation`."""
+    return doc
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration((0, 9), (1, 0), "renamed fields, checkpoints as a list", migrate_0_9_to_1_0),
     Migration((1, 0), (1, 1), "section and take keys", migrate_1_0_to_1_1),
     Migration((1, 1), (1, 2), "section and take tempos and meters", migrate_1_1_to_1_2),
+    Migration((1, 2), (1, 3), "how much a variation drew anew", migrate_1_2_to_1_3),
 )
 
 

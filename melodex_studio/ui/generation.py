@@ -73,7 +73,8 @@ log = logging.getLogger(__name__)
 
 RETAKE_COUNT = 4
 DEFAULT_EXTEND_BARS = 4
-DEFAULT_VARY_STRENGTH = 0.5
+DEFAULT_VARY_STRENGTH = 0.5  # Generate › Vary: the second half of the denoising run again
+DEFAULT_VARIATION = 1.0  # ... with all of its randomness drawn anew
 PREVIEW_EVERY_STEPS = 4
 
 READY_STATES = (WorkerState.IDLE, WorkerState.BUSY)
@@ -270,18 +271,24 @@ class GenerationController(QObject):
             self.extend(section_id, bars)
 
     def vary(self, section_id: str, take_id: str | None = None, step: int | None = None,
-             strength: float = DEFAULT_VARY_STRENGTH) -> str | None:
+             variation: float = DEFAULT_VARIATION) -> str | None:
+        """A variation of a take (the active one by default) from its state at `step` (by
+        default the one `DEFAULT_VARY_STRENGTH` picks), drawing `variation` of what comes
+        after anew."""
         section = self.context.project.section(section_id)
         take_id = take_id or section.active_take_id
         if take_id is None:
             self.sig_message.emit(f"{section.name} has no take to vary yet: generate it first")
             return None
-        return self._render(section_id, f"Vary {strength:.2f}",
+        strength = DEFAULT_VARY_STRENGTH if step is None else None
+        label = "Vary" if step is None else f"Vary from step {step}"
+        return self._render(section_id, label,
                             lambda project, read_blob, _sid, **options: vary_take(
-                                project, read_blob, take_id, strength, step=step, **options))
+                                project, read_blob, take_id, strength, step=step,
+                                variation=variation, **options))
 
-    def vary_from_panel(self, section_id: str, take_id: str, step: int, strength: float) -> None:
-        self.vary(section_id, take_id, step, strength)
+    def vary_from_panel(self, section_id: str, take_id: str, step: int, variation: float) -> None:
+        self.vary(section_id, take_id, step, variation)
 
     def ask_import(self, section_id: str) -> None:
         path, _ = QFileDialog.getOpenFileName(

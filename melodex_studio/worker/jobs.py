@@ -110,6 +110,11 @@ class ResumeFrom(BaseModel):
     # `latent` is the clean latent of an imported recording, which the model brings to `step`
     # its own way with the job's `noise` (`ModelInfo.noises_imports`), not a stored x_k.
     clean: bool = False
+    # A variation's share of new randomness: the state's own noise (the job's `noise`) becomes
+    # sqrt(1 - v^2) * it + v * the candidate's seeded draw over the kept frames, and the state
+    # moves with it as the model's noise level at `step` says (`vary_noise`); 0 continues the
+    # trajectory as it was.
+    variation: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _inside(self) -> ResumeFrom:
@@ -224,6 +229,9 @@ class RenderJob(BaseModel):
                              "seeded noise (no recorded noise or checkpoint)")
         if self.resume is not None and self.resume.total_steps != self.steps:
             raise ValueError("a resumed render keeps the trajectory's number of steps")
+        if self.resume is not None and self.resume.variation and self.noise is None:
+            raise ValueError("a variation that draws new randomness needs the noise its state "
+                             "holds (the job's noise)")
         if self.checkpoint_steps is not None and any(
             not 1 <= step <= self.steps for step in self.checkpoint_steps
         ):

@@ -22,7 +22,7 @@ def test_info_names_a_sections_own_tempo_key_gain_and_mute() -> None:
     assert [(s["meter"], s["own_meter"]) for s in summary["sections"]] == [
         ("4/4", False), ("3/4", True), ("4/4", False)]
     assert [s["seconds"] for s in summary["sections"]] == [9.6, 5.455, 4.8]  # 4 3/4 bars at 132
-    lines = _format_summary({**summary, "file_bytes": 1, "format_version": "1.2"}).splitlines()
+    lines = _format_summary({**summary, "file_bytes": 1, "format_version": "1.3"}).splitlines()
     section_lines = [line for line in lines if line.startswith("  ")]
     assert section_lines[0].endswith("-3.0 dB") and "in " not in section_lines[0]
     assert section_lines[1].endswith("at 132 BPM  in 3/4  in B minor")

@@ -53,7 +53,7 @@ def test_generate_then_render_every_operation(tmp_path, capsys) -> None:
 
     for extra in (
         ["--op", "repaint", "--bars", "2"],
-        ["--op", "vary", "--strength", "0.5"],
+        ["--op", "vary", "--strength", "0.5", "--variation", "0.7"],
         ["--op", "retake", "--count", "2"],
         ["--op", "extend", "--add-bars", "1"],
     ):
@@ -62,6 +62,9 @@ def test_generate_then_render_every_operation(tmp_path, capsys) -> None:
         verse = opened.project.section_by_name("Verse")
     operations = [str(take.operation) for take in verse.takes]
     assert operations == ["generate", "repaint", "vary", "retake", "retake", "extend"]
+    varied = verse.takes[2]
+    assert (varied.strength, varied.variation, varied.parent_id) == (0.5, 0.7, verse.takes[1].id)
+    assert varied.final_latent != verse.takes[1].final_latent
     assert verse.length_bars == 3 and verse.active_take.operation == "extend"
     capsys.readouterr()
     assert cli.main(["info", str(song), "--json"]) == 0

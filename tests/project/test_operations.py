@@ -269,6 +269,55 @@ def test_vary_at_strength_zero_is_the_source_and_resumes_from_checkpoints(studio
     assert [c.step for c in half.checkpoints] == list(range(STEPS // 2 + 1, STEPS))
 
 
+def test_a_variation_draws_what_follows_its_step_anew_and_keeps_what_came_before(
+        studio: Studio) -> None:
+    """The same prompt and plan, yet another take: from step k the variation's noise is
+    sqrt(1 - v^2) of the take's and v of a fresh seed's draw, and the take's state at k moves
+    with it (t_k times their difference); v = 0 is the take again, and a re-run is exact."""
+    from melodex_studio.engine.sampling import seeded_noise, timestep_schedule
+    from melodex_studio.project.commands.takes import AddTake
+    from melodex_studio.worker.blobs import decode_tensor
+
+    source = studio.section("Chorus").active_take
+    same = studio.run(ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5,
+                                    variation=0.0, geometry=studio.geometry)).takes[0]
+    assert same.final_latent == source.final_latent and same.seed == source.seed
+    request = ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5, variation=0.6,
+                            geometry=studio.geometry)
+    varied = studio.run(request).takes[0]
+    k = STEPS // 2
+    assert (varied.source_checkpoint_step, varied.variation, varied.prompt) == (
+        k, 0.6, source.prompt)
+    assert varied.seed not in {t.seed for t in studio.section("Chorus").takes if t != varied}
+    assert varied.final_latent != source.final_latent
+    keep = slice(request.job.keep.start, request.job.keep.end)
+    draw = seeded_noise(varied.seed, (studio.geometry.channels,
+                                      request.job.window_frames))[:, keep].numpy()
+    old, new = (decode_tensor(studio.blobs.get(t.noise)) for t in (source, varied))
+    np.testing.assert_allclose(new, 0.8 * old + 0.6 * draw, rtol=1e-6, atol=1e-6)
+    # The state it started from (asked of the same job: a take keeps the states after it).
+    job = request.job.model_copy(update={"checkpoint_steps": (k,)})
+    result = studio.client.submit(job, blobs=request.blobs).result(120)
+    (checkpoint,) = result.message.output.candidates[0].checkpoints
+    start = decode_tensor(result.blobs[checkpoint.latent])
+    t_k = timestep_schedule(STEPS)[k]
+    state = ops.read_latent(studio.blobs.get, source.checkpoint_at(k).latent)
+    np.testing.assert_allclose(start, state + t_k * (new - old), rtol=1e-5, atol=1e-5)
+    _rerun_matches(studio, varied.id)
+    # A variation of the variation from a later step starts from its own noise.
+    again = studio.run(ops.vary_take(studio.project, studio.blobs.get, varied.id, None,
+                                     step=k + 1, geometry=studio.geometry)).takes[0]
+    assert again.variation == 1.0 and again.strength == pytest.approx(t_k - 1 / STEPS)
+    assert again.noise != varied.noise
+    _rerun_matches(studio, again.id)
+    # A variation made before variations drew noise (format 1.2: no `variation`) re-runs as it
+    # was made: from its source's noise, with its source's seed.
+    old_style = same.model_copy(update={"variation": None})
+    studio.doc.history.push(AddTake(old_style.section_id, old_style.model_copy(
+        update={"id": "0" * 32})))
+    _rerun_matches(studio, "0" * 32)
+
+
 def test_retake_adds_every_candidate_with_the_first_active(studio: Studio) -> None:
     chorus = studio.section("Chorus")
     previous = chorus.active_take_id

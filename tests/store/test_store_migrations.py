@@ -24,7 +24,7 @@ from melodex_studio.store.migrations import MIGRATIONS, migrate_document
 
 def test_every_migration_step_leads_to_the_current_format():
     versions = [(m.source, m.target) for m in MIGRATIONS]
-    assert versions == [((0, 9), (1, 0)), ((1, 0), (1, 1)), ((1, 1), (1, 2))]
+    assert versions == [((0, 9), (1, 0)), ((1, 0), (1, 1)), ((1, 1), (1, 2)), ((1, 2), (1, 3))]
 
 
 def test_format_0_9_file_opens_migrated_in_memory_and_is_untouched(tmp_path):
@@ -51,7 +51,7 @@ def test_saving_a_migrated_file_writes_the_current_format_and_keeps_the_old_as_b
     assert report.blobs_copied_by_sql == len(blobs)  # rows copied from the 0.9 `tensors` table
     assert (tmp_path / "old.mlx.bak").read_bytes() == old_bytes
     with open_project(path) as upgraded:
-        assert upgraded.format_version == "1.2"
+        assert upgraded.format_version == "1.3"
         assert upgraded.migrated_from is None
         assert upgraded.project == project
     check_project(path)
@@ -71,7 +71,7 @@ def _reopened_after_an_edit(tmp_path, project, blobs, version: str, edit: dict):
             opened.project.sections[0].model_copy(update=edit))
         save_project(path, edited, opened.blobs())
     with open_project(path) as saved:
-        assert saved.format_version == "1.2"
+        assert saved.format_version == "1.3"
         return saved.project
 
 
@@ -144,9 +144,9 @@ def test_newer_minor_version_with_unknown_fields_is_refused_as_newer(tmp_path):
     project, blobs = make_project(takes=1)
     doc = json.loads(canonical_json(project))
     doc["lyrics"] = "la la"
-    path = write_mlx(tmp_path / "minor.mlx", json.dumps(doc), blobs, user_version=1003,
-                     format_version="1.3", kinds=blob_kinds(project))
-    with pytest.raises(UnsupportedVersion, match=r"newer Melodex Studio \(format 1.3\)"):
+    path = write_mlx(tmp_path / "minor.mlx", json.dumps(doc), blobs, user_version=1004,
+                     format_version="1.4", kinds=blob_kinds(project))
+    with pytest.raises(UnsupportedVersion, match=r"newer Melodex Studio \(format 1.4\)"):
         open_project(path)
 
 
@@ -164,3 +164,13 @@ def test_a_bad_section_key_is_refused_with_its_reason(tmp_path, key, message):
     with pytest.raises(InvalidDocument, match=f"sections.0.key: .*{message}"):
         open_project(path)
     assert path.read_bytes() == before
+
+
+def test_format_1_2_file_opens_and_its_variations_keep_meaning_what_they_meant(tmp_path):
+    """1.2 variations continued their source's noise: without `variation` they still do (a
+    re-run treats an absent one as 0), and saving as 1.3 writes none for them."""
+    project, blobs = make_project(takes=1)
+    saved = _reopened_after_an_edit(tmp_path, project, blobs, "1.2", {"bpm": 90.0})
+    assert saved.sections[0].bpm == 90.0
+    assert all(take.variation is None for s in saved.sections for take in s.takes)
+    assert '"variation"' not in canonical_json(saved)

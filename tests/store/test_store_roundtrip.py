@@ -40,7 +40,7 @@ def test_any_project_round_trips_with_its_blobs(project_and_blobs):
         save_project(path, project, MemoryBlobs(blobs))
         with open_project(path) as opened:
             assert opened.project == project
-            assert opened.format_version == "1.2"
+            assert opened.format_version == "1.3"
             assert opened.migrated_from is None
             assert opened.blob_sizes() == {ref: len(data) for ref, data in blobs.items()}
             for ref, data in blobs.items():
@@ -99,7 +99,7 @@ def test_save_keeps_previous_file_as_bak_and_sets_identity(tmp_path):
     header = path.read_bytes()[:100]
     assert header.startswith(b"SQLite format 3\x00")
     assert int.from_bytes(header[68:72], "big") == APPLICATION_ID
-    assert int.from_bytes(header[60:64], "big") == 1002
+    assert int.from_bytes(header[60:64], "big") == 1003
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mlx", "song.mlx.bak"]
 
 

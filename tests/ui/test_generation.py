@@ -129,13 +129,19 @@ def test_plan_then_repaint_selected_bars_then_vary(qtbot, generating):
     takes.tree.setCurrentItem(takes.tree.topLevelItem(0))
     assert takes.vary_button.isEnabled()
     takes.checkpoint_slider.setValue(0)
-    takes.strength_slider.setValue(60)
+    takes.variation_slider.setValue(60)
+    assert takes.variation_label.text() == "60%"
     takes.vary_button.click()
     wait_jobs_done(qtbot, window)
     section = window.context.project.section(verse.id)
     varied = section.active_take
-    assert varied.operation is TakeOperation.VARY and varied.parent_id == section.takes[0].id
-    assert varied.strength == pytest.approx(0.6)
+    source = section.takes[0]
+    step = source.checkpoints[0].step
+    assert varied.operation is TakeOperation.VARY and varied.parent_id == source.id
+    assert (varied.source_checkpoint_step, varied.variation) == (step, pytest.approx(0.6))
+    # Same prompt and plan, yet another take: 60 % of what follows the step was drawn anew.
+    assert varied.seed != source.seed and varied.final_latent != source.final_latent
+    assert "60% new" in takes.tree.topLevelItem(2).text(3)
 
 
 def test_retake_adds_four_takes_in_one_undo_step(qtbot, generating):

@@ -79,21 +79,28 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
         rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
     assert (again.final_latent, again.audio, again.noise) == (take.final_latent, take.audio,
                                                               take.noise)
-    # A variation from step 0 is the take again (same noise, same context); from half way with
-    # another prompt it keeps the first half of the take's codes and writes the rest anew.
-    vary = ops.vary_take(doc.project, blobs.get, take.id, 1.0, geometry=geometry)
-    varied = run_request(client, doc, blobs, vary).takes[0]
-    assert varied.source_checkpoint_step == 0 and varied.final_latent == take.final_latent
-    vary = ops.vary_take(doc.project, blobs.get, take.id, 0.5, geometry=geometry)
-    same = run_request(client, doc, blobs, vary).takes[0]
-    assert same.source_checkpoint_step == 2 and same.final_latent == take.final_latent
-    vary = ops.vary_take(doc.project, blobs.get, take.id, 0.5, prompt="brass fanfare",
-                         geometry=geometry)
-    half = run_request(client, doc, blobs, vary).takes[0]
-    assert half.source_checkpoint_step == 2
-    half_codes = ops.read_latent(blobs.get, half.final_latent)
-    assert np.array_equal(half_codes[:, :100], codes[:, :100])
-    assert not np.array_equal(half_codes[:, 100:], codes[:, 100:])
+    # A variation that draws nothing anew is the take again (same noise, same context), from
+    # step 0 or half way.
+    for strength, step in ((1.0, 0), (0.5, 2)):
+        vary = ops.vary_take(doc.project, blobs.get, take.id, strength, variation=0.0,
+                             geometry=geometry)
+        same = run_request(client, doc, blobs, vary).takes[0]
+        assert same.source_checkpoint_step == step and same.final_latent == take.final_latent
+    # From half way, with the same prompt, it keeps the first half of the take's codes and
+    # writes the rest anew from a new seed (another prompt too); a re-run is exact.
+    for prompt in (None, "brass fanfare"):
+        vary = ops.vary_take(doc.project, blobs.get, take.id, 0.5, prompt=prompt,
+                             geometry=geometry)
+        half = run_request(client, doc, blobs, vary).takes[0]
+        assert (half.source_checkpoint_step, half.variation) == (2, 1.0)
+        assert half.seed != take.seed
+        half_codes = ops.read_latent(blobs.get, half.final_latent)
+        assert np.array_equal(half_codes[:, :100], codes[:, :100])
+        assert not np.array_equal(half_codes[:, 100:], codes[:, 100:])
+        rerun = ops.rerun_take(doc.project, blobs.get, half.id, geometry=geometry)
+        again = ops.finish_render(doc.project, rerun, client.submit(
+            rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
+        assert (again.final_latent, again.noise) == (half.final_latent, half.noise)
     # The planner is the built-in model's: a plan job says so.
     with pytest.raises(JobError, match="MusicGen writes no plans"):
         client.submit(ops.plan_request(doc.project, verse.id).job).result(60)

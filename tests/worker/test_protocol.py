@@ -13,6 +13,7 @@ from melodex_studio.worker.jobs import (
     FrameRange,
     PlanJob,
     RenderJob,
+    ResumeFrom,
     TempoChange,
     job_blob_refs,
 )
@@ -106,6 +107,18 @@ def test_jobs_validate_their_geometry() -> None:
         )
     with pytest.raises(ValueError, match="template plan"):
         PlanJob(conditioning=COND, n_bars=4, seed=1, template=Plan.empty(2, 16))
+    # A variation that draws new randomness mixes it with the noise its state holds.
+    bag = BlobBag()
+    state = bag.add_latent(np.zeros((16, 20), np.float32))
+    job = _render_job(bag)
+    resume = ResumeFrom(latent=state, step=4, total_steps=8, variation=0.5)
+    with pytest.raises(ValueError, match="needs the noise its state holds"):
+        RenderJob.model_validate({**job.model_dump(), "resume": resume.model_dump()})
+    noise = bag.add_noise(np.zeros((16, 20), np.float32))
+    assert RenderJob.model_validate({**job.model_dump(), "resume": resume.model_dump(),
+                                     "noise": noise}).resume.variation == 0.5
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        ResumeFrom(latent=state, step=4, total_steps=8, variation=1.5)
 
 
 def test_a_render_jobs_tempo_map_is_whole_and_readable() -> None:

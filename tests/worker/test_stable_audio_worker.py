@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from melodex_studio.engine.backends.stable_audio import EdmSchedule
+from melodex_studio.engine.sampling import seeded_noise
 from melodex_studio.project import operations as ops
 from melodex_studio.project.commands import EditSectionSettings
 from melodex_studio.project.fields import validated_copy
@@ -65,12 +66,31 @@ def test_sections_render_repaint_and_rerun_with_the_studios_guarantees(client) -
         client.submit(rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
     assert (again.final_latent, again.audio, again.noise) == (take.final_latent, take.audio,
                                                               take.noise)
-    # A variation from step 0 starts from the take's own noise: with the same context (the
-    # intro) and settings, it is the take again.
+    # A variation that draws nothing anew starts from the take's own noise: with the same
+    # context (the intro) and settings, it is the take again.
     first = doc.project.sections[1].takes[0]
-    vary = ops.vary_take(doc.project, blobs.get, first.id, 1.0, geometry=geometry)
+    vary = ops.vary_take(doc.project, blobs.get, first.id, 1.0, variation=0.0, geometry=geometry)
     varied = run_request(client, doc, blobs, vary).takes[0]
     assert varied.source_checkpoint_step == 0 and varied.final_latent == first.final_latent
+    # One that draws 60 % anew from half way holds sqrt(1 - 0.6^2) of the take's noise and
+    # 0.6 of its own seed's draw, and starts from the take's state moved with it by sigma_k.
+    vary = ops.vary_take(doc.project, blobs.get, first.id, 0.5, variation=0.6, geometry=geometry)
+    varied = run_request(client, doc, blobs, vary).takes[0]
+    k = varied.source_checkpoint_step
+    assert 0 < k < first.settings.steps and varied.seed != first.seed
+    keep = slice(vary.job.keep.start, vary.job.keep.end)
+    draw = seeded_noise(varied.seed, (3, vary.job.window_frames))[:, keep].numpy()
+    old, new = (decode_tensor(blobs.get(t.noise)) for t in (first, varied))
+    np.testing.assert_allclose(new, 0.8 * old + 0.6 * draw, rtol=1e-6, atol=1e-6)
+    sigma = float(EdmSchedule().sigmas(first.settings.steps)[k])
+    state = ops.read_latent(blobs.get, first.checkpoint_at(k).latent)
+    start = ops.read_latent(blobs.get, varied.checkpoint_at(k).latent)
+    np.testing.assert_allclose(start, state + sigma * (new - old), rtol=1e-5, atol=1e-4)
+    assert varied.final_latent != first.final_latent
+    rerun = ops.rerun_take(doc.project, blobs.get, varied.id, geometry=geometry)
+    assert ops.finish_render(doc.project, rerun, client.submit(
+        rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0].final_latent == (
+        varied.final_latent)
     # Takes another model rendered are neither context nor worked from.
     other = ops.MELODEX_TINY_GEOMETRY
     request = ops.regenerate_section(doc.project, blobs.get, verse.id, geometry=other)
@@ -116,16 +136,23 @@ def test_an_imported_recording_is_varied_from_its_latent_noised_the_models_way(c
     varied = run_request(client, doc, blobs, vary).takes[0]
     assert varied.final_latent != imported.final_latent
     # The state it started from is the recording's latent at step k's noise level with the
-    # import's noise (Stable Audio Open's x0 + sigma noise, not the built-in model's mix).
+    # variation's noise (Stable Audio Open's x0 + sigma noise, not the built-in model's mix);
+    # drawing nothing anew, that noise is the import's own.
     k = varied.source_checkpoint_step
-    start = next(c for c in varied.checkpoints if c.step == k)
     sigma = float(EdmSchedule().sigmas(varied.settings.steps)[k])
-    expected = (ops.read_latent(blobs.get, imported.final_latent)
-                + sigma * decode_tensor(blobs.get(imported.noise)))
-    np.testing.assert_allclose(ops.read_latent(blobs.get, start.latent), expected, rtol=1e-5,
-                               atol=1e-4)
-    again = run_request(client, doc, blobs, ops.vary_take(doc.project, blobs.get, imported.id,
-                                                          0.5, geometry=geometry)).takes[0]
+    for variation in (1.0, 0.0):
+        if variation == 0.0:
+            request = ops.vary_take(doc.project, blobs.get, imported.id, 0.5, variation=0.0,
+                                    geometry=geometry)
+            varied = run_request(client, doc, blobs, request).takes[0]
+            assert varied.noise == imported.noise
+        start = varied.checkpoint_at(k)
+        expected = (ops.read_latent(blobs.get, imported.final_latent)
+                    + sigma * decode_tensor(blobs.get(varied.noise)))
+        np.testing.assert_allclose(ops.read_latent(blobs.get, start.latent), expected,
+                                   rtol=1e-5, atol=1e-4)
+    again = run_request(client, doc, blobs, ops.vary_take(
+        doc.project, blobs.get, imported.id, 0.5, variation=0.0, geometry=geometry)).takes[0]
     assert again.final_latent == varied.final_latent  # deterministic
     rerun = ops.rerun_take(doc.project, blobs.get, varied.id, geometry=geometry)
     assert ops.finish_render(doc.project, rerun, client.submit(

@@ -342,6 +342,12 @@ class MusicGen:
                             steps_run=steps - first, start_step=first, schedule=progress,
                             control=torch.zeros(0, n_frames))
 
+    def vary_state(self, state: Tensor, step: int, steps: int, old_noise: Tensor,
+                   new_noise: Tensor) -> Tensor:
+        """A checkpoint holds codes, not noise: it stays as it is, and the new noise draws the
+        codes still to come (`render` with it as `noise`)."""
+        return state
+
     def _passes(self, region: Region, n_frames: int) -> list[tuple[int, Region, int]]:
         """The passes that write what `region` still lacks: (first window frame the pass reads,
         its part of the region counted from that frame, the frame it stops reading at). A

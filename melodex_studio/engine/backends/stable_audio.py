@@ -33,6 +33,7 @@ from melodex_studio.engine.pipelines.render import RenderCancelled, RenderResult
 from melodex_studio.engine.sampling import (
     CancelFlag,
     is_cancelled,
+    renoised,
     seeded_noise,
     start_step_for_strength,
 )
@@ -296,6 +297,12 @@ class StableAudioOpen:
         return RenderResult(initial_noise=noise, checkpoints=checkpoints, final_latent=x,
                             steps_run=steps - first, start_step=first,
                             schedule=sigmas.tolist(), control=torch.zeros(0, n_frames))
+
+    def vary_state(self, state: Tensor, step: int, steps: int, old_noise: Tensor,
+                   new_noise: Tensor) -> Tensor:
+        """The state after `step` of `steps` holding `new_noise` where it held `old_noise`
+        (x = x0 + sigma * noise: it moves by sigma_step times their difference)."""
+        return renoised(state, float(self.sigmas(steps)[step]), old_noise, new_noise)
 
     def _rotary(self, n_frames: int, cond: StableAudioConditioning) -> tuple[Tensor, Tensor]:
         from diffusers.models.embeddings import get_1d_rotary_pos_embed

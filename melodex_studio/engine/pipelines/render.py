@@ -89,6 +89,7 @@ def render(
     region_mask: Tensor | None = None,
     source_latents: Tensor | None = None,
     seed: int = 0,
+    noise: Tensor | None = None,
     steps: int = DEFAULT_STEPS,
     guidance: float = 1.0,
     guidance_interval: tuple[float, float] = (0.0, 1.0),
@@ -129,8 +130,12 @@ def render(
         raise ValueError("frames outside the region need source latents")
     source = torch.zeros(shape) if source_latents is None else source_latents.float().cpu()
 
-    # 2. All randomness, drawn once from the seed on the CPU.
-    noise = seeded_noise(seed, shape)
+    # 2. All randomness, drawn once from the seed on the CPU (or given: a variation's).
+    if noise is None:
+        noise = seeded_noise(seed, shape)
+    elif tuple(noise.shape) != shape:
+        raise ValueError(f"noise must be {list(shape)}, got {tuple(noise.shape)}")
+    noise = noise.float().cpu()
 
     # 3. Conditioning: the control raster from plan + grid, and the global inputs.
     if control is None:

@@ -83,6 +83,7 @@ class RenderRequest:
     splice_regions: tuple[tuple[int, int], ...] | None = None
     strength: float | None = None
     source_checkpoint_step: int | None = None
+    variation: float | None = None
     resized_to: int | None = None
     description: str = ""
     context_take_ids: tuple[str, ...] = ()

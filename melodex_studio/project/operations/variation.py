@@ -24,6 +24,7 @@ from melodex_studio.project.operations.requests import (
     RenderRequest,
     build_request,
     extend_section,
+    fresh_seeds,
     render_section,
     repaint_bars,
 )
@@ -122,30 +123,51 @@ def vary_take(
     project: Project,
     read_blob: ReadBlob,
     take_id: str,
-    strength: float,
+    strength: float | None = None,
     *,
     prompt: str | None = None,
     settings: GenerationSettings | None = None,
     plan: Plan | None = None,
     step: int | None = None,
+    variation: float = 1.0,
+    seed: int | None = None,
     geometry: LatentGeometry = MELODEX_TINY_GEOMETRY,
     context_frames: int = DEFAULT_CONTEXT_FRAMES,
     preview_every: int = 0,
 ) -> RenderRequest:
-    """Vary take `take_id` at `strength`, optionally with a new prompt, settings (guidance,
-    interval, sampler; the number of steps stays the take's) or plan."""
+    """Vary take `take_id` from its state at `step` (or the step `strength` picks: the share of
+    the denoising run again), optionally with a new prompt, settings (guidance, interval,
+    sampler; the number of steps stays the take's) or plan.
+
+    `variation` is how much of the randomness still to come is drawn anew, from `seed` (a
+    fresh seed of the section by default): 0 continues the take's own noise, so with the same
+    prompt and plan the take comes back as it was; 1 draws all of it anew. The state at the
+    step moves with its noise (the worker's `vary_noise`), so the music up to that step stays.
+    """
     try:
         section = project.section_of_take(take_id)
     except KeyError:
         raise OperationError(f"the project has no take {take_id}") from None
+    if not 0.0 <= variation <= 1.0:
+        raise OperationError(f"variation must be between 0 and 1, not {variation}")
     source = section.take(take_id)
     check_latent_space(source, geometry)
     steps = source.settings.steps
     base = settings or source.settings
     if base.steps != steps:
         raise OperationError(f"a variation keeps the take's {steps} steps (asked for {base.steps})")
-    settings = base.model_copy(update={"seed": source.seed})
-    k = start_step_for_strength(steps, strength, geometry.schedule_shift) if step is None else step
+    if step is None:
+        if strength is None:
+            raise OperationError("a variation needs the step it starts from or a strength")
+        k = start_step_for_strength(steps, strength, geometry.schedule_shift)
+    else:
+        if not 0 <= step <= steps:
+            raise OperationError(f"step {step} is outside the take's 0..{steps} steps")
+        k = step
+    if strength is None:  # the share of the denoising run again, as a strength would say
+        strength = float(timestep_schedule(steps, geometry.schedule_shift)[k])
+    seed = (fresh_seeds(section, 1)[0] if variation else source.seed) if seed is None else seed
+    settings = base.model_copy(update={"seed": seed})
     prompt = source.prompt if prompt is None else prompt
     plan = section.plan if plan is None else plan
     span = section_span(project, section, geometry)
@@ -156,16 +178,23 @@ def vary_take(
         prompt=prompt,
         settings=settings,
         plan=plan,
-        seeds=(source.seed,),
+        seeds=(seed,),
         parent=source,
-        description=f"Vary {section.name} at {strength:.2f}",
+        description=f"Vary {section.name} from step {k}"
+                    + (f", {variation:.0%} new" if variation else ""),
         strength=strength,
         source_checkpoint_step=k,
+        variation=variation,
     )
-    if k >= steps:  # strength 0: the variation is its source, no worker job
+    if k >= steps:  # the last step: the variation is its source, no worker job
+        shared["settings"] = source.settings
         return RenderRequest(job=None, blobs=BlobBag(), section_id=section.id,  # type: ignore[arg-type]
                              style=section.style, length_bars=section.length_bars, **shared)
     origin, ref = state_at_step(section, source, k)
+    if variation and origin.noise is None:
+        raise OperationError(f"take {origin.display_name} recorded no noise, so it can only be "
+                             "varied with variation 0")
+    noise_of = origin if variation else None
     bag = BlobBag()
     if ref is None and geometry.noises_imports:
         # An import: the worker brings its clean latent to step k its own way, with its noise.
@@ -173,17 +202,19 @@ def vary_take(
             raise OperationError(f"take {origin.display_name} lacks the latent or noise to vary")
         clean = fit_frames(read_latent(read_blob, origin.final_latent), span.n_frames,
                            f"take {origin.display_name}")
-        resume = ResumeFrom(latent=bag.add_latent(clean), step=k, total_steps=steps, clean=True)
+        resume = ResumeFrom(latent=bag.add_latent(clean), step=k, total_steps=steps, clean=True,
+                            variation=variation)
         window = build_window(project, read_blob, geometry, section, span, None, context_frames)
         return build_request(project, section, window, [window.keep], read_blob=read_blob,
                              bag=bag, resume=resume, noise_of=origin,
                              preview_every=preview_every, **shared)
     state = state_latent(read_blob, section, source, k, geometry.schedule_shift)
     state = fit_frames(state, span.n_frames, f"take {source.display_name}")
-    resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps)
+    resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps,
+                        variation=variation)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
     return build_request(project, section, window, [window.keep], read_blob=read_blob, bag=bag,
-                         resume=resume, preview_every=preview_every, **shared)
+                         resume=resume, noise_of=noise_of, preview_every=preview_every, **shared)
 
 
 def with_context_takes(project: Project, take: Take) -> Project:
@@ -314,6 +345,8 @@ def _request_from_record(project: Project, read_blob: ReadBlob, section: Section
             settings=take.settings,
             plan=take.plan,
             step=take.source_checkpoint_step,
+            variation=take.variation or 0.0,  # absent: made before 1.3, the source's noise
+            seed=take.seed,
             geometry=geometry,
             context_frames=context_frames,
         )

@@ -44,7 +44,9 @@ def take_origin(take: Take, section: Section) -> str:
     text = f"from {parent}"
     if take.source_checkpoint_step is not None:
         text += f" @ step {take.source_checkpoint_step}"
-    if take.strength is not None:
+    if take.variation is not None:
+        text += f", {take.variation:.0%} new"
+    elif take.strength is not None:  # a variation made before variations drew new noise
         text += f", strength {take.strength:.2f}"
     return text
 
@@ -113,11 +115,14 @@ class TakesPanel(QWidget):
         self.checkpoint_slider = QSlider(Qt.Orientation.Horizontal)
         self.checkpoint_slider.setAccessibleName("Checkpoint step")
         self.checkpoint_label = QLabel()
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
-        self.strength_slider.setRange(5, 100)
-        self.strength_slider.setValue(50)
-        self.strength_slider.setAccessibleName("Variation strength")
-        self.strength_label = QLabel()
+        self.variation_slider = QSlider(Qt.Orientation.Horizontal)
+        self.variation_slider.setRange(5, 100)
+        self.variation_slider.setValue(100)
+        self.variation_slider.setAccessibleName("Variation")
+        self.variation_slider.setToolTip(
+            "How much of what comes after the step is drawn anew: 100% all of it, lower stays "
+            "closer to the take")
+        self.variation_label = QLabel()
         self.vary_button = QPushButton(icon("vary"), "Vary")
         self.vary_button.setObjectName("primary")
         row = QHBoxLayout()
@@ -126,9 +131,9 @@ class TakesPanel(QWidget):
         row.addWidget(self.checkpoint_label)
         vary.addLayout(row)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Strength"))
-        row.addWidget(self.strength_slider, 1)
-        row.addWidget(self.strength_label)
+        row.addWidget(QLabel("Variation"))
+        row.addWidget(self.variation_slider, 1)
+        row.addWidget(self.variation_label)
         vary.addLayout(row)
         vary.addWidget(self.vary_button)
         layout.addWidget(self.vary_box)
@@ -141,7 +146,7 @@ class TakesPanel(QWidget):
         self.activate_button.clicked.connect(self.make_active)
         self.delete_button.clicked.connect(self.delete)
         self.checkpoint_slider.valueChanged.connect(self._update_vary_labels)
-        self.strength_slider.valueChanged.connect(self._update_vary_labels)
+        self.variation_slider.valueChanged.connect(self._update_vary_labels)
         self.vary_button.clicked.connect(self._vary)
         self.binding = CurrentSectionBinding(context, self.show_section, self)
         self.binding.refresh()
@@ -229,8 +234,8 @@ class TakesPanel(QWidget):
             return None
         return steps[min(self.checkpoint_slider.value(), len(steps) - 1)]
 
-    def strength(self) -> float:
-        return self.strength_slider.value() / 100.0
+    def variation(self) -> float:
+        return self.variation_slider.value() / 100.0
 
     def _update_vary_labels(self, *_args: object) -> None:
         step = self.checkpoint_step()
@@ -244,7 +249,7 @@ class TakesPanel(QWidget):
         self.checkpoint_slider.setToolTip(
             "MusicGen keeps the take up to this point and writes the rest again" if tokens
             else "Early steps keep only the rough shape; late steps keep nearly everything")
-        self.strength_label.setText(f"{self.strength():.2f}")
+        self.variation_label.setText(f"{self.variation():.0%}")
 
     # -- widgets -> commands --------------------------------------------------------------------
 
@@ -288,4 +293,4 @@ class TakesPanel(QWidget):
         section = self.binding.section
         step = self.checkpoint_step()
         if take is not None and section is not None and step is not None:
-            self.sig_vary_requested.emit(section.id, take.id, step, self.strength())
+            self.sig_vary_requested.emit(section.id, take.id, step, self.variation())

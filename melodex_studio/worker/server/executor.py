@@ -26,7 +26,12 @@ from melodex_studio.engine.pipelines.render import (
     render,
 )
 from melodex_studio.engine.precision import precision_name
-from melodex_studio.engine.sampling import interval_from_progress, seeded_noise
+from melodex_studio.engine.sampling import (
+    interval_from_progress,
+    renoised,
+    seeded_noise,
+    timestep_schedule,
+)
 from melodex_studio.engine.weights import ModelLoadError
 from melodex_studio.music.key import Key
 from melodex_studio.music.meter import Meter
@@ -57,7 +62,11 @@ from melodex_studio.worker.server.render_jobs import (
     kept_frames,
     run_encode_job,
     run_render_job,
+    vary_noise,
 )
+
+#: Where a candidate starts: a stored state, its step, and the noise replacing the seed's draw.
+StartState = tuple[Tensor | None, int | None, Tensor | None]
 
 
 def _memory_bytes(device: torch.device | None) -> int:
@@ -231,27 +240,32 @@ class EngineExecutor:
                                  job.plan_start_bar, job.window_start)
         shape = (info.latent_channels, frames)
 
-        def start_state(index: int, seed: int,
-                        inputs: WindowInputs) -> tuple[Tensor | None, int | None]:
-            """(init latent, start step): a checkpoint to resume from, or recorded noise to
-            re-run (the render's own draw with the kept frames put back: identical context
-            noise)."""
+        def start_state(index: int, seed: int, inputs: WindowInputs) -> StartState:
+            """(init latent, start step, noise): a checkpoint to resume from (moved to a
+            variation's new noise where it draws some), or recorded noise to re-run (the
+            render's own draw with the kept frames put back: identical context noise)."""
             if job.resume is not None:
-                return (kept_frames(torch.zeros(shape), bag, job.resume.latent, inputs.keep),
-                        job.resume.step)
+                init = kept_frames(torch.zeros(shape), bag, job.resume.latent, inputs.keep)
+                varied = vary_noise(job, bag, seed, shape, inputs.keep)
+                if varied is None:
+                    return init, job.resume.step, None
+                level = timestep_schedule(job.steps, models.schedule_shift)[job.resume.step]
+                return (renoised(init, level, varied.old, varied.new), job.resume.step,
+                        varied.new)
             if job.noise is not None and index == 0:
                 return kept_frames(seeded_noise(seed, shape), bag, job.noise, inputs.keep,
-                                   "noise"), 0
-            return None, None
+                                   "noise"), 0, None
+            return None, None, None
 
-        def render_one(seed: int, state: tuple[Tensor | None, int | None], inputs: WindowInputs,
+        def render_one(seed: int, state: StartState, inputs: WindowInputs,
                        on_step: StepCallback) -> RenderResult:
-            init, start = state
+            init, start, noise = state
             return render(
                 models.renderer, job.plan, text, grid, key, frames,
                 plan_start_bar=job.plan_start_bar, first_frame=job.window_start,
                 frame_rate=info.latent_frame_rate, region_mask=inputs.mask,
-                source_latents=inputs.source, seed=seed, steps=job.steps, guidance=job.guidance,
+                source_latents=inputs.source, seed=seed, noise=noise, steps=job.steps,
+                guidance=job.guidance,
                 guidance_interval=interval_from_progress(job.guidance_interval),
                 sampler=job.sampler, shift=models.schedule_shift, start_step=start,
                 init_latent=init, control=control, preview_callback=on_step,

@@ -53,6 +53,7 @@ from melodex_studio.worker.server.render_jobs import (
     kept_frames,
     run_encode_job,
     run_render_job,
+    vary_noise,
 )
 
 PEAK_CEILING = 0.98
@@ -71,6 +72,8 @@ class FolderBackend(Protocol):
     samples_per_frame: int
 
     def render(self, cond: Any, n_frames: int, **kwargs: Any) -> RenderResult: ...
+    def vary_state(self, state: Tensor, step: int, steps: int, old_noise: Tensor,
+                   new_noise: Tensor) -> Tensor: ...
     def encode(self, audio: Tensor) -> Tensor: ...
     def decode(self, latents: Tensor) -> Tensor: ...
 
@@ -183,21 +186,28 @@ class FolderModelExecutor(ABC):
         def start_state(index: int, seed: int, inputs: WindowInputs) -> StartState:
             """(noise, init latent, start step, source). Step 0 of a take is its noise (what
             the studio stores), not a model's first state, so a variation from there, like a
-            re-run from recorded noise, is a render from that noise."""
+            re-run from recorded noise, is a render from that noise. A variation that draws
+            new randomness starts from its new noise, the state moved with it."""
+            varied = vary_noise(job, bag, seed, shape, inputs.keep)
             if job.resume is not None and job.resume.clean:
                 # An import's clean latent becomes the section's source, which the model
                 # brings to the step its own way, with the import's noise.
                 noise = (None if job.noise is None else kept_frames(
                     seeded_noise(seed, shape), bag, job.noise, inputs.keep, "noise"))
                 base = torch.zeros(shape) if inputs.source is None else inputs.source.clone()
-                return (noise, None, job.resume.step,
+                return (noise if varied is None else varied.new, None, job.resume.step,
                         kept_frames(base, bag, job.resume.latent, inputs.keep))
             if job.resume is not None and job.resume.step == 0:
-                return kept_frames(seeded_noise(seed, shape), bag, job.resume.latent,
-                                   inputs.keep), None, None, inputs.source
+                noise = kept_frames(seeded_noise(seed, shape), bag, job.resume.latent,
+                                    inputs.keep)
+                return (noise if varied is None else varied.new), None, None, inputs.source
             if job.resume is not None:
-                return (None, kept_frames(torch.zeros(shape), bag, job.resume.latent,
-                                          inputs.keep), job.resume.step, inputs.source)
+                state = kept_frames(torch.zeros(shape), bag, job.resume.latent, inputs.keep)
+                if varied is None:
+                    return None, state, job.resume.step, inputs.source
+                return (varied.new, backend.vary_state(state, job.resume.step, job.steps,
+                                                       varied.old, varied.new),
+                        job.resume.step, inputs.source)
             if job.noise is not None and index == 0:
                 return kept_frames(seeded_noise(seed, shape), bag, job.noise, inputs.keep,
                                    "noise"), None, None, inputs.source

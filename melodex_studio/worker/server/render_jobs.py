@@ -4,6 +4,7 @@ and with an encode job but the encoder call."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,30 @@ class WindowInputs:
     source: Tensor | None
     keep: slice
     run_steps: int
+
+
+@dataclass(frozen=True)
+class VariedNoise:
+    """A variation's noises over the window: `old` as the state it starts from holds it (the
+    job's noise over the kept frames), `new` what it holds from then on."""
+
+    old: Tensor
+    new: Tensor
+
+
+def vary_noise(job: RenderJob, bag: BlobBag, seed: int, shape: tuple[int, int],
+               keep: slice) -> VariedNoise | None:
+    """For a variation that draws new randomness (`ResumeFrom.variation` v > 0): over the kept
+    frames the new noise is ``sqrt(1 - v^2) * old + v * draw`` (unit variance, and the seed's
+    draw itself at v = 1), the seed's draw elsewhere. None for every other render."""
+    if job.resume is None or not job.resume.variation or job.noise is None:
+        return None
+    v = job.resume.variation
+    draw = seeded_noise(seed, shape)
+    old = kept_frames(draw.clone(), bag, job.noise, keep, "noise")
+    new = draw.clone()
+    new[:, keep] = math.sqrt(1.0 - v * v) * old[:, keep] + v * draw[:, keep]
+    return VariedNoise(old, new)
 
 
 def window_inputs(job: RenderJob, bag: BlobBag) -> WindowInputs:
