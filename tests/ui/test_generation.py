@@ -141,7 +141,7 @@ def test_plan_then_repaint_selected_bars_then_vary(qtbot, generating):
     assert (varied.source_checkpoint_step, varied.variation) == (step, pytest.approx(0.6))
     # Same prompt and plan, yet another take: 60 % of what follows the step was drawn anew.
     assert varied.seed != source.seed and varied.final_latent != source.final_latent
-    assert "60% new" in takes.tree.topLevelItem(2).text(3)
+    assert takes.tree.topLevelItem(2).text(3) == f"Take 1 @ step {step} · 60% new"
 
 
 def test_retake_adds_four_takes_in_one_undo_step(qtbot, generating):

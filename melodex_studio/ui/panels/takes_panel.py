@@ -34,20 +34,22 @@ TAKE_ID_ROLE = Qt.ItemDataRole.UserRole
 
 
 def take_origin(take: Take, section: Section) -> str:
-    """Where a take came from, as a musician reads it: "vary of retake 3f2a… at step 12"."""
+    """Where a take came from, as a musician reads it, in the list's own names: "Take 2 @ step
+    8 · 30% new"."""
     if take.parent_id is None:
         return "your recording" if take.operation is TakeOperation.IMPORT else "new"
     try:
-        parent = section.take(take.parent_id).display_name
+        parent = section.take(take.parent_id)
+        name = parent.label or f"Take {section.take_index(parent.id) + 1}"
     except KeyError:
-        parent = f"{take.parent_id[:8]} (deleted)"
-    text = f"from {parent}"
+        name = f"{take.parent_id[:8]} (deleted)"
+    text = name
     if take.source_checkpoint_step is not None:
         text += f" @ step {take.source_checkpoint_step}"
     if take.variation is not None:
-        text += f", {take.variation:.0%} new"
+        text += f" · {take.variation:.0%} new"
     elif take.strength is not None:  # a variation made before variations drew new noise
-        text += f", strength {take.strength:.2f}"
+        text += f" · strength {take.strength:.2f}"
     return text
 
 
@@ -86,9 +88,9 @@ class TakesPanel(QWidget):
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.SelectedClicked)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)  # the longest: elided
         self.tree.setMinimumHeight(110)
         self.empty_label = QLabel("No takes yet. Generate the section to get one.")
         self.empty_label.setObjectName("hint")
@@ -166,6 +168,7 @@ class TakesPanel(QWidget):
                 item.setData(0, TAKE_ID_ROLE, take.id)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 item.setToolTip(1, take_details(take))
+                item.setToolTip(3, f"From {item.text(3)}")
                 if take.id == section.active_take_id:
                     item.setIcon(0, icon("active", "#ff9f1c"))
                     font = item.font(1)
