@@ -120,7 +120,8 @@ class Transport:
 
     @property
     def crossfade_samples(self) -> int:
-        return seconds_to_samples(self.crossfade_seconds, self.output_rate)
+        """A take switch's crossfade; at least one sample (0 ms in Preferences: a cut)."""
+        return max(1, seconds_to_samples(self.crossfade_seconds, self.output_rate))
 
     @property
     def guard_samples(self) -> int:

@@ -244,8 +244,11 @@ class MainWindow(QMainWindow):
         old = holder.value
         holder.update(new)
         self.playback.set_metronome_level(new.audio.metronome_db)
-        if new.audio.model_copy(update={"metronome_db": old.audio.metronome_db}) != old.audio:
-            self.playback.open_device_async(new.audio)  # the level alone needs no new stream
+        self.playback.set_swap_crossfade(new.audio.swap_crossfade_ms)
+        unchanged = {"metronome_db": old.audio.metronome_db,
+                     "swap_crossfade_ms": old.audio.swap_crossfade_ms}
+        if new.audio.model_copy(update=unchanged) != old.audio:
+            self.playback.open_device_async(new.audio)  # levels and fades need no new stream
         if new.theme != old.theme:
             app = QApplication.instance()
             apply_theme(app, new.theme)

@@ -25,6 +25,7 @@ from melodex_studio.audio.arrangement import (
 )
 from melodex_studio.audio.backends import OutputBackend, SoundDeviceBackend
 from melodex_studio.audio.errors import AudioError
+from melodex_studio.audio.fades import DEFAULT_CROSSFADE_SECONDS
 from melodex_studio.audio.mixer import Mixer
 from melodex_studio.audio.transport import Transport, TransportState
 from melodex_studio.music.tempo import TempoGrid
@@ -105,6 +106,7 @@ class PlaybackController(QObject):
         self._follow = True
         self._metronome = False
         self._metronome_db = context.settings.value.audio.metronome_db
+        self._swap_crossfade_s = context.settings.value.audio.swap_crossfade_ms / 1000.0
         self._count_in = False
         self._audition_renders = True
         # Section id -> PreviewAudio of a render in progress (main thread); replaced, never
@@ -125,7 +127,7 @@ class PlaybackController(QObject):
     def set_backend(self, backend: OutputBackend) -> None:
         """Play through `backend` (a fresh transport the first time, a device switch later)."""
         if self.transport is None:
-            self.transport = Transport(backend, self.grid())
+            self.transport = Transport(backend, self.grid(), self._swap_crossfade_s)
             self.transport.set_metronome(self._metronome, self._metronome_db)
             self.transport.set_count_in(1 if self._count_in else 0)
         else:
@@ -306,6 +308,13 @@ class PlaybackController(QObject):
             self._metronome_db = float(gain_db)
             self.set_metronome(self._metronome)
 
+    def set_swap_crossfade(self, milliseconds: float) -> None:
+        """How long a take switch during playback crossfades (Preferences); the next switch
+        uses it. The mix itself (clip edges) keeps the export's crossfade."""
+        self._swap_crossfade_s = float(milliseconds) / 1000.0
+        if self.transport is not None:
+            self.transport.crossfade_seconds = self._swap_crossfade_s
+
     def audition(self, section_id: str, take_id: str) -> None:
         """Play a take: make it the section's active take (merged with other switches of this
         section into one undo step), loop the section and start from its first bar."""
@@ -393,7 +402,7 @@ class PlaybackController(QObject):
         self._preparing_project = key
         self.context.executor.submit(
             "Prepare playback", self._mix, project, previews, transport.output_rate,
-            transport.crossfade_seconds,
+            DEFAULT_CROSSFADE_SECONDS,  # clip edges as the export mixes them
             on_done=self._apply_mix,
             on_error=self._mix_failed,
             context=self,

@@ -120,6 +120,33 @@ def test_metronome_level_from_preferences_applies_without_reopening_the_device(
     assert transport.engine.metronome is None
 
 
+def test_take_switch_fade_from_preferences_applies_to_the_next_switch(qtbot, studio, user_dirs):
+    from melodex_studio.ui.dialogs.preferences import PreferencesDialog
+
+    playback = studio.playback
+    transport = playback.transport
+    rate = transport.output_rate
+    assert transport.crossfade_samples == round(0.005 * rate)  # the default 5 ms
+    dialog = PreferencesDialog(studio.context.settings.value, [])
+    qtbot.addWidget(dialog)
+    dialog.swap_fade_spin.setValue(20)
+    reopened = []
+    playback.open_device_async = lambda settings: reopened.append(settings)
+    studio.apply_preferences(dialog.settings())
+    assert studio.context.settings.value.audio.swap_crossfade_ms == 20
+    assert transport.crossfade_samples == round(0.020 * rate) and reopened == []
+    # The next switch while playing fades over those samples, from a bar line on.
+    transport.play()
+    switch = transport.swap_at_next_bar(np.zeros(rate * 8, np.float32))
+    assert switch > 0 and transport.engine.swap_pending
+    assert transport.engine._swap_request.crossfade_samples == round(0.020 * rate)
+    transport.stop()
+    dialog.swap_fade_spin.setValue(0)  # "Cut": one sample
+    assert dialog.swap_fade_spin.text() == "Cut"
+    studio.apply_preferences(dialog.settings())
+    assert transport.crossfade_samples == 1
+
+
 def test_demo_song_opens_as_an_unsaved_copy(qtbot, studio):
     studio.studio_actions.open_demo.trigger()
     settle(qtbot, studio)

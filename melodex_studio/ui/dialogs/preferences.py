@@ -75,10 +75,20 @@ class PreferencesDialog(QDialog):
         self.metronome_spin.setSuffix(" dB")
         self.metronome_spin.setValue(settings.audio.metronome_db)
         self.metronome_spin.setToolTip("How loud the metronome clicks (the downbeat click)")
+        self.swap_fade_spin = QDoubleSpinBox()
+        self.swap_fade_spin.setRange(0.0, 50.0)
+        self.swap_fade_spin.setDecimals(0)
+        self.swap_fade_spin.setSuffix(" ms")
+        self.swap_fade_spin.setSpecialValueText("Cut")
+        self.swap_fade_spin.setValue(settings.audio.swap_crossfade_ms)
+        self.swap_fade_spin.setToolTip(
+            "How long a take switched in during playback crossfades with the one it replaces, "
+            "from the bar line on (exports are not affected)")
         audio_form.addRow("Output", self.device_combo)
         audio_form.addRow("Sample rate", self.rate_combo)
         audio_form.addRow("Buffer", self.buffer_spin)
         audio_form.addRow("Metronome level", self.metronome_spin)
+        audio_form.addRow("Take switch fade", self.swap_fade_spin)
         layout.addWidget(audio)
 
         inference = QGroupBox("Model")
@@ -183,7 +193,7 @@ class PreferencesDialog(QDialog):
             output_device=self.device_combo.currentData(),
             sample_rate=self.rate_combo.currentData(),
             buffer_ms=self.buffer_spin.value(),
-            swap_crossfade_ms=original.audio.swap_crossfade_ms,
+            swap_crossfade_ms=self.swap_fade_spin.value(),
             metronome_db=self.metronome_spin.value(),
         )
         inference = original.inference.model_copy(update={
