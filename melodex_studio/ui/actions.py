@@ -80,8 +80,9 @@ class StudioActions(QObject):
                                "Render the section again with a new seed (a new take)")
         self.repaint = make("Re&paint Selection", "Ctrl+R", "repaint",
                             "Render only the selected bars again; the rest stays bit for bit")
-        self.vary = make("&Vary…", None, "vary",
-                         "A variation of the active take from one of its checkpoints")
+        self.vary = make("&Vary", None, "vary",
+                         "Another version of the active take: its first half kept, the rest "
+                         "drawn anew (the Takes panel picks the step and how much is new)")
         self.extend = make("E&xtend…", None, "extend", "Continue the section past its end")
         self.retake = make("Re&take ×4", None, "retake",
                            "Four new takes with new seeds, same everything else")
