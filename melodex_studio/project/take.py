@@ -110,6 +110,9 @@ class Take(BaseModel):
     # variations made before, which continued their source's noise unchanged): its noise is
     # sqrt(1 - v^2) * the source's + v * a fresh draw from `seed`.
     variation: float | None = Field(default=None, ge=0.0, le=1.0, exclude_if=absent_if_none)
+    # ... and the seed whose draw noised the frames around the section while it rendered (its
+    # source's, so a small variation stays close to it); set with `variation`.
+    context_seed: Seed | None = Field(default=None, exclude_if=absent_if_none)
 
     @field_validator("checkpoints")
     @classmethod
@@ -140,9 +143,9 @@ class Take(BaseModel):
             if self.strength is None or self.parent_id is None:
                 raise ValueError("a variation needs a parent take and a strength")
         elif (self.strength is not None or self.source_checkpoint_step is not None
-              or self.variation is not None):
-            raise ValueError(f"strength, variation and source checkpoint only apply to "
-                             f"variations, not {self.operation}")
+              or self.variation is not None or self.context_seed is not None):
+            raise ValueError(f"strength, variation, context seed and source checkpoint only "
+                             f"apply to variations, not {self.operation}")
         if self.checkpoints and self.checkpoints[-1].step > self.settings.steps:
             raise ValueError(
                 f"checkpoint at step {self.checkpoints[-1].step} is past the take's "

@@ -111,10 +111,13 @@ class ResumeFrom(BaseModel):
     # its own way with the job's `noise` (`ModelInfo.noises_imports`), not a stored x_k.
     clean: bool = False
     # A variation's share of new randomness: the state's own noise (the job's `noise`) becomes
-    # sqrt(1 - v^2) * it + v * the candidate's seeded draw over the kept frames, and the state
-    # moves with it as the model's noise level at `step` says (`vary_noise`); 0 continues the
-    # trajectory as it was.
-    variation: float = Field(default=0.0, ge=0.0, le=1.0)
+    # sqrt(1 - v^2) * it + v * the candidate's seeded draw over the kept frames, the frames
+    # around them keep the noise of `context_seed` (the source's), and the state moves with it
+    # as the model's noise level at `step` says (`vary_noise`); 0 continues the trajectory as
+    # it was. None: a variation made before they drew noise, which renders from the
+    # candidate's own draw alone, as then.
+    variation: float | None = Field(default=None, ge=0.0, le=1.0)
+    context_seed: Seed | None = None
 
     @model_validator(mode="after")
     def _inside(self) -> ResumeFrom:
@@ -229,7 +232,7 @@ class RenderJob(BaseModel):
                              "seeded noise (no recorded noise or checkpoint)")
         if self.resume is not None and self.resume.total_steps != self.steps:
             raise ValueError("a resumed render keeps the trajectory's number of steps")
-        if self.resume is not None and self.resume.variation and self.noise is None:
+        if self.resume is not None and self.resume.variation is not None and self.noise is None:
             raise ValueError("a variation that draws new randomness needs the noise its state "
                              "holds (the job's noise)")
         if self.checkpoint_steps is not None and any(

@@ -266,7 +266,8 @@ def test_vary_at_strength_zero_is_the_source_and_resumes_from_checkpoints(studio
     ).takes[0]
     assert half.source_checkpoint_step == ops.start_step_for_strength(STEPS, 0.5) == STEPS // 2
     assert half.prompt == "airy pads" and half.final_latent != source.final_latent
-    assert [c.step for c in half.checkpoints] == list(range(STEPS // 2 + 1, STEPS))
+    # Its states from the step it branched at (its own start: it holds the variation's noise).
+    assert [c.step for c in half.checkpoints] == list(range(STEPS // 2, STEPS))
 
 
 def test_a_variation_draws_what_follows_its_step_anew_and_keeps_what_came_before(
@@ -275,13 +276,13 @@ def test_a_variation_draws_what_follows_its_step_anew_and_keeps_what_came_before
     sqrt(1 - v^2) of the take's and v of a fresh seed's draw, and the take's state at k moves
     with it (t_k times their difference); v = 0 is the take again, and a re-run is exact."""
     from melodex_studio.engine.sampling import seeded_noise, timestep_schedule
-    from melodex_studio.project.commands.takes import AddTake
     from melodex_studio.worker.blobs import decode_tensor
 
     source = studio.section("Chorus").active_take
     same = studio.run(ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5,
                                     variation=0.0, geometry=studio.geometry)).takes[0]
-    assert same.final_latent == source.final_latent and same.seed == source.seed
+    assert (same.final_latent, same.noise) == (source.final_latent, source.noise)
+    assert same.context_seed == source.seed and same.variation == 0.0
     request = ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5, variation=0.6,
                             geometry=studio.geometry)
     varied = studio.run(request).takes[0]
@@ -295,27 +296,64 @@ def test_a_variation_draws_what_follows_its_step_anew_and_keeps_what_came_before
                                       request.job.window_frames))[:, keep].numpy()
     old, new = (decode_tensor(studio.blobs.get(t.noise)) for t in (source, varied))
     np.testing.assert_allclose(new, 0.8 * old + 0.6 * draw, rtol=1e-6, atol=1e-6)
-    # The state it started from (asked of the same job: a take keeps the states after it).
-    job = request.job.model_copy(update={"checkpoint_steps": (k,)})
-    result = studio.client.submit(job, blobs=request.blobs).result(120)
-    (checkpoint,) = result.message.output.candidates[0].checkpoints
-    start = decode_tensor(result.blobs[checkpoint.latent])
+    # It starts from the take's state at k moved with its noise, and keeps that state.
     t_k = timestep_schedule(STEPS)[k]
     state = ops.read_latent(studio.blobs.get, source.checkpoint_at(k).latent)
+    start = ops.read_latent(studio.blobs.get, varied.checkpoint_at(k).latent)
     np.testing.assert_allclose(start, state + t_k * (new - old), rtol=1e-5, atol=1e-5)
     _rerun_matches(studio, varied.id)
-    # A variation of the variation from a later step starts from its own noise.
-    again = studio.run(ops.vary_take(studio.project, studio.blobs.get, varied.id, None,
-                                     step=k + 1, geometry=studio.geometry)).takes[0]
-    assert again.variation == 1.0 and again.strength == pytest.approx(t_k - 1 / STEPS)
-    assert again.noise != varied.noise
+    # Varied again with nothing new, from a later step, from the step it branched at, or from
+    # its noise: it is itself again (its own noise and state, not its source's).
+    for step in (k + 1, k):
+        again = studio.run(ops.vary_take(studio.project, studio.blobs.get, varied.id, None,
+                                         step=step, variation=0.0,
+                                         geometry=studio.geometry)).takes[0]
+        assert again.final_latent == varied.final_latent, step
+        assert again.strength == pytest.approx(timestep_schedule(STEPS)[step])
+    from_noise = ops.vary_take(studio.project, studio.blobs.get, varied.id, None, step=0,
+                               variation=0.0, geometry=studio.geometry)
+    np.testing.assert_array_equal(
+        decode_tensor(from_noise.blobs[from_noise.job.resume.latent]),
+        decode_tensor(studio.blobs.get(varied.noise)))
     _rerun_matches(studio, again.id)
-    # A variation made before variations drew noise (format 1.2: no `variation`) re-runs as it
-    # was made: from its source's noise, with its source's seed.
-    old_style = same.model_copy(update={"variation": None})
-    studio.doc.history.push(AddTake(old_style.section_id, old_style.model_copy(
-        update={"id": "0" * 32})))
-    _rerun_matches(studio, "0" * 32)
+
+
+def test_a_small_variation_stays_close_and_a_locked_seed_still_varies(studio: Studio) -> None:
+    from melodex_studio.worker.blobs import decode_tensor
+
+    verse = studio.section("Verse")  # between two neighbours: context on both sides
+    source = verse.active_take
+    base = studio.latent("Verse")
+
+    def distance(variation: float) -> float:
+        take = studio.run(ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5,
+                                        variation=variation, geometry=studio.geometry)).takes[0]
+        latent = ops.read_latent(studio.blobs.get, take.final_latent)
+        return float(np.sqrt(np.mean((latent - base) ** 2)))
+
+    near, half, whole = distance(0.05), distance(0.5), distance(1.0)
+    assert 0.0 < near < 0.1 * whole and near < half < whole  # 5 % new: 7 % of the distance
+    # A locked seed keeps regenerating from the same seed, but a variation draws anew anyway.
+    studio.doc.history.push(EditSectionSettings(verse.id, seed=source.seed, seed_locked=True))
+    locked = studio.run(ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5,
+                                      geometry=studio.geometry)).takes[0]
+    assert locked.seed != source.seed and locked.final_latent != source.final_latent
+    assert 0.9 < float(np.std(decode_tensor(studio.blobs.get(locked.noise)))) < 1.1
+
+
+def test_a_variation_made_before_variations_drew_noise_re_runs_as_it_was_made(
+        studio: Studio) -> None:
+    """Format 1.2 variations (no `variation`) rendered from their source's seed alone: the
+    source's state and the render's own draw. Their re-run does the same."""
+    source = studio.section("Chorus").active_take
+    old_style = studio.run(ops.vary_take(studio.project, studio.blobs.get, source.id, 0.5,
+                                         variation=None, geometry=studio.geometry)).takes[0]
+    assert (old_style.variation, old_style.context_seed) == (None, None)
+    assert old_style.seed == source.seed and old_style.final_latent == source.final_latent
+    request = ops.rerun_take(studio.project, studio.blobs.get, old_style.id,
+                             geometry=studio.geometry)
+    assert request.job.noise is None and request.job.resume.variation is None
+    _rerun_matches(studio, old_style.id)
 
 
 def test_retake_adds_every_candidate_with_the_first_active(studio: Studio) -> None:

@@ -101,6 +101,15 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
         again = ops.finish_render(doc.project, rerun, client.submit(
             rerun.job, blobs=rerun.blobs).result(120), blobs.get).takes[0]
         assert (again.final_latent, again.noise) == (half.final_latent, half.noise)
+    # A variation that keeps part of its source's randomness, varied again with nothing new
+    # from a later step or from its own, is itself again: it draws from its own noise.
+    partial = run_request(client, doc, blobs, ops.vary_take(
+        doc.project, blobs.get, take.id, 0.5, variation=0.6, geometry=geometry)).takes[0]
+    for step in (3, 2):
+        same = run_request(client, doc, blobs, ops.vary_take(
+            doc.project, blobs.get, partial.id, None, step=step, variation=0.0,
+            geometry=geometry)).takes[0]
+        assert same.final_latent == partial.final_latent, step
     # The planner is the built-in model's: a plan job says so.
     with pytest.raises(JobError, match="MusicGen writes no plans"):
         client.submit(ops.plan_request(doc.project, verse.id).job).result(60)

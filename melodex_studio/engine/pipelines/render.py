@@ -223,11 +223,12 @@ def render(
 def _checkpoint_set(
     requested: Collection[int] | Literal["all"] | None, start: int, steps: int
 ) -> set[int]:
-    """`requested` "all" is every state after the start but the final one (kept anyway)."""
+    """`requested` "all" is every state but the noise and the final one (kept anyway): a
+    resumed run's start too, so a variation has its own state at the step it branched at."""
     if requested is None:
         return set()
     if requested == "all":
-        return set(range(start + 1, steps))
+        return set(range(max(start, 1), steps))
     chosen = {int(k) for k in requested}
     outside = sorted(k for k in chosen if not 0 <= k <= steps)
     if outside:

@@ -84,6 +84,7 @@ class RenderRequest:
     strength: float | None = None
     source_checkpoint_step: int | None = None
     variation: float | None = None
+    context_seed: int | None = None
     resized_to: int | None = None
     description: str = ""
     context_take_ids: tuple[str, ...] = ()
@@ -92,11 +93,12 @@ class RenderRequest:
 # --- seeds ---------------------------------------------------------------------------------------
 
 
-def fresh_seeds(section: Section, count: int) -> tuple[int, ...]:
+def fresh_seeds(section: Section, count: int, honour_lock: bool = True) -> tuple[int, ...]:
     """Seeds for new takes: derived from the section's seed and its take count (so a CLI run
     repeats exactly), skipping any seed a take of the section already used. A locked seed
-    is kept: regenerating then changes only what the musician edited."""
-    if section.settings.seed_locked:
+    is kept (`honour_lock`): regenerating then changes only what the musician edited; a
+    variation's new randomness never uses it."""
+    if section.settings.seed_locked and honour_lock:
         return (section.settings.seed,) * count
     used = {take.seed for take in section.takes}
     seeds: list[int] = []

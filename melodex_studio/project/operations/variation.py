@@ -75,8 +75,9 @@ def state_at_step(section: Section, take: Take, step: int) -> tuple[Take, str | 
     stored checkpoint or its final latent (last step); for a variation, the parent's state
     before it branched off. An imported take has no trajectory in between: (that take, None),
     and `state_latent` noises its latent to the step's time."""
-    if step == 0 and take.noise is not None and take.operation is not TakeOperation.VARY:
-        return take, take.noise
+    if step == 0 and take.noise is not None and (
+            take.operation is not TakeOperation.VARY or take.variation is not None):
+        return take, take.noise  # a variation's noise is its own since it draws some
     if step == take.settings.steps and take.final_latent is not None:
         return take, take.final_latent
     for checkpoint in take.checkpoints:
@@ -92,6 +93,15 @@ def state_at_step(section: Section, take: Take, step: int) -> tuple[Take, str | 
         f"take {take.display_name} stored no state at step {step} (it has steps "
         f"{', '.join(map(str, stored)) or 'none'}); choose a strength that lands on one"
     )
+
+
+def context_seed_of(take: Take) -> int:
+    """The seed whose draw noised the frames around the section while `take`'s trajectory was
+    rendered: a variation's recorded one, else the take's own seed (its render drew all its
+    noise from it)."""
+    if take.operation is TakeOperation.VARY and take.context_seed is not None:
+        return take.context_seed
+    return take.seed
 
 
 def vary_steps(take: Take) -> list[int]:
@@ -129,7 +139,7 @@ def vary_take(
     settings: GenerationSettings | None = None,
     plan: Plan | None = None,
     step: int | None = None,
-    variation: float = 1.0,
+    variation: float | None = 1.0,
     seed: int | None = None,
     geometry: LatentGeometry = MELODEX_TINY_GEOMETRY,
     context_frames: int = DEFAULT_CONTEXT_FRAMES,
@@ -140,15 +150,18 @@ def vary_take(
     sampler; the number of steps stays the take's) or plan.
 
     `variation` is how much of the randomness still to come is drawn anew, from `seed` (a
-    fresh seed of the section by default): 0 continues the take's own noise, so with the same
-    prompt and plan the take comes back as it was; 1 draws all of it anew. The state at the
-    step moves with its noise (the worker's `vary_noise`), so the music up to that step stays.
+    fresh seed of the section by default, never its locked one): 0 continues the take's own
+    noise, so with the same prompt and plan the take comes back as it was; 1 draws all of it
+    anew. The state at the step moves with its noise (the worker's `vary_noise`), so the music
+    up to that step stays, and the frames around the section keep the noise they had. None is
+    a variation as made before format 1.3 (a re-run of one): the render's own draw from
+    `seed`, by default the take's.
     """
     try:
         section = project.section_of_take(take_id)
     except KeyError:
         raise OperationError(f"the project has no take {take_id}") from None
-    if not 0.0 <= variation <= 1.0:
+    if variation is not None and not 0.0 <= variation <= 1.0:
         raise OperationError(f"variation must be between 0 and 1, not {variation}")
     source = section.take(take_id)
     check_latent_space(source, geometry)
@@ -166,7 +179,8 @@ def vary_take(
         k = step
     if strength is None:  # the share of the denoising run again, as a strength would say
         strength = float(timestep_schedule(steps, geometry.schedule_shift)[k])
-    seed = (fresh_seeds(section, 1)[0] if variation else source.seed) if seed is None else seed
+    if seed is None:
+        seed = source.seed if variation is None else fresh_seeds(section, 1, False)[0]
     settings = base.model_copy(update={"seed": seed})
     prompt = source.prompt if prompt is None else prompt
     plan = section.plan if plan is None else plan
@@ -187,14 +201,17 @@ def vary_take(
         variation=variation,
     )
     if k >= steps:  # the last step: the variation is its source, no worker job
-        shared["settings"] = source.settings
+        shared.update(settings=base.model_copy(update={"seed": source.seed}),
+                      variation=None if variation is None else 0.0,
+                      context_seed=None if variation is None else context_seed_of(source))
         return RenderRequest(job=None, blobs=BlobBag(), section_id=section.id,  # type: ignore[arg-type]
                              style=section.style, length_bars=section.length_bars, **shared)
     origin, ref = state_at_step(section, source, k)
-    if variation and origin.noise is None:
-        raise OperationError(f"take {origin.display_name} recorded no noise, so it can only be "
-                             "varied with variation 0")
-    noise_of = origin if variation else None
+    if variation is not None and origin.noise is None:
+        raise OperationError(f"take {origin.display_name} recorded no noise to vary from")
+    noise_of = None if variation is None else origin
+    context_seed = None if variation is None else context_seed_of(origin)
+    shared["context_seed"] = context_seed
     bag = BlobBag()
     if ref is None and geometry.noises_imports:
         # An import: the worker brings its clean latent to step k its own way, with its noise.
@@ -203,7 +220,7 @@ def vary_take(
         clean = fit_frames(read_latent(read_blob, origin.final_latent), span.n_frames,
                            f"take {origin.display_name}")
         resume = ResumeFrom(latent=bag.add_latent(clean), step=k, total_steps=steps, clean=True,
-                            variation=variation)
+                            variation=variation, context_seed=context_seed)
         window = build_window(project, read_blob, geometry, section, span, None, context_frames)
         return build_request(project, section, window, [window.keep], read_blob=read_blob,
                              bag=bag, resume=resume, noise_of=origin,
@@ -211,7 +228,7 @@ def vary_take(
     state = state_latent(read_blob, section, source, k, geometry.schedule_shift)
     state = fit_frames(state, span.n_frames, f"take {source.display_name}")
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps,
-                        variation=variation)
+                        variation=variation, context_seed=context_seed)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
     return build_request(project, section, window, [window.keep], read_blob=read_blob, bag=bag,
                          resume=resume, noise_of=noise_of, preview_every=preview_every, **shared)
@@ -345,7 +362,7 @@ def _request_from_record(project: Project, read_blob: ReadBlob, section: Section
             settings=take.settings,
             plan=take.plan,
             step=take.source_checkpoint_step,
-            variation=take.variation or 0.0,  # absent: made before 1.3, the source's noise
+            variation=take.variation,  # absent: made before 1.3, rendered from its seed alone
             seed=take.seed,
             geometry=geometry,
             context_frames=context_frames,

@@ -63,7 +63,7 @@ def take_details(take: Take) -> str:
 
 
 class TakesPanel(QWidget):
-    sig_vary_requested = Signal(str, str, int, float)  # section id, take id, step, strength
+    sig_vary_requested = Signal(str, str, int, float)  # section id, take id, step, variation
 
     def __init__(
         self, context: StudioContext, playback: PlaybackController, parent: QWidget | None = None
@@ -168,7 +168,8 @@ class TakesPanel(QWidget):
                 item.setData(0, TAKE_ID_ROLE, take.id)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 item.setToolTip(1, take_details(take))
-                item.setToolTip(3, f"From {item.text(3)}")
+                if take.operation is TakeOperation.VARY:  # the origin is what it varies
+                    item.setToolTip(3, f"A variation of {item.text(3)}")
                 if take.id == section.active_take_id:
                     item.setIcon(0, icon("active", "#ff9f1c"))
                     font = item.font(1)

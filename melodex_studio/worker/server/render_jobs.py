@@ -53,16 +53,20 @@ class VariedNoise:
 
 def vary_noise(job: RenderJob, bag: BlobBag, seed: int, shape: tuple[int, int],
                keep: slice) -> VariedNoise | None:
-    """For a variation that draws new randomness (`ResumeFrom.variation` v > 0): over the kept
-    frames the new noise is ``sqrt(1 - v^2) * old + v * draw`` (unit variance, and the seed's
-    draw itself at v = 1), the seed's draw elsewhere. None for every other render."""
-    if job.resume is None or not job.resume.variation or job.noise is None:
+    """For a variation (`ResumeFrom.variation` v): over the kept frames the new noise is
+    ``sqrt(1 - v^2) * old + v * draw(seed)`` (unit variance; the old noise itself at v = 0,
+    the draw itself at v = 1); around them both are the draw of `context_seed`, the noise
+    the source's neighbours were rendered with. None for every other render."""
+    resume = job.resume
+    if resume is None or resume.variation is None or job.noise is None:
         return None
-    v = job.resume.variation
-    draw = seeded_noise(seed, shape)
-    old = kept_frames(draw.clone(), bag, job.noise, keep, "noise")
-    new = draw.clone()
-    new[:, keep] = math.sqrt(1.0 - v * v) * old[:, keep] + v * draw[:, keep]
+    v = resume.variation
+    around = seeded_noise(seed if resume.context_seed is None else resume.context_seed, shape)
+    old = kept_frames(around.clone(), bag, job.noise, keep, "noise")
+    new = old.clone()
+    if v:
+        draw = seeded_noise(seed, shape)[:, keep]
+        new[:, keep] = math.sqrt(1.0 - v * v) * old[:, keep] + v * draw
     return VariedNoise(old, new)
 
 
