@@ -36,6 +36,7 @@ from melodex_studio.project.operations import (
     extend_section,
     finish_import,
     finish_render,
+    fresh_seeds,
     generate_section,
     import_recording,
     plan_command,
@@ -98,6 +99,7 @@ class RunningJob:
     title: str
     section_id: str
     request: RenderRequest | PlanRequest | ImportRequest | None = None
+    seeds: tuple[int, ...] = ()  # new seeds it took at the click (kept from later clicks)
     cancelled: bool = False
     preview_busy: bool = False  # a preview is being reduced to peaks in the file thread
     preview_next: tuple[bytes, int] | None = None  # the newest preview waiting for its turn
@@ -247,10 +249,26 @@ class GenerationController(QObject):
         return self._render(section_id, "Generate", generate_section)
 
     def regenerate(self, section_id: str) -> str | None:
-        return self._render(section_id, "Regenerate", regenerate_section)
+        (seed,) = seeds = self._new_seeds(section_id, 1)
+        return self._render(section_id, "Regenerate",
+                            lambda project, read_blob, sid, **options: regenerate_section(
+                                project, read_blob, sid, seed=seed, **options), seeds=seeds)
 
     def retake(self, section_id: str, count: int = RETAKE_COUNT) -> str | None:
-        return self._render(section_id, f"Retake ×{count}", retake_section, count)
+        seeds = self._new_seeds(section_id, count, honour_lock=False)
+        return self._render(section_id, f"Retake ×{count}",
+                            lambda project, read_blob, sid, **options: retake_section(
+                                project, read_blob, sid, count, seeds=seeds, **options),
+                            seeds=seeds)
+
+    def _new_seeds(self, section_id: str, count: int, honour_lock: bool = True,
+                   ) -> tuple[int, ...]:
+        """Fresh seeds for `count` new takes, taken at the click: two clicks before the first
+        render lands get different seeds (the project does not know the first one yet)."""
+        running = {seed for job in self.running.values() if job.section_id == section_id
+                   for seed in job.seeds}
+        return fresh_seeds(self.context.project.section(section_id), count, honour_lock,
+                           avoid=running)
 
     def repaint(self, section_id: str, ranges: tuple[tuple[int, int], ...]) -> str | None:
         return self._render(section_id, "Repaint", repaint_bars, ranges)
@@ -282,10 +300,11 @@ class GenerationController(QObject):
             return None
         strength = DEFAULT_VARY_STRENGTH if step is None else None
         label = "Vary" if step is None else f"Vary from step {step}"
+        (seed,) = seeds = self._new_seeds(section_id, 1, honour_lock=False)
         return self._render(section_id, label,
                             lambda project, read_blob, _sid, **options: vary_take(
                                 project, read_blob, take_id, strength, step=step,
-                                variation=variation, **options))
+                                variation=variation, seed=seed, **options), seeds=seeds)
 
     def vary_from_panel(self, section_id: str, take_id: str, step: int, variation: float) -> None:
         self.vary(section_id, take_id, step, variation)
@@ -366,11 +385,12 @@ class GenerationController(QObject):
         return job
 
     def _render(self, section_id: str, verb: str, build: Callable[..., RenderRequest],
-                *args: Any) -> str | None:
+                *args: Any, seeds: tuple[int, ...] = ()) -> str | None:
         if not self._check_ready():
             return None
         section = self.context.project.section(section_id)
         job = self._start(section_id, f"{verb} {section.name}")
+        job.seeds = seeds
         project, client = self.context.project, self.client
         read_blob, geometry, preview_every = self.files.read_blob, self.geometry, self.preview_every
 

@@ -144,6 +144,34 @@ def test_plan_then_repaint_selected_bars_then_vary(qtbot, generating):
     assert takes.tree.topLevelItem(2).text(3) == f"Take 1 @ step {step} · 60% new"
 
 
+def test_clicks_before_the_first_render_lands_get_their_own_seeds(qtbot, generating):
+    """Each request is built from the project as it was at its click, which does not know the
+    renders still running: their seeds are kept from later clicks, even with a locked seed for
+    retakes and variations."""
+    from melodex_studio.project.commands import EditSectionSettings
+
+    window = generating
+    chorus = window.context.project.section_by_name("Chorus")
+    window.generation.generate(chorus.id)
+    wait_jobs_done(qtbot, window)
+    source = window.context.project.section(chorus.id).active_take
+    window.generation.regenerate(chorus.id)
+    window.generation.regenerate(chorus.id)
+    window.generation.vary(chorus.id, source.id)
+    window.generation.vary(chorus.id, source.id)
+    assert len(window.generation.running) == 4
+    wait_jobs_done(qtbot, window)
+    takes = window.context.project.section(chorus.id).takes
+    assert len(takes) == 5 and len({t.seed for t in takes}) == 5
+    assert len({t.final_latent for t in takes}) == 5
+    window.context.undo.push(EditSectionSettings(chorus.id, seed_locked=True))
+    window.generation.retake(chorus.id, 2)
+    window.generation.vary(chorus.id, source.id)
+    wait_jobs_done(qtbot, window)
+    takes = window.context.project.section(chorus.id).takes
+    assert len(takes) == 8 and len({t.seed for t in takes}) == 8
+
+
 def test_retake_adds_four_takes_in_one_undo_step(qtbot, generating):
     window = generating
     chorus = window.context.project.section_by_name("Chorus")

@@ -12,6 +12,7 @@ Every request is a plain value; `finish.finish_render` turns the worker's answer
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,14 +94,15 @@ class RenderRequest:
 # --- seeds ---------------------------------------------------------------------------------------
 
 
-def fresh_seeds(section: Section, count: int, honour_lock: bool = True) -> tuple[int, ...]:
+def fresh_seeds(section: Section, count: int, honour_lock: bool = True,
+                avoid: Collection[int] = ()) -> tuple[int, ...]:
     """Seeds for new takes: derived from the section's seed and its take count (so a CLI run
-    repeats exactly), skipping any seed a take of the section already used. A locked seed
-    is kept (`honour_lock`): regenerating then changes only what the musician edited; a
-    variation's new randomness never uses it."""
+    repeats exactly), skipping any seed a take of the section already used, and `avoid` (the
+    seeds of renders still running). A locked seed is kept (`honour_lock`): regenerating then
+    changes only what the musician edited; a variation's new randomness never uses it."""
     if section.settings.seed_locked and honour_lock:
         return (section.settings.seed,) * count
-    used = {take.seed for take in section.takes}
+    used = {take.seed for take in section.takes} | set(avoid)
     seeds: list[int] = []
     index = len(section.takes) + 1
     while len(seeds) < count:
@@ -307,11 +309,12 @@ def retake_section(
     seeds: tuple[int, ...] | None = None,
     **options: object,
 ) -> RenderRequest:
-    """`count` candidates in one job (one batch); all become takes, the first one plays."""
+    """`count` candidates in one job (one batch); all become takes, the first one plays. They
+    draw fresh seeds even when the section's seed is locked: four copies would be no choice."""
     section = section_of(project, section_id)
     if not 1 <= count <= MAX_CANDIDATES:
         raise OperationError(f"a retake makes 1 to {MAX_CANDIDATES} candidates, not {count}")
-    chosen = fresh_seeds(section, count) if seeds is None else tuple(seeds)
+    chosen = fresh_seeds(section, count, honour_lock=False) if seeds is None else tuple(seeds)
     return render_section(
         project, read_blob, section_id, TakeOperation.RETAKE, seeds=chosen, **options
     )  # type: ignore[arg-type]
