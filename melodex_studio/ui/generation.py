@@ -292,19 +292,23 @@ class GenerationController(QObject):
              variation: float = DEFAULT_VARIATION) -> str | None:
         """A variation of a take (the active one by default) from its state at `step` (by
         default the one `DEFAULT_VARY_STRENGTH` picks), drawing `variation` of what comes
-        after anew."""
+        after anew, with what the section asks for now: its prompt, plan and guidance (the
+        steps stay the take's: the step counts along its trajectory)."""
         section = self.context.project.section(section_id)
         take_id = take_id or section.active_take_id
         if take_id is None:
             self.sig_message.emit(f"{section.name} has no take to vary yet: generate it first")
             return None
+        steps = section.take(take_id).settings.steps
+        settings = section.settings.model_copy(update={"steps": steps})
         strength = DEFAULT_VARY_STRENGTH if step is None else None
         label = "Vary" if step is None else f"Vary from step {step}"
         (seed,) = seeds = self._new_seeds(section_id, 1, honour_lock=False)
         return self._render(section_id, label,
                             lambda project, read_blob, _sid, **options: vary_take(
                                 project, read_blob, take_id, strength, step=step,
-                                variation=variation, seed=seed, **options), seeds=seeds)
+                                variation=variation, seed=seed, prompt=section.prompt,
+                                settings=settings, **options), seeds=seeds)
 
     def vary_from_panel(self, section_id: str, take_id: str, step: int, variation: float) -> None:
         self.vary(section_id, take_id, step, variation)

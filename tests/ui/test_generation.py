@@ -142,6 +142,17 @@ def test_plan_then_repaint_selected_bars_then_vary(qtbot, generating):
     # Same prompt and plan, yet another take: 60 % of what follows the step was drawn anew.
     assert varied.seed != source.seed and varied.final_latent != source.final_latent
     assert takes.tree.topLevelItem(2).text(3) == f"Take 1 @ step {step} · 60% new"
+    # A variation renders what the section asks for now: its prompt and guidance, with the
+    # take's steps (the step counts along its trajectory).
+    from melodex_studio.project.commands import EditPrompt, EditSectionSettings
+
+    window.context.undo.push(EditPrompt(verse.id, "brass stabs"))
+    window.context.undo.push(EditSectionSettings(verse.id, guidance=6.0, steps=20))
+    window.generation.vary(verse.id, source.id, step)
+    wait_jobs_done(qtbot, window)
+    newest = window.context.project.section(verse.id).active_take
+    assert (newest.prompt, newest.settings.guidance) == ("brass stabs", 6.0)
+    assert newest.settings.steps == source.settings.steps != 20
 
 
 def test_clicks_before_the_first_render_lands_get_their_own_seeds(qtbot, generating):
