@@ -19,11 +19,44 @@ import soundfile
 
 from melodex_studio.audio.errors import RecordingError
 from melodex_studio.audio.resample import resample
+from melodex_studio.audio.stretch import stretched
 
 #: Longer recordings are refused when read whole; a section reads only what it can hold.
 MAX_RECORDING_SECONDS = 20 * 60
 #: A louder recording is scaled down to peak here, so resampling overshoot cannot clip it.
 IMPORT_PEAK = 0.99
+#: How far a recording is stretched at most, either way.
+MIN_TEMPO_FACTOR, MAX_TEMPO_FACTOR = 0.25, 4.0
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How the recording comes in: played `tempo_factor` times as fast (its tempo to the
+    section's) and `semitones` higher."""
+
+    tempo_factor: float = 1.0
+    semitones: int = 0
+    recording_bpm: float | None = None
+
+    @classmethod
+    def onto(cls, section_bpm: float, recording_bpm: float | None = None,
+             semitones: int = 0) -> ImportOptions:
+        """A recording played at `recording_bpm` (None: as recorded) stretched to a section at
+        `section_bpm`, and moved `semitones`."""
+        factor = 1.0 if recording_bpm is None else section_bpm / recording_bpm
+        return cls(factor, int(semitones), recording_bpm)
+
+    def describe(self, section_bpm: float) -> str:
+        """What was done, for the take's name: "92→120 BPM, +3 st"; "" when nothing."""
+        parts = []
+        if self.recording_bpm is not None and self.tempo_factor != 1.0:
+            parts.append(f"{self.recording_bpm:g}→{section_bpm:g} BPM")
+        if self.semitones:
+            parts.append(f"{self.semitones:+d} st")
+        return ", ".join(parts)
+
+
+AS_IT_IS = ImportOptions()
 
 
 @dataclass(frozen=True)
@@ -42,11 +75,20 @@ class Recording:
 
 
 def read_recording(path: Path | str, sample_rate: int, seconds: float | None = None,
-                   max_seconds: float = MAX_RECORDING_SECONDS) -> Recording:
-    """`path` as mono float32 at `sample_rate`: channels averaged, resampled (soxr), and scaled
-    down only if it peaks over `IMPORT_PEAK`. With `seconds`, only the file's first `seconds`
-    are read (what a section can hold), however long the file is; without, a file longer than
+                   max_seconds: float = MAX_RECORDING_SECONDS, tempo_factor: float = 1.0,
+                   semitones: float = 0.0) -> Recording:
+    """`path` as mono float32 at `sample_rate`: channels averaged, resampled (soxr), played
+    `tempo_factor` times as fast and `semitones` higher where asked (a recording at another
+    tempo or in another key than its section's; `audio.stretch`), and scaled down only if it
+    peaks over `IMPORT_PEAK`. With `seconds`, only as much of the file as fills `seconds` is
+    read (what a section can hold), however long the file is; without, a file longer than
     `max_seconds` is refused. Raises RecordingError with a one-line reason."""
+    if not MIN_TEMPO_FACTOR <= tempo_factor <= MAX_TEMPO_FACTOR:
+        raise RecordingError(f"cannot import at {tempo_factor:g} times the recording's speed: "
+                             "from a quarter to four times is offered")
+    if not -24.0 <= semitones <= 24.0:
+        raise RecordingError(f"cannot transpose by {semitones:g} semitones: two octaves either "
+                             "way at most")
     path = Path(path)
     if not path.is_file():
         raise RecordingError(f"cannot import {path.name}: the file does not exist")
@@ -61,7 +103,8 @@ def read_recording(path: Path | str, sample_rate: int, seconds: float | None = N
         raise RecordingError(
             f"cannot import {path.name}: it is {_duration(info.frames / info.samplerate)} long; "
             f"recordings of up to {_duration(max_seconds)} can be imported")
-    frames = -1 if seconds is None else min(info.frames, math.ceil(seconds * info.samplerate))
+    frames = -1 if seconds is None else min(
+        info.frames, math.ceil(seconds * tempo_factor * info.samplerate))
     try:
         data, rate = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
@@ -71,6 +114,7 @@ def read_recording(path: Path | str, sample_rate: int, seconds: float | None = N
     if not np.isfinite(mono).all():
         raise RecordingError(f"cannot import {path.name}: it holds samples that are not numbers")
     audio = np.ascontiguousarray(resample(mono, int(rate), sample_rate), dtype=np.float32)
+    audio = stretched(audio, sample_rate, tempo_factor, semitones)
     peak = float(np.abs(audio).max()) if len(audio) else 0.0
     if peak > IMPORT_PEAK:
         audio = audio * np.float32(IMPORT_PEAK / peak)

@@ -63,6 +63,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                             help="import: the recording (WAV, FLAC, AIFF, OGG, MP3)")
         parser.add_argument("--at-bar", type=int, default=1,
                             help="import: the section's bar the recording starts at (from 1)")
+        parser.add_argument("--file-bpm", type=float, default=None,
+                            help="import: the recording's tempo; it is stretched to the "
+                                 "section's (default: as recorded)")
+        parser.add_argument("--file-key", default=None,
+                            help="import: the recording's key, e.g. \"D major\"; it is moved "
+                                 "the shortest way into the section's (default: as recorded)")
         parser.add_argument("--add-bars", type=int, default=4, help="extend: bars to add")
         parser.add_argument("--count", type=int, default=4, help="retake: number of candidates")
         parser.add_argument("--prompt", default=None, help="a new prompt for this render")
@@ -164,9 +170,12 @@ class _Session:
         self.doc.history.push(plan_command(self.doc.project, request, result.message.output))
 
     def import_recording(self, section_id: str, path: Path, seed: int | None,
-                         start_bar: int = 0) -> Any:
+                         start_bar: int = 0, file_bpm: float | None = None,
+                         file_key: str | None = None) -> Any:
         from melodex_studio.audio.errors import RecordingError
-        from melodex_studio.audio.recording_import import read_recording
+        from melodex_studio.audio.recording_import import ImportOptions, read_recording
+        from melodex_studio.music.errors import MusicParseError
+        from melodex_studio.music.key import Key
         from melodex_studio.project.operations import (
             finish_import,
             import_recording,
@@ -179,13 +188,24 @@ class _Session:
             raise CliError(f"--at-bar {start_bar + 1}: the section has bars "
                            f"1-{section.length_bars}")
         seconds = recording_seconds(project, section_id, start_bar, geometry)
+        bpm = project.section_bpm(section)
         try:
-            recording = read_recording(path, geometry.sample_rate, seconds)
+            semitones = 0 if file_key is None else Key.parse(file_key).semitones_to(
+                project.section_key(section))
+        except MusicParseError as exc:
+            raise CliError(f"--file-key: {exc}") from exc
+        if file_bpm is not None and not 20.0 <= file_bpm <= 400.0:
+            raise CliError(f"--file-bpm {file_bpm:g}: a tempo is 20 to 400 BPM")
+        options = ImportOptions.onto(bpm, file_bpm, semitones)
+        try:
+            recording = read_recording(path, geometry.sample_rate, seconds,
+                                       tempo_factor=options.tempo_factor, semitones=semitones)
         except RecordingError as exc:
             raise CliError(str(exc)) from exc
+        done = options.describe(bpm)
         request = import_recording(self.doc.project, section_id, recording.audio,
-                                   name=recording.name, geometry=self.geometry, seed=seed,
-                                   start_bar=start_bar)
+                                   name=f"{recording.name} ({done})" if done else recording.name,
+                                   geometry=self.geometry, seed=seed, start_bar=start_bar)
         result = self._wait(request.job, request.blobs, request.description)
         outcome = finish_import(self.doc.project, request, result)
         for sha in outcome.blobs:
@@ -379,7 +399,8 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
         if args.file is None:
             raise CliError("--op import needs --file, e.g. --file riff.wav")
         request, outcome = session.import_recording(section.id, args.file, args.seed,
-                                                    args.at_bar - 1)
+                                                    args.at_bar - 1, args.file_bpm,
+                                                    args.file_key)
         return _saved(args, session, request, outcome)
     else:
         plan = None

@@ -242,6 +242,13 @@ class Key:
     def transpose(self, semitones: int) -> Key:
         return Key((self.tonic + semitones) % 12, self.mode)
 
+    def semitones_to(self, other: Key) -> int:
+        """The smallest shift, -5 to +6 semitones, that puts this key's notes on `other`'s: onto
+        its tonic in the same mode, onto its relative key in the other (a riff in C major
+        sits in A minor as it is)."""
+        target = other if other.mode is self.mode else other.relative
+        return (target.tonic - self.tonic + 5) % 12 - 5
+
     @classmethod
     def correlations(cls, weights: np.ndarray) -> np.ndarray:
         """[24] Pearson correlation of 12 pitch-class weights (a chroma, or a score's note

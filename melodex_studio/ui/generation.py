@@ -50,6 +50,11 @@ from melodex_studio.project.operations import (
 )
 from melodex_studio.ui.actions import StudioActions
 from melodex_studio.ui.context import StudioContext
+from melodex_studio.ui.dialogs.import_recording import (
+    AS_IT_IS,
+    ImportOptions,
+    ImportRecordingDialog,
+)
 from melodex_studio.ui.frame_coalescer import FrameCoalescer
 from melodex_studio.ui.panels.job_queue import JobQueuePanel
 from melodex_studio.ui.project_files import ProjectFiles
@@ -317,26 +322,38 @@ class GenerationController(QObject):
         path, _ = QFileDialog.getOpenFileName(
             self.dialog_parent, "Import Audio into the Section", "",
             "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3);;All files (*)")
-        if path:
-            self.import_audio(section_id, Path(path))
+        if not path:
+            return
+        project = self.context.project
+        section = project.section(section_id)
+        dialog = ImportRecordingDialog(Path(path).name, section.name,
+                                       project.section_bpm(section),
+                                       project.section_key(section), self.dialog_parent)
+        if dialog.exec() == ImportRecordingDialog.DialogCode.Accepted:
+            self.import_audio(section_id, Path(path), options=dialog.options())
 
-    def import_audio(self, section_id: str, path: Path, start_bar: int = 0) -> str | None:
+    def import_audio(self, section_id: str, path: Path, start_bar: int = 0,
+                     options: ImportOptions = AS_IT_IS) -> str | None:
         """Import the recording at `path` into a section as its new active take, starting at
-        the section's bar `start_bar`. The file is read, mixed to mono and resampled on the
-        file thread; the worker encodes it."""
+        the section's bar `start_bar`, stretched and transposed as `options` say. The file is
+        read, mixed to mono, resampled and warped on the file thread; the worker encodes it."""
         if not self._check_ready():
             return None
-        section = self.context.project.section(section_id)
+        project = self.context.project
+        section = project.section(section_id)
         at = f" at bar {start_bar + 1}" if start_bar else ""
-        job = self._start(section_id, f"Import {path.name} into {section.name}{at}")
-        project, client, geometry = self.context.project, self.client, self.geometry
+        done = options.describe(project.section_bpm(section))
+        name = f"{path.name} ({done})" if done else path.name
+        job = self._start(section_id, f"Import {name} into {section.name}{at}")
+        client, geometry = self.client, self.geometry
         seconds = recording_seconds(project, section_id, start_bar, geometry)
 
         def read_and_submit() -> ImportRequest:
-            recording = read_recording(path, geometry.sample_rate, seconds)
+            recording = read_recording(path, geometry.sample_rate, seconds,
+                                       tempo_factor=options.tempo_factor,
+                                       semitones=options.semitones)
             request = import_recording(project, section_id, recording.audio,
-                                       name=recording.name, geometry=geometry,
-                                       start_bar=start_bar)
+                                       name=name, geometry=geometry, start_bar=start_bar)
             job.request = request  # before submit: the result may arrive before on_done
             client.submit(request.job, blobs=dict(request.blobs), job_id=job.job_id,
                           priority=Priority.INTERACTIVE)

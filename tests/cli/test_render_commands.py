@@ -128,6 +128,24 @@ def test_import_a_recording_then_repaint_it(tmp_path, capsys) -> None:
     assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
                      str(tmp_path / "none.wav"), *TINY]) == 2
     assert "cannot import none.wav: the file does not exist" in capsys.readouterr().err
+    # At another tempo and key: stretched and moved as it comes in, and the take says so.
+    with open_project(song) as opened:
+        project = opened.project
+        bpm = project.section_bpm(project.section_by_name("A"))
+        key = project.section_key(project.section_by_name("A"))
+    other = key.transpose(2)
+    assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
+                     str(riff), "--file-bpm", f"{bpm / 2:g}", "--file-key", str(other),
+                     *TINY]) == 0
+    with open_project(song) as opened:
+        take = opened.project.section_by_name("A").active_take
+    assert take.label == f"riff.flac ({bpm / 2:g}→{bpm:g} BPM, -2 st)"
+    for flags, message in ((["--file-key", "H major"], "--file-key: "),
+                           (["--file-bpm", "500"], "--file-bpm 500: a tempo is 20 to 400"),
+                           (["--file-bpm", "20"], "from a quarter to four times")):
+        assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
+                         str(riff), *flags, *TINY]) == 2
+        assert message in capsys.readouterr().err, flags
 
 
 def test_a_stable_audio_open_folder_renders_from_the_prompt_without_plans(tmp_path,

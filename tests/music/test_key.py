@@ -152,6 +152,16 @@ def test_transpose_and_relative(key: Key, semitones: int) -> None:
     assert key.parallel.tonic == key.tonic
 
 
+@given(keys, keys)
+def test_the_shift_into_another_key_is_the_shortest_onto_its_notes(key: Key, other: Key) -> None:
+    shift = key.semitones_to(other)
+    assert -5 <= shift <= 6
+    # The moved key has the other key's notes: its tonic, or its relative's in the other mode.
+    assert set(key.transpose(shift).pitch_classes) == set(other.pitch_classes)
+    assert key.semitones_to(key) == 0 == Key.parse("C major").semitones_to(Key.parse("A minor"))
+    assert Key.parse("D major").semitones_to(Key.parse("A minor")) == -2
+
+
 def test_profile_is_rotated_krumhansl_kessler() -> None:
     profile = Key.parse("D").profile()
     assert profile.shape == (12,)

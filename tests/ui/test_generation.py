@@ -224,6 +224,11 @@ def test_importing_a_recording_adds_a_take_that_plays_it_and_can_be_varied(
     path = tmp_path / "guitar take.wav"
     soundfile.write(path, stereo, rate, subtype="FLOAT")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    from melodex_studio.ui.dialogs.import_recording import ImportRecordingDialog
+
+    asked = []  # the options dialog, accepted as it opens: as recorded
+    monkeypatch.setattr(ImportRecordingDialog, "exec", lambda self: asked.append(
+        self.summary.text()) or ImportRecordingDialog.DialogCode.Accepted)
     messages: list[str] = []
     window.generation.sig_message.connect(messages.append)
     assert window.studio_actions.import_audio.isEnabled()
@@ -232,7 +237,7 @@ def test_importing_a_recording_adds_a_take_that_plays_it_and_can_be_varied(
     verse = window.context.project.section_by_name("Verse")
     take = verse.active_take
     assert take is not None and take.operation is TakeOperation.IMPORT
-    assert take.label == "guitar take.wav"
+    assert take.label == "guitar take.wav" and asked == ["It comes in as recorded."]
     heard = read_audio(window.files.read_blob, take.audio)
     np.testing.assert_array_equal(heard[: len(stereo)], stereo.mean(axis=1, dtype=np.float32))
     assert window.undo_action.text() == "Undo Import into Verse"
@@ -250,6 +255,55 @@ def test_importing_a_recording_adds_a_take_that_plays_it_and_can_be_varied(
     wait_jobs_done(qtbot, window)
     varied = window.context.project.section_by_name("Verse").active_take
     assert varied.operation is TakeOperation.VARY and varied.parent_id == take.id
+
+
+def test_a_recording_at_another_tempo_and_key_is_stretched_and_transposed_as_it_comes_in(
+        qtbot, generating, tmp_path) -> None:
+    """A riff played at 96 BPM in C major comes into a 120 BPM section in A minor: its notes
+    land on the section's beats, at their pitch (C major's notes are A minor's); told it is in
+    D major, it moves down two semitones."""
+    import numpy as np
+    import soundfile
+
+    from melodex_studio.music.key import Key
+    from melodex_studio.project.operations import read_audio
+    from melodex_studio.ui.dialogs.import_recording import ImportRecordingDialog
+
+    window = generating
+    project = window.context.project
+    verse = project.section_by_name("Verse")
+    assert (project.section_bpm(verse), str(project.section_key(verse))) == (120.0, "A minor")
+    dialog = ImportRecordingDialog("riff.wav", "Verse", 120.0, Key.parse("A minor"))
+    qtbot.addWidget(dialog)
+    dialog.tempo_spin.setValue(96.0)
+    dialog.key_combo.setCurrentIndex(dialog.key_combo.findText("C major"))
+    assert dialog.transpose_spin.value() == 0  # the relative key: nothing to move
+    dialog.key_combo.setCurrentIndex(dialog.key_combo.findText("D major"))
+    assert dialog.transpose_spin.value() == -2  # D major onto C major, A minor's relative
+    options = dialog.options()
+    assert options.tempo_factor == 1.25 and dialog.summary.text() == (
+        "It comes in stretched from 96 to 120 BPM and 2 semitones down.")
+    dialog.tempo_spin.setValue(25.0)
+    assert not dialog.import_button.isEnabled() and "too far" in dialog.summary.text()
+    # A 440 Hz note on every beat at 96 BPM (0.625 s apart).
+    rate = window.generation.geometry.sample_rate
+    beat = int(rate * 60 / 96)
+    t = np.arange(beat) / rate
+    note = (0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-t * 12)).astype(np.float32)
+    path = tmp_path / "riff.wav"
+    soundfile.write(path, np.tile(note, 8), rate, subtype="FLOAT")
+    window.generation.import_audio(verse.id, path, options=options)
+    wait_jobs_done(qtbot, window)
+    take = window.context.project.section_by_name("Verse").active_take
+    assert take.label == "riff.wav (96→120 BPM, -2 st)"
+    heard = read_audio(window.files.read_blob, take.audio)
+    ms = rate // 1000
+    for beat_start in (i * rate // 2 for i in range(1, 7)):  # 120 BPM: a beat every 0.5 s
+        attack = np.abs(heard[beat_start - 5 * ms : beat_start + 25 * ms]).max()
+        before = np.abs(heard[beat_start - 80 * ms : beat_start - 30 * ms]).max()
+        assert attack > 0.2 > 0.1 > before, beat_start / rate  # a note starts on the beat
+    spectrum = np.abs(np.fft.rfft(heard[: rate * 2] * np.hanning(rate * 2)))
+    assert abs(np.argmax(spectrum) / 2 - 440 * 2 ** (-2 / 12)) < 4  # 392 Hz, G
 
 
 def test_a_file_that_is_not_audio_fails_with_a_message(qtbot, generating, tmp_path) -> None:
