@@ -393,8 +393,13 @@ def _render_take(args: argparse.Namespace, session: _Session) -> int:
         )
     elif args.op == "vary":
         take = _find_take(section, args.from_take)
-        request = ops.vary_take(project, read, take.id, args.strength, settings=settings,
-                                variation=args.variation, seed=args.seed, **common)
+        # What the section asks for now, as in the studio (the steps are the take's).
+        steps = take.settings.steps if args.steps is None else args.steps
+        common["prompt"] = section.prompt if args.prompt is None else args.prompt
+        request = ops.vary_take(
+            project, read, take.id, args.strength, variation=args.variation, seed=args.seed,
+            settings=(settings or section.settings).model_copy(update={"steps": steps}),
+            **common)
     elif args.op == "import":
         if args.file is None:
             raise CliError("--op import needs --file, e.g. --file riff.wav")

@@ -107,7 +107,8 @@ class Take(BaseModel):
     # after the section's meter changed.
     meter: MeterName | None = Field(default=None, exclude_if=absent_if_none)
     # A variation's share of new randomness from its start step on (format 1.3; absent in
-    # variations made before, which continued their source's noise unchanged): its noise is
+    # variations made before, which rendered from their source's state with the draw of their
+    # seed, the source's): its noise is
     # sqrt(1 - v^2) * the source's + v * a fresh draw from `seed`.
     variation: float | None = Field(default=None, ge=0.0, le=1.0, exclude_if=absent_if_none)
     # ... and the seed whose draw noised the frames around the section while it rendered (its
@@ -142,6 +143,8 @@ class Take(BaseModel):
         if self.operation is TakeOperation.VARY:
             if self.strength is None or self.parent_id is None:
                 raise ValueError("a variation needs a parent take and a strength")
+            if self.context_seed is not None and self.variation is None:
+                raise ValueError("a variation's context seed comes with its variation")
         elif (self.strength is not None or self.source_checkpoint_step is not None
               or self.variation is not None or self.context_seed is not None):
             raise ValueError(f"strength, variation, context seed and source checkpoint only "

@@ -15,7 +15,8 @@ JOURNAL_APPLICATION_ID = 0x4D4C584A
 
 #: The format this code writes. `PRAGMA user_version` = major * 1000 + minor. 1.1 added the
 #: optional key of a section and of a take, 1.2 their optional tempo and meter, 1.3 a
-#: variation's optional `variation` (how much of its randomness it drew anew), each written
+#: variation's optional `variation` (how much of its randomness it drew anew) and
+#: `context_seed` (the noise around its section), each written
 #: only when set.
 FORMAT_MAJOR = 1
 FORMAT_MINOR = 3

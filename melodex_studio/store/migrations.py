@@ -14,14 +14,14 @@ Format 0.9 (the preview layout of pre-release builds, user_version 9):
   final latent was `latent`.
 
 Format 1.0: the layout of 1.3; its documents lack only the optional `key`, `bpm` and `meter`
-of a section and of a take, and a variation's `variation`.
+of a section and of a take, and a variation's `variation` and `context_seed`.
 
 Format 1.1: the layout of 1.3; its documents lack only the optional `bpm` and `meter` of a
-section and of a take, and a variation's `variation`.
+section and of a take, and a variation's `variation` and `context_seed`.
 
-Format 1.2: the layout of 1.3; its documents lack only a variation's optional `variation`
-(its variations continued their source's noise unchanged, which is what a take without it
-means).
+Format 1.2: the layout of 1.3; its documents lack only a variation's optional `variation` and
+`context_seed` (its variations rendered from their source's state with the draw of their own
+seed, the source's, which is what a variation without them means).
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def migrate_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def migrate_1_2_to_1_3(doc: dict[str, Any]) -> dict[str, Any]:
-    """Nothing to change: 1.3 only added a variation's optional `variation`."""
+    """Nothing to change: 1.3 only added a variation's optional `variation` and
+    `context_seed`."""
     return doc
 
 

@@ -276,7 +276,11 @@ class GenerationController(QObject):
                            avoid=running)
 
     def repaint(self, section_id: str, ranges: tuple[tuple[int, int], ...]) -> str | None:
-        return self._render(section_id, "Repaint", repaint_bars, ranges)
+        (seed,) = seeds = self._new_seeds(section_id, 1)
+        return self._render(section_id, "Repaint",
+                            lambda project, read_blob, sid, **options: repaint_bars(
+                                project, read_blob, sid, ranges, seed=seed, **options),
+                            seeds=seeds)
 
     def repaint_selection(self) -> None:
         bar_range = self.context.selection.bar_range
@@ -284,7 +288,11 @@ class GenerationController(QObject):
             self.repaint(bar_range.section_id, ((bar_range.start, bar_range.end),))
 
     def extend(self, section_id: str, bars: int) -> str | None:
-        return self._render(section_id, f"Extend +{bars}", extend_section, bars)
+        (seed,) = seeds = self._new_seeds(section_id, 1)
+        return self._render(section_id, f"Extend +{bars}",
+                            lambda project, read_blob, sid, **options: extend_section(
+                                project, read_blob, sid, bars, seed=seed, **options),
+                            seeds=seeds)
 
     def ask_extend(self, section_id: str) -> None:
         bars, ok = QInputDialog.getInt(self.dialog_parent, "Extend Section",

@@ -254,6 +254,11 @@ def test_vary_at_strength_zero_is_the_source_and_resumes_from_checkpoints(studio
         and same.parent_id == source.id
         and same.strength == 0.0
     )
+    # Its record is its source's (prompt, settings, context), so it re-runs, to itself.
+    assert (same.prompt, same.settings, same.context_take_ids) == (
+        source.prompt, source.settings, source.context_take_ids) and same.context_take_ids
+    rerun = ops.rerun_take(studio.project, studio.blobs.get, same.id, geometry=studio.geometry)
+    assert studio.finish(rerun).takes[0].final_latent == source.final_latent
     half = studio.run(
         ops.vary_take(
             studio.project,
@@ -341,6 +346,24 @@ def test_a_small_variation_stays_close_and_a_locked_seed_still_varies(studio: St
     assert 0.9 < float(np.std(decode_tensor(studio.blobs.get(locked.noise)))) < 1.1
 
 
+def test_fresh_seeds_skip_a_variations_context_seed_whose_take_is_gone(studio: Studio) -> None:
+    """A variation's context seed is the seed of the take it came from, which may have been
+    deleted since: a new seed must still not be that one (its noise would be correlated)."""
+    from melodex_studio.project.factory import derive_seed
+    from melodex_studio.project.fields import new_id
+
+    chorus = studio.section("Chorus")
+    source = chorus.active_take
+    gone = derive_seed(chorus.settings.seed, 4)  # what the fourth take would have drawn
+    other = source.model_copy(update={"id": new_id(), "seed": 1})
+    varied = source.model_copy(update={
+        "id": new_id(), "operation": TakeOperation.VARY, "parent_id": source.id,
+        "strength": 0.5, "variation": 1.0, "context_seed": gone, "seed": 2})
+    section = chorus.model_copy(update={"takes": (source, other, varied)})
+    assert derive_seed(chorus.settings.seed, len(section.takes) + 1) == gone
+    assert gone not in ops.fresh_seeds(section, 3)
+
+
 def test_a_variation_made_before_variations_drew_noise_re_runs_as_it_was_made(
         studio: Studio) -> None:
     """Format 1.2 variations (no `variation`) rendered from their source's seed alone: the
@@ -350,10 +373,14 @@ def test_a_variation_made_before_variations_drew_noise_re_runs_as_it_was_made(
                                          variation=None, geometry=studio.geometry)).takes[0]
     assert (old_style.variation, old_style.context_seed) == (None, None)
     assert old_style.seed == source.seed and old_style.final_latent == source.final_latent
+    # Their states were stored after their start (the built-in renderer's old rule).
+    assert [c.step for c in old_style.checkpoints] == list(range(STEPS // 2 + 1, STEPS))
     request = ops.rerun_take(studio.project, studio.blobs.get, old_style.id,
                              geometry=studio.geometry)
     assert request.job.noise is None and request.job.resume.variation is None
     _rerun_matches(studio, old_style.id)
+    again = studio.finish(request).takes[0]
+    assert again.checkpoints == old_style.checkpoints
 
 
 def test_retake_adds_every_candidate_with_the_first_active(studio: Studio) -> None:
@@ -506,6 +533,10 @@ def test_new_takes_are_listened_to_for_the_key_but_reruns_and_locked_seeds_are_n
     ))
     request = ops.regenerate_section(locked, studio.blobs.get, verse.id, geometry=studio.geometry)
     assert request.job is not None and request.job.key_retries == 0
+    # A retake draws fresh seeds whatever the lock, so it listens as an unlocked one does.
+    request = ops.retake_section(locked, studio.blobs.get, verse.id, 2, geometry=studio.geometry)
+    assert request.job.key_retries == KEY_RETRIES and len(set(request.seeds)) == 2
+    assert locked.section(verse.id).settings.seed not in request.seeds
     # Drums alone have no key to hear: nothing is retried.
     plan = studio.section("Verse").plan
     drums = plan.model_copy(update={"bars": tuple(

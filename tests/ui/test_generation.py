@@ -175,12 +175,17 @@ def test_clicks_before_the_first_render_lands_get_their_own_seeds(qtbot, generat
     takes = window.context.project.section(chorus.id).takes
     assert len(takes) == 5 and len({t.seed for t in takes}) == 5
     assert len({t.final_latent for t in takes}) == 5
+    window.generation.regenerate(chorus.id)
+    window.generation.repaint(chorus.id, ((0, 1),))
+    wait_jobs_done(qtbot, window)
+    takes = window.context.project.section(chorus.id).takes
+    assert len(takes) == 7 and len({t.seed for t in takes}) == 7
     window.context.undo.push(EditSectionSettings(chorus.id, seed_locked=True))
     window.generation.retake(chorus.id, 2)
     window.generation.vary(chorus.id, source.id)
     wait_jobs_done(qtbot, window)
     takes = window.context.project.section(chorus.id).takes
-    assert len(takes) == 8 and len({t.seed for t in takes}) == 8
+    assert len(takes) == 10 and len({t.seed for t in takes}) == 10
 
 
 def test_retake_adds_four_takes_in_one_undo_step(qtbot, generating):

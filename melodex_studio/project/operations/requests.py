@@ -102,7 +102,9 @@ def fresh_seeds(section: Section, count: int, honour_lock: bool = True,
     changes only what the musician edited; a variation's new randomness never uses it."""
     if section.settings.seed_locked and honour_lock:
         return (section.settings.seed,) * count
-    used = {take.seed for take in section.takes} | set(avoid)
+    # A variation's context seed is the seed of a take that may be gone: still not new.
+    used = {take.seed for take in section.takes} | set(avoid) | {
+        take.context_seed for take in section.takes if take.context_seed is not None}
     seeds: list[int] = []
     index = len(section.takes) + 1
     while len(seeds) < count:
@@ -255,15 +257,18 @@ def render_section(
         read_blob=read_blob,
         noise_of=noise_of,
         preview_every=preview_every,
-        key_retries=KEY_RETRIES if _listens_for_key(section, plan, noise_of) else 0,
+        key_retries=KEY_RETRIES if _listens_for_key(section, plan, noise_of, operation) else 0,
     )
 
 
-def _listens_for_key(section: Section, plan: Plan | None, noise_of: Take | None) -> bool:
+def _listens_for_key(section: Section, plan: Plan | None, noise_of: Take | None,
+                     operation: TakeOperation) -> bool:
     """Whether the worker listens to a whole-section render for the song's key: not for a
-    re-run or a locked seed (they must come out as they were), nor for a plan with no pitched
-    part (drums alone have no key to hear; each retry would be time wasted)."""
-    if noise_of is not None or section.settings.seed_locked:
+    re-run or a locked seed (they must come out as they were; a retake draws fresh seeds
+    whatever the lock), nor for a plan with no pitched part (drums alone have no key to hear;
+    each retry would be time wasted)."""
+    locked = section.settings.seed_locked and operation is not TakeOperation.RETAKE
+    if noise_of is not None or locked:
         return False
     return plan is None or any(bar.chord or bar.bass or bar.melody for bar in plan.bars)
 

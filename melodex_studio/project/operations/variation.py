@@ -200,12 +200,13 @@ def vary_take(
         source_checkpoint_step=k,
         variation=variation,
     )
-    if k >= steps:  # the last step: the variation is its source, no worker job
-        shared.update(settings=base.model_copy(update={"seed": source.seed}),
+    if k >= steps:  # the last step: the variation is its source (its record too), no job
+        shared.update(settings=source.settings, prompt=source.prompt, plan=source.plan,
                       variation=None if variation is None else 0.0,
                       context_seed=None if variation is None else context_seed_of(source))
         return RenderRequest(job=None, blobs=BlobBag(), section_id=section.id,  # type: ignore[arg-type]
-                             style=section.style, length_bars=section.length_bars, **shared)
+                             style=section.style, length_bars=section.length_bars,
+                             context_take_ids=source.context_take_ids, **shared)
     origin, ref = state_at_step(section, source, k)
     if variation is not None and origin.noise is None:
         raise OperationError(f"take {origin.display_name} recorded no noise to vary from")

@@ -9,7 +9,8 @@ the reporter after every step.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Literal
 
 import numpy as np
 import torch
@@ -257,6 +258,13 @@ class EngineExecutor:
                                    "noise"), 0, None
             return None, None, None
 
+        checkpoint_steps: Collection[int] | Literal["all"] = (
+            job.checkpoint_steps if job.checkpoint_steps is not None else "all")
+        legacy = job.resume is not None and job.resume.variation is None
+        if legacy and job.checkpoint_steps is None:
+            # A variation made before 1.3 stored its states after its start: a re-run does too.
+            checkpoint_steps = range(job.resume.step + 1, job.steps)  # type: ignore[union-attr]
+
         def render_one(seed: int, state: StartState, inputs: WindowInputs,
                        on_step: StepCallback) -> RenderResult:
             init, start, noise = state
@@ -270,8 +278,8 @@ class EngineExecutor:
                 sampler=job.sampler, shift=models.schedule_shift, start_step=start,
                 init_latent=init, control=control, preview_callback=on_step,
                 cancel=lambda: reporter.cancelled,
-                checkpoint_steps=job.checkpoint_steps if job.checkpoint_steps is not None
-                else "all", bf16_on_cuda=models.compute_dtype == torch.bfloat16,
+                checkpoint_steps=checkpoint_steps,
+                bf16_on_cuda=models.compute_dtype == torch.bfloat16,
             )
 
         candidates, out = run_render_job(
