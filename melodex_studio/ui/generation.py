@@ -261,10 +261,10 @@ class GenerationController(QObject):
 
     def retake(self, section_id: str, count: int = RETAKE_COUNT) -> str | None:
         seeds = self._new_seeds(section_id, count, honour_lock=False)
-        return self._render(section_id, f"Retake ×{count}",
+        return self._render(section_id, "Retake",
                             lambda project, read_blob, sid, **options: retake_section(
                                 project, read_blob, sid, count, seeds=seeds, **options),
-                            seeds=seeds)
+                            seeds=seeds, detail=f"×{count}")
 
     def _new_seeds(self, section_id: str, count: int, honour_lock: bool = True,
                    ) -> tuple[int, ...]:
@@ -289,10 +289,10 @@ class GenerationController(QObject):
 
     def extend(self, section_id: str, bars: int) -> str | None:
         (seed,) = seeds = self._new_seeds(section_id, 1)
-        return self._render(section_id, f"Extend +{bars}",
+        return self._render(section_id, "Extend",
                             lambda project, read_blob, sid, **options: extend_section(
                                 project, read_blob, sid, bars, seed=seed, **options),
-                            seeds=seeds)
+                            seeds=seeds, detail=f"by {bars} bar{'s' * (bars != 1)}")
 
     def ask_extend(self, section_id: str) -> None:
         bars, ok = QInputDialog.getInt(self.dialog_parent, "Extend Section",
@@ -315,13 +315,13 @@ class GenerationController(QObject):
         steps = section.take(take_id).settings.steps
         settings = section.settings.model_copy(update={"steps": steps})
         strength = DEFAULT_VARY_STRENGTH if step is None else None
-        label = "Vary" if step is None else f"Vary from step {step}"
+        detail = "" if step is None else f"from step {step}"
         (seed,) = seeds = self._new_seeds(section_id, 1, honour_lock=False)
-        return self._render(section_id, label,
+        return self._render(section_id, "Vary",
                             lambda project, read_blob, _sid, **options: vary_take(
                                 project, read_blob, take_id, strength, step=step,
                                 variation=variation, seed=seed, prompt=section.prompt,
-                                settings=settings, **options), seeds=seeds)
+                                settings=settings, **options), seeds=seeds, detail=detail)
 
     def vary_from_panel(self, section_id: str, take_id: str, step: int, variation: float) -> None:
         self.vary(section_id, take_id, step, variation)
@@ -414,11 +414,13 @@ class GenerationController(QObject):
         return job
 
     def _render(self, section_id: str, verb: str, build: Callable[..., RenderRequest],
-                *args: Any, seeds: tuple[int, ...] = ()) -> str | None:
+                *args: Any, seeds: tuple[int, ...] = (), detail: str = "") -> str | None:
+        """Start a render job titled "{verb} {section} {detail}" ("Vary Chorus from step 8"),
+        built on the file thread from the project as it is now."""
         if not self._check_ready():
             return None
         section = self.context.project.section(section_id)
-        job = self._start(section_id, f"{verb} {section.name}")
+        job = self._start(section_id, f"{verb} {section.name}" + (f" {detail}" if detail else ""))
         job.seeds = seeds
         project, client = self.context.project, self.client
         read_blob, geometry, preview_every = self.files.read_blob, self.geometry, self.preview_every
