@@ -139,6 +139,8 @@ def test_plan_then_repaint_selected_bars_then_vary(qtbot, generating):
     step = source.checkpoints[0].step
     assert varied.operation is TakeOperation.VARY and varied.parent_id == source.id
     assert (varied.source_checkpoint_step, varied.variation) == (step, pytest.approx(0.6))
+    titles = [entry.title for entry in window.jobs.jobs.values()]
+    assert f"Vary Verse from step {step}" in titles
     # Same prompt and plan, yet another take: 60 % of what follows the step was drawn anew.
     assert varied.seed != source.seed and varied.final_latent != source.final_latent
     assert takes.tree.topLevelItem(2).text(3) == f"Take 1 @ step {step} · 60% new"
