@@ -46,6 +46,16 @@ class ImportOptions:
         factor = 1.0 if recording_bpm is None else section_bpm / recording_bpm
         return cls(factor, int(semitones), recording_bpm)
 
+    def take_name(self, file_name: str, section_bpm: float, limit: int = 64) -> str:
+        """The take's name: the file's, and what was done, which is never cut off ("riff.wav
+        (92→120 BPM, +3 st)"; a long file name is shortened to fit `limit` characters)."""
+        done = self.describe(section_bpm)
+        if not done:
+            return file_name
+        room = limit - len(done) - 3
+        name = file_name if len(file_name) <= room else file_name[: max(1, room - 1)] + "…"
+        return f"{name} ({done})"
+
     def describe(self, section_bpm: float) -> str:
         """What was done, for the take's name: "92→120 BPM, +3 st"; "" when nothing."""
         parts = []

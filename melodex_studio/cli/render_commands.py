@@ -173,7 +173,12 @@ class _Session:
                          start_bar: int = 0, file_bpm: float | None = None,
                          file_key: str | None = None) -> Any:
         from melodex_studio.audio.errors import RecordingError
-        from melodex_studio.audio.recording_import import ImportOptions, read_recording
+        from melodex_studio.audio.recording_import import (
+            MAX_TEMPO_FACTOR,
+            MIN_TEMPO_FACTOR,
+            ImportOptions,
+            read_recording,
+        )
         from melodex_studio.music.errors import MusicParseError
         from melodex_studio.music.key import Key
         from melodex_studio.project.operations import (
@@ -197,14 +202,17 @@ class _Session:
         if file_bpm is not None and not 20.0 <= file_bpm <= 400.0:
             raise CliError(f"--file-bpm {file_bpm:g}: a tempo is 20 to 400 BPM")
         options = ImportOptions.onto(bpm, file_bpm, semitones)
+        if not MIN_TEMPO_FACTOR <= options.tempo_factor <= MAX_TEMPO_FACTOR:
+            raise CliError(f"--file-bpm {file_bpm:g}: the section plays at {bpm:g} BPM, so "
+                           f"recordings at {bpm / MAX_TEMPO_FACTOR:g} to "
+                           f"{bpm / MIN_TEMPO_FACTOR:g} BPM can be stretched to it")
         try:
             recording = read_recording(path, geometry.sample_rate, seconds,
                                        tempo_factor=options.tempo_factor, semitones=semitones)
         except RecordingError as exc:
             raise CliError(str(exc)) from exc
-        done = options.describe(bpm)
         request = import_recording(self.doc.project, section_id, recording.audio,
-                                   name=f"{recording.name} ({done})" if done else recording.name,
+                                   name=options.take_name(recording.name, bpm),
                                    geometry=self.geometry, seed=seed, start_bar=start_bar)
         result = self._wait(request.job, request.blobs, request.description)
         outcome = finish_import(self.doc.project, request, result)

@@ -350,8 +350,7 @@ class GenerationController(QObject):
         project = self.context.project
         section = project.section(section_id)
         at = f" at bar {start_bar + 1}" if start_bar else ""
-        done = options.describe(project.section_bpm(section))
-        name = f"{path.name} ({done})" if done else path.name
+        name = options.take_name(path.name, project.section_bpm(section))
         job = self._start(section_id, f"Import {name} into {section.name}{at}")
         client, geometry = self.client, self.geometry
         seconds = recording_seconds(project, section_id, start_bar, geometry)

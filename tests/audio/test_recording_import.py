@@ -94,3 +94,40 @@ def test_damaged_headers_are_refused_or_read_never_crash(tmp_path) -> None:
         else:
             assert recording.audio.dtype == np.float32 and np.isfinite(recording.audio).all()
     assert refused > 60  # most damage is caught; the rest still reads as audio
+
+
+@pytest.mark.parametrize("factor", [1.25, 0.8])
+def test_a_stretched_recording_reads_what_fills_the_section_and_no_more(tmp_path,
+                                                                        factor) -> None:
+    """Played `factor` times as fast, `seconds` of section hold `seconds * factor` of the
+    file: the result is `seconds` long and sound to its end (a file 3 times as long)."""
+    rate, seconds = 8000, 2.0
+    path = tmp_path / "long.wav"
+    soundfile.write(path, noise(rate * 6, 1), rate, subtype="FLOAT")
+    audio = read_recording(path, rate, seconds, tempo_factor=factor).audio
+    assert abs(len(audio) - seconds * rate) <= 1
+    tail = audio[-rate // 4 :]
+    assert np.sqrt(np.mean(tail**2)) > 0.05  # not silence: enough of the file was read
+    with pytest.raises(RecordingError, match="from a quarter to four times"):
+        read_recording(path, rate, seconds, tempo_factor=5.0)
+
+
+def test_a_transposed_hot_recording_still_gets_headroom_after_the_shift(tmp_path) -> None:
+    rate = 16000
+    t = np.arange(rate) / rate
+    loud = (1.6 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    soundfile.write(tmp_path / "hot.wav", loud, rate, subtype="FLOAT")
+    audio = read_recording(tmp_path / "hot.wav", rate, semitones=3).audio
+    assert np.abs(audio).max() <= IMPORT_PEAK * (1 + 1e-6)
+    spectrum = np.abs(np.fft.rfft(audio[rate // 4 : 3 * rate // 4]))
+    assert abs(np.argmax(spectrum) * 2 - 330 * 2 ** (3 / 12)) < 4  # 392 Hz
+
+
+def test_the_take_name_keeps_what_was_done_whatever_the_file_name() -> None:
+    from melodex_studio.audio.recording_import import ImportOptions
+
+    options = ImportOptions.onto(120.0, 96.5, -2)
+    assert options.take_name("riff.wav", 120.0) == "riff.wav (96.5→120 BPM, -2 st)"
+    long = options.take_name("Guitar_riff_session_2024-05-01_take3_final_bounce.wav", 120.0)
+    assert len(long) <= 64 and long.endswith("… (96.5→120 BPM, -2 st)")
+    assert ImportOptions.onto(120.0).take_name("riff.wav", 120.0) == "riff.wav"

@@ -142,7 +142,8 @@ def test_import_a_recording_then_repaint_it(tmp_path, capsys) -> None:
     assert take.label == f"riff.flac ({bpm / 2:g}→{bpm:g} BPM, -2 st)"
     for flags, message in ((["--file-key", "H major"], "--file-key: "),
                            (["--file-bpm", "500"], "--file-bpm 500: a tempo is 20 to 400"),
-                           (["--file-bpm", "20"], "from a quarter to four times")):
+                           (["--file-bpm", "20"], f"--file-bpm 20: the section plays at "
+                                                  f"{bpm:g} BPM, so recordings at")):
         assert cli.main(["render", str(song), "--section", "A", "--op", "import", "--file",
                          str(riff), *flags, *TINY]) == 2
         assert message in capsys.readouterr().err, flags

@@ -673,6 +673,8 @@ def test_an_import_heard_in_another_key_than_its_section_says_so() -> None:
         "repaint or vary it in the recording's key")
     assert import_key_note("A minor", "A minor") == ""
     assert import_key_note("", "A minor") == ""  # nothing pitched was heard
+    # The relative key has the section's notes: a riff moved onto them is not off key.
+    assert import_key_note("C major", "A minor") == "" == import_key_note("A minor", "C major")
 
 
 def test_a_section_at_its_own_tempo_renders_on_the_song_tempo_map(studio: Studio) -> None:

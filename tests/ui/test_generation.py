@@ -184,6 +184,7 @@ def test_clicks_before_the_first_render_lands_get_their_own_seeds(qtbot, generat
     assert len(takes) == 7 and len({t.seed for t in takes}) == 7
     window.context.undo.push(EditSectionSettings(chorus.id, seed_locked=True))
     window.generation.retake(chorus.id, 2)
+    assert [entry.title for entry in window.jobs.jobs.values()][-1] == "Retake Chorus ×2"
     window.generation.vary(chorus.id, source.id)
     wait_jobs_done(qtbot, window)
     takes = window.context.project.section(chorus.id).takes
@@ -292,6 +293,14 @@ def test_a_recording_at_another_tempo_and_key_is_stretched_and_transposed_as_it_
         "It comes in stretched from 96 to 120 BPM and 2 semitones down.")
     dialog.tempo_spin.setValue(25.0)
     assert not dialog.import_button.isEnabled() and "too far" in dialog.summary.text()
+    # Back to "As recorded": nothing is moved; under 20 BPM or the section's own tempo is no
+    # stretch either.
+    dialog.key_combo.setCurrentIndex(0)
+    assert dialog.transpose_spin.value() == 0
+    for bpm in (19.5, 120.0):
+        dialog.tempo_spin.setValue(bpm)
+        assert dialog.options().tempo_factor == 1.0 and dialog.import_button.isEnabled()
+        assert dialog.summary.text() == "It comes in as recorded."
     # A 440 Hz note on every beat at 96 BPM (0.625 s apart).
     rate = window.generation.geometry.sample_rate
     beat = int(rate * 60 / 96)

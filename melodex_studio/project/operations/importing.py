@@ -164,10 +164,12 @@ def finish_import(
 
 
 def import_key_note(heard: str, section_key: str) -> str:
-    """What the recording was heard in, when that is not the section's key: repaints and
-    variations render in the section's key, so the musician may want to set the section's
-    key to the recording's first."""
-    if not heard or Key.parse(heard) == Key.parse(section_key):
+    """What the recording was heard in, when that is not the section's key or its relative
+    (the same notes: a riff moved onto an A minor section's notes may well be heard in C
+    major): repaints and variations render in the section's key, so the musician may want to
+    set the section's key to the recording's first."""
+    key = Key.parse(section_key)
+    if not heard or Key.parse(heard) in (key, key.relative):
         return ""
     return (f"heard in {heard}, the section is in {section_key}: set the section's key to "
             f"{heard} to repaint or vary it in the recording's key")

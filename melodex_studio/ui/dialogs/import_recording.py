@@ -27,7 +27,7 @@ from melodex_studio.music.key import Key
 __all__ = ["AS_IT_IS", "ImportOptions", "ImportRecordingDialog"]
 
 AS_RECORDED = "As recorded"
-NO_TEMPO = 19.0  # the tempo box's minimum, shown as AS_RECORDED (a tempo is 20-400 BPM)
+NO_TEMPO = 19.0  # the tempo box's minimum, shown as AS_RECORDED; under 20 BPM reads as recorded
 
 
 class ImportRecordingDialog(QDialog):
@@ -66,7 +66,6 @@ class ImportRecordingDialog(QDialog):
         self.transpose_spin.setAccessibleName("Transpose")
         self.transpose_spin.setRange(-12, 12)
         self.transpose_spin.setSuffix(" semitones")
-        self.transpose_spin.setSpecialValueText("")  # 0 reads as "0 semitones"
         form.addRow("Its tempo", self.tempo_spin)
         form.addRow("Its key", self.key_combo)
         form.addRow("Transpose", self.transpose_spin)
@@ -88,13 +87,13 @@ class ImportRecordingDialog(QDialog):
 
     def _key_chosen(self) -> None:
         index = self.key_combo.currentData()
-        if index is not None:
-            self.transpose_spin.setValue(Key.from_index(index).semitones_to(self.section_key))
+        self.transpose_spin.setValue(
+            0 if index is None else Key.from_index(index).semitones_to(self.section_key))
         self._show_summary()
 
     def options(self) -> ImportOptions:
         bpm = self.tempo_spin.value()
-        return ImportOptions.onto(self.section_bpm, bpm if bpm > NO_TEMPO else None,
+        return ImportOptions.onto(self.section_bpm, bpm if bpm >= 20.0 else None,
                                   self.transpose_spin.value())
 
     def _show_summary(self) -> None:
@@ -102,7 +101,7 @@ class ImportRecordingDialog(QDialog):
         fits = MIN_TEMPO_FACTOR <= options.tempo_factor <= MAX_TEMPO_FACTOR
         self.import_button.setEnabled(fits)
         done = []
-        if options.recording_bpm is not None:
+        if options.recording_bpm is not None and options.tempo_factor != 1.0:
             done.append(f"stretched from {options.recording_bpm:g} to {self.section_bpm:g} BPM")
         if options.semitones:
             steps = abs(options.semitones)
