@@ -157,11 +157,14 @@ class Take(BaseModel):
         return self
 
     def _check_repaint_ranges(self) -> None:
-        if self.operation is not TakeOperation.REPAINT:
+        if self.operation not in (TakeOperation.REPAINT, TakeOperation.VARY):
             if self.repaint_ranges:
-                raise ValueError(f"only a repaint lists repaint ranges, not {self.operation}")
+                raise ValueError(f"only a repaint (or a variation of one) lists repaint "
+                                 f"ranges, not {self.operation}")
             return
         if not self.repaint_ranges:
+            if self.operation is TakeOperation.VARY:
+                return  # a variation of a whole take renders all its bars
             raise ValueError("a repaint take needs at least one repaint range")
         previous_end = self.region_start_bar
         for start, end in self.repaint_ranges:

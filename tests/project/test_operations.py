@@ -323,6 +323,32 @@ def test_a_variation_draws_what_follows_its_step_anew_and_keeps_what_came_before
     _rerun_matches(studio, again.id)
 
 
+def test_a_variation_of_a_repaint_varies_the_repainted_bars_and_keeps_the_others(
+        studio: Studio) -> None:
+    verse = studio.section("Verse")
+    request = ops.repaint_bars(studio.project, studio.blobs.get, verse.id, [(1, 2)],
+                               geometry=studio.geometry)
+    repaint = studio.run(request).takes[0]
+    heard = studio.audio("Verse")
+    varied_request = ops.vary_take(studio.project, studio.blobs.get, repaint.id, 0.5,
+                                   geometry=studio.geometry)
+    assert varied_request.description.startswith("Vary bars 2-2 of Verse from step")
+    varied = studio.run(varied_request).takes[0]
+    assert varied.repaint_ranges == repaint.repaint_ranges == ((1, 2),)
+    span = ops.section_span(studio.project, studio.section("Verse"), studio.geometry)
+    zone = ops.changed_zone(span.n_samples, varied_request.splice_regions,
+                            ops.crossfade_samples(studio.geometry.sample_rate))
+    now = studio.audio("Verse")
+    assert np.array_equal(now[~zone], heard[~zone])  # the other bars, sample for sample
+    assert not np.array_equal(now[zone], heard[zone])
+    _rerun_matches(studio, varied.id)
+    # Varied again with nothing new from a later step: itself, the same bars pinned.
+    again = studio.run(ops.vary_take(studio.project, studio.blobs.get, varied.id, None,
+                                     step=STEPS - 1, variation=0.0,
+                                     geometry=studio.geometry)).takes[0]
+    assert again.final_latent == varied.final_latent and again.repaint_ranges == ((1, 2),)
+
+
 def test_a_small_variation_stays_close_and_a_locked_seed_still_varies(studio: Studio) -> None:
     from melodex_studio.worker.blobs import decode_tensor
 

@@ -113,7 +113,7 @@ def test_take_lists_all_its_blobs():
         ({"id": "not-an-id"}, "32 lowercase hex digits"),
         ({"region_start_bar": 4, "region_end_bar": 4}, "must end after it starts"),
         ({"operation": TakeOperation.REPAINT}, "needs at least one repaint range"),
-        ({"repaint_ranges": ((1, 2),)}, "only a repaint lists repaint ranges"),
+        ({"repaint_ranges": ((1, 2),)}, "a variation of one. lists repaint ranges"),
         ({"strength": 0.5}, "only apply to variations"),
         ({"variation": 0.5}, "only apply to variations"),
         ({"operation": TakeOperation.VARY, "parent_id": "a" * 32, "strength": 0.5,

@@ -368,11 +368,7 @@ def repaint_bars(
     span = section_span(project, section, geometry)
     own = take_latent_for_span(parent, read_blob, span, geometry)
     window = build_window(project, read_blob, geometry, section, span, own, context_frames)
-    generate, regions = [], []
-    for start, end in ordered:
-        bars = bars_span(project, section, start, end, geometry)
-        generate.append(window.to_window_frames(bars.start_frame, bars.end_frame))
-        regions.append((bars.start_sample - span.start_sample, bars.end_sample - span.start_sample))
+    generate, regions = bar_ranges(project, section, span, window, ordered, geometry)
     seeds = fresh_seeds(section, 1) if seed is None else (seed,)
     settings = (settings or section.settings).model_copy(update={"seed": seeds[0]})
     prompt = section.prompt if prompt is None else prompt
@@ -396,8 +392,20 @@ def repaint_bars(
         noise_of=noise_of,
         preview_every=preview_every,
         repaint_ranges=ordered,
-        splice_regions=tuple(regions),
+        splice_regions=regions,
     )
+
+
+def bar_ranges(project: Project, section: Section, span: SectionSpan, window: RenderWindow,
+               ranges: tuple[tuple[int, int], ...], geometry: LatentGeometry,
+               ) -> tuple[list[tuple[int, int]], tuple[tuple[int, int], ...]]:
+    """Bar ranges of a section as window frames to render and section samples to splice."""
+    generate, regions = [], []
+    for start, end in ranges:
+        bars = bars_span(project, section, start, end, geometry)
+        generate.append(window.to_window_frames(bars.start_frame, bars.end_frame))
+        regions.append((bars.start_sample - span.start_sample, bars.end_sample - span.start_sample))
+    return generate, tuple(regions)
 
 
 def extend_section(

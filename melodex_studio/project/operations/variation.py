@@ -22,6 +22,7 @@ from melodex_studio.project.commands.arrangement import ResizeSection
 from melodex_studio.project.models import GenerationSettings, Project, Section, Take, TakeOperation
 from melodex_studio.project.operations.requests import (
     RenderRequest,
+    bar_ranges,
     build_request,
     extend_section,
     fresh_seeds,
@@ -39,6 +40,7 @@ from melodex_studio.project.operations.timeline import (
     fit_frames,
     read_latent,
     section_span,
+    take_latent_for_span,
 )
 from melodex_studio.worker.blobs import BlobBag, decode_tensor
 from melodex_studio.worker.jobs import ResumeFrom
@@ -230,6 +232,19 @@ def vary_take(
     state = fit_frames(state, span.n_frames, f"take {source.display_name}")
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps,
                         variation=variation, context_seed=context_seed)
+    pinned = origin.repaint_ranges if variation is not None else ()
+    if pinned:
+        # A repaint's trajectory kept its other bars at its parent's, and so does a variation
+        # of it: they stay as they are, bit for bit, and only the repainted bars vary.
+        own = take_latent_for_span(source, read_blob, span, geometry)
+        window = build_window(project, read_blob, geometry, section, span, own, context_frames)
+        generate, regions = bar_ranges(project, section, span, window, pinned, geometry)
+        shared["description"] = shared["description"].replace(
+            f"Vary {section.name}", f"Vary bars {', '.join(f'{a + 1}-{b}' for a, b in pinned)} "
+            f"of {section.name}")
+        return build_request(project, section, window, generate, read_blob=read_blob, bag=bag,
+                             resume=resume, noise_of=noise_of, preview_every=preview_every,
+                             repaint_ranges=pinned, splice_regions=regions, **shared)
     window = build_window(project, read_blob, geometry, section, span, None, context_frames)
     return build_request(project, section, window, [window.keep], read_blob=read_blob, bag=bag,
                          resume=resume, noise_of=noise_of, preview_every=preview_every, **shared)
