@@ -69,6 +69,14 @@ def test_sections_continue_vary_and_rerun_with_the_studios_guarantees(client) ->
     assert not np.array_equal(repainted[RATE:], verse_audio[RATE:])
     assert np.array_equal(ops.read_audio(blobs.get, doc.project.sections[0].active_take.audio),
                           intro_audio)
+    # A variation of that repaint varies its last bar only: the first stays, code for code.
+    vary = ops.vary_take(doc.project, blobs.get, repainted_take.id, 0.5, geometry=geometry)
+    varied_repaint = run_request(client, doc, blobs, vary).takes[0]
+    assert varied_repaint.repaint_ranges == ((1, 2),)
+    before = ops.read_latent(blobs.get, repainted_take.final_latent)
+    after = ops.read_latent(blobs.get, varied_repaint.final_latent)
+    assert np.array_equal(after[:, :100], before[:, :100])
+    assert not np.array_equal(after[:, 100:], before[:, 100:])
     # The verse's first bar has a kept bar after it: MusicGen cannot fill that gap.
     gap = ops.repaint_bars(doc.project, blobs.get, verse.id, [(0, 1)], geometry=geometry)
     with pytest.raises(JobError, match="cannot repaint bars with kept bars"):
