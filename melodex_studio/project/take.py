@@ -162,9 +162,13 @@ class Take(BaseModel):
                 raise ValueError(f"only a repaint (or a variation of one) lists repaint "
                                  f"ranges, not {self.operation}")
             return
-        if not self.repaint_ranges:
-            if self.operation is TakeOperation.VARY:
+        if self.operation is TakeOperation.VARY:
+            if self.repaint_ranges and self.variation is None:
+                raise ValueError("a variation lists repaint ranges since format 1.3, with its "
+                                 "variation")
+            if not self.repaint_ranges:
                 return  # a variation of a whole take renders all its bars
+        elif not self.repaint_ranges:
             raise ValueError("a repaint take needs at least one repaint range")
         previous_end = self.region_start_bar
         for start, end in self.repaint_ranges:

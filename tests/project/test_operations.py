@@ -347,6 +347,14 @@ def test_a_variation_of_a_repaint_varies_the_repainted_bars_and_keeps_the_others
                                      step=STEPS - 1, variation=0.0,
                                      geometry=studio.geometry)).takes[0]
     assert again.final_latent == varied.final_latent and again.repaint_ranges == ((1, 2),)
+    # A copy from the last step keeps the repaint's ranges, and so varies as it would.
+    copy = studio.run(ops.vary_take(studio.project, studio.blobs.get, repaint.id, 0.0,
+                                    geometry=studio.geometry)).takes[0]
+    assert copy.repaint_ranges == ((1, 2),) and copy.final_latent == repaint.final_latent
+    same = studio.run(ops.vary_take(studio.project, studio.blobs.get, copy.id, None,
+                                    step=STEPS - 1, variation=0.0,
+                                    geometry=studio.geometry)).takes[0]
+    assert same.final_latent == repaint.final_latent
 
 
 def test_a_small_variation_stays_close_and_a_locked_seed_still_varies(studio: Studio) -> None:

@@ -117,6 +117,8 @@ def test_take_lists_all_its_blobs():
         ({"strength": 0.5}, "only apply to variations"),
         ({"variation": 0.5}, "only apply to variations"),
         ({"operation": TakeOperation.VARY, "parent_id": "a" * 32, "strength": 0.5,
+          "repaint_ranges": ((1, 2),)}, "since format 1.3, with its variation"),
+        ({"operation": TakeOperation.VARY, "parent_id": "a" * 32, "strength": 0.5,
           "variation": 1.5}, "less than or equal to 1"),
         ({"operation": TakeOperation.VARY, "strength": 0.4}, "needs a parent take"),
         ({"checkpoints": (Checkpoint(step=3, latent=ref("a")),) * 2}, "strictly increase"),

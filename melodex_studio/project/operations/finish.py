@@ -197,7 +197,9 @@ def _strength_zero(request: RenderRequest, now: Callable[[], datetime]) -> Rende
             "id": new_id(),
             "parent_id": source.id,
             "operation": TakeOperation.VARY,
-            "repaint_ranges": (),
+            # A 1.3 copy keeps a repaint's ranges: its state is the repaint's, which a variation
+            # of it renders only there.
+            "repaint_ranges": source.repaint_ranges if request.variation is not None else (),
             "strength": request.strength,
             "source_checkpoint_step": request.source_checkpoint_step,
             "variation": request.variation,

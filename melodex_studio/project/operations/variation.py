@@ -143,6 +143,7 @@ def vary_take(
     step: int | None = None,
     variation: float | None = 1.0,
     seed: int | None = None,
+    repaint_ranges: tuple[tuple[int, int], ...] | None = None,
     geometry: LatentGeometry = MELODEX_TINY_GEOMETRY,
     context_frames: int = DEFAULT_CONTEXT_FRAMES,
     preview_every: int = 0,
@@ -157,7 +158,8 @@ def vary_take(
     anew. The state at the step moves with its noise (the worker's `vary_noise`), so the music
     up to that step stays, and the frames around the section keep the noise they had. None is
     a variation as made before format 1.3 (a re-run of one): the render's own draw from
-    `seed`, by default the take's.
+    `seed`, by default the take's. Where the state is a repaint's, only its bars are rendered
+    (`repaint_ranges`, by default the repaint's; a re-run passes those its take recorded).
     """
     try:
         section = project.section_of_take(take_id)
@@ -232,7 +234,8 @@ def vary_take(
     state = fit_frames(state, span.n_frames, f"take {source.display_name}")
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps,
                         variation=variation, context_seed=context_seed)
-    pinned = origin.repaint_ranges if variation is not None else ()
+    pinned = () if variation is None else (
+        origin.repaint_ranges if repaint_ranges is None else repaint_ranges)
     if pinned:
         # A repaint's trajectory kept its other bars at its parent's, and so does a variation
         # of it: they stay as they are, bit for bit, and only the repainted bars vary.
@@ -380,6 +383,7 @@ def _request_from_record(project: Project, read_blob: ReadBlob, section: Section
             step=take.source_checkpoint_step,
             variation=take.variation,  # absent: made before 1.3, rendered from its seed alone
             seed=take.seed,
+            repaint_ranges=take.repaint_ranges,  # the bars it rendered, as recorded
             geometry=geometry,
             context_frames=context_frames,
         )
