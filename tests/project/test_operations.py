@@ -332,7 +332,10 @@ def test_a_variation_of_a_repaint_varies_the_repainted_bars_and_keeps_the_others
     heard = studio.audio("Verse")
     varied_request = ops.vary_take(studio.project, studio.blobs.get, repaint.id, 0.5,
                                    geometry=studio.geometry)
-    assert varied_request.description.startswith("Vary bars 2-2 of Verse from step")
+    assert varied_request.description.startswith("Vary bar 2 of Verse from step")
+    from melodex_studio.project.operations.requests import bar_names
+
+    assert bar_names(((1, 4), (6, 7))) == "bars 2-4, 7" and bar_names(((0, 2),)) == "bars 1-2"
     varied = studio.run(varied_request).takes[0]
     assert varied.repaint_ranges == repaint.repaint_ranges == ((1, 2),)
     span = ops.section_span(studio.project, studio.section("Verse"), studio.geometry)

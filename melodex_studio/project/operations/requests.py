@@ -373,7 +373,6 @@ def repaint_bars(
     settings = (settings or section.settings).model_copy(update={"seed": seeds[0]})
     prompt = section.prompt if prompt is None else prompt
     plan = section.plan if plan is None else plan
-    names = ", ".join(f"{a + 1}-{b}" for a, b in ordered)
     return build_request(
         project,
         section,
@@ -387,13 +386,20 @@ def repaint_bars(
         plan=plan,
         seeds=seeds,
         parent=parent,
-        description=f"Repaint bars {names} of {section.name}",
+        description=f"Repaint {bar_names(ordered)} of {section.name}",
         read_blob=read_blob,
         noise_of=noise_of,
         preview_every=preview_every,
         repaint_ranges=ordered,
         splice_regions=regions,
     )
+
+
+def bar_names(ranges: tuple[tuple[int, int], ...]) -> str:
+    """0-based [start, end) bar ranges as a musician counts them: "bar 2", "bars 2-4, 7"."""
+    names = [f"{a + 1}" if b - a == 1 else f"{a + 1}-{b}" for a, b in ranges]
+    single = len(ranges) == 1 and ranges[0][1] - ranges[0][0] == 1
+    return f"{'bar' if single else 'bars'} {', '.join(names)}"
 
 
 def bar_ranges(project: Project, section: Section, span: SectionSpan, window: RenderWindow,

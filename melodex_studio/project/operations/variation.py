@@ -22,6 +22,7 @@ from melodex_studio.project.commands.arrangement import ResizeSection
 from melodex_studio.project.models import GenerationSettings, Project, Section, Take, TakeOperation
 from melodex_studio.project.operations.requests import (
     RenderRequest,
+    bar_names,
     bar_ranges,
     build_request,
     extend_section,
@@ -243,8 +244,7 @@ def vary_take(
         window = build_window(project, read_blob, geometry, section, span, own, context_frames)
         generate, regions = bar_ranges(project, section, span, window, pinned, geometry)
         shared["description"] = shared["description"].replace(
-            f"Vary {section.name}", f"Vary bars {', '.join(f'{a + 1}-{b}' for a, b in pinned)} "
-            f"of {section.name}")
+            f"Vary {section.name}", f"Vary {bar_names(pinned)} of {section.name}")
         return build_request(project, section, window, generate, read_blob=read_blob, bag=bag,
                              resume=resume, noise_of=noise_of, preview_every=preview_every,
                              repaint_ranges=pinned, splice_regions=regions, **shared)
