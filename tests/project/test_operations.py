@@ -360,6 +360,26 @@ def test_a_variation_of_a_repaint_varies_the_repainted_bars_and_keeps_the_others
     assert same.final_latent == repaint.final_latent
 
 
+def test_a_variation_of_an_extension_varies_the_new_bars_and_keeps_the_old(
+        studio: Studio) -> None:
+    verse = studio.section("Verse")
+    old_bars = verse.length_bars
+    extended = studio.run(ops.extend_section(studio.project, studio.blobs.get, verse.id, 1,
+                                             geometry=studio.geometry)).takes[0]
+    heard = studio.audio("Verse")
+    request = ops.vary_take(studio.project, studio.blobs.get, extended.id, 0.5,
+                            geometry=studio.geometry)
+    assert request.description.startswith(f"Vary bar {old_bars + 1} of Verse")
+    varied = studio.run(request).takes[0]
+    assert varied.repaint_ranges == ((old_bars, old_bars + 1),)
+    span = ops.section_span(studio.project, studio.section("Verse"), studio.geometry)
+    zone = ops.changed_zone(span.n_samples, request.splice_regions,
+                            ops.crossfade_samples(studio.geometry.sample_rate))
+    now = studio.audio("Verse")
+    assert np.array_equal(now[~zone], heard[~zone]) and not np.array_equal(now[zone], heard[zone])
+    _rerun_matches(studio, varied.id)
+
+
 def test_a_small_variation_stays_close_and_a_locked_seed_still_varies(studio: Studio) -> None:
     from melodex_studio.worker.blobs import decode_tensor
 

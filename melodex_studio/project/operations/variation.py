@@ -98,6 +98,22 @@ def state_at_step(section: Section, take: Take, step: int) -> tuple[Take, str | 
     )
 
 
+def _rendered_bars(section: Section, origin: Take) -> tuple[tuple[int, int], ...]:
+    """The bars `origin`'s trajectory rendered, where it kept the others at its parent's: a
+    repaint's ranges (or those of a variation of one), an extension's new bars (all of them
+    when its parent is gone); () for a take rendered whole."""
+    if origin.repaint_ranges:
+        return origin.repaint_ranges
+    if origin.operation is TakeOperation.EXTEND and origin.parent_id is not None:
+        try:
+            before = section.take(origin.parent_id).region_end_bar
+        except KeyError:
+            return ()
+        if 0 < before < origin.region_end_bar:
+            return ((before, origin.region_end_bar),)
+    return ()
+
+
 def context_seed_of(take: Take) -> int:
     """The seed whose draw noised the frames around the section while `take`'s trajectory was
     rendered: a variation's recorded one, else the take's own seed (its render drew all its
@@ -159,8 +175,9 @@ def vary_take(
     anew. The state at the step moves with its noise (the worker's `vary_noise`), so the music
     up to that step stays, and the frames around the section keep the noise they had. None is
     a variation as made before format 1.3 (a re-run of one): the render's own draw from
-    `seed`, by default the take's. Where the state is a repaint's, only its bars are rendered
-    (`repaint_ranges`, by default the repaint's; a re-run passes those its take recorded).
+    `seed`, by default the take's. Where the state is a repaint's or an extension's, only the
+    bars it rendered are rendered again (`repaint_ranges`, by default those; a re-run passes
+    those its take recorded).
     """
     try:
         section = project.section_of_take(take_id)
@@ -236,10 +253,11 @@ def vary_take(
     resume = ResumeFrom(latent=bag.add_latent(state), step=k, total_steps=steps,
                         variation=variation, context_seed=context_seed)
     pinned = () if variation is None else (
-        origin.repaint_ranges if repaint_ranges is None else repaint_ranges)
+        _rendered_bars(section, origin) if repaint_ranges is None else repaint_ranges)
     if pinned:
-        # A repaint's trajectory kept its other bars at its parent's, and so does a variation
-        # of it: they stay as they are, bit for bit, and only the repainted bars vary.
+        # A repaint's (or an extension's) trajectory kept its other bars at its parent's, and
+        # so does a variation of it: they stay as they are, bit for bit, and only the bars it
+        # rendered vary.
         own = take_latent_for_span(source, read_blob, span, geometry)
         window = build_window(project, read_blob, geometry, section, span, own, context_frames)
         generate, regions = bar_ranges(project, section, span, window, pinned, geometry)
